@@ -1,0 +1,117 @@
+/// A delivery day in the proleptic Gregorian calendar, years 0001 to 9999.
+///
+/// Spec v1 encodes it as the 10 ASCII bytes `YYYY-MM-DD` (``asciiBytes``). Only
+/// real dates exist: `2024-02-30` cannot be constructed.
+public struct DeliveryDate: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let year: Int
+    public let month: Int
+    public let day: Int
+
+    public init(year: Int, month: Int, day: Int) throws(InputError) {
+        let text = Self.format(year: year, month: month, day: day)
+        guard (1...9999).contains(year) else {
+            throw .invalidDate(text, reason: "the year must be 0001 to 9999")
+        }
+        guard (1...12).contains(month) else {
+            throw .invalidDate(text, reason: "there is no month \(month)")
+        }
+        let length = Self.daysIn(month: month, year: year)
+        guard (1...length).contains(day) else {
+            throw .invalidDate(text, reason: "\(Self.monthNames[month - 1]) \(year) has \(length) days")
+        }
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
+    /// Parses exactly `YYYY-MM-DD` (ten characters, ASCII digits, hyphens).
+    public init(_ text: some StringProtocol) throws(InputError) {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else {
+            throw .invalidDate(String(text), reason: "expected YYYY-MM-DD")
+        }
+        func number(_ range: Range<Int>) throws(InputError) -> Int {
+            var value = 0
+            for byte in bytes[range] {
+                guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else {
+                    throw .invalidDate(String(text), reason: "expected YYYY-MM-DD with digits only")
+                }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        let year = try number(0..<4), month = try number(5..<7), day = try number(8..<10)
+        do {
+            try self.init(year: year, month: month, day: day)
+        } catch {
+            // Keep the user's own spelling in the message.
+            if case .invalidDate(_, let reason) = error { throw .invalidDate(String(text), reason: reason) }
+            throw error
+        }
+    }
+
+    /// The spec's `D`: `YYYY-MM-DD` as 10 ASCII bytes.
+    public var asciiBytes: [UInt8] { Array(description.utf8) }
+
+    public var description: String { Self.format(year: year, month: month, day: day) }
+
+    /// Days since 1970-01-01 (negative before).
+    public var daysSinceEpoch: Int {
+        // Howard Hinnant's days_from_civil.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let monthIndex = month > 2 ? month - 3 : month + 9
+        let dayOfYear = (153 * monthIndex + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The date `days` later (earlier when negative); nil outside years 0001 to 9999.
+    public func adding(days: Int) -> DeliveryDate? {
+        DeliveryDate(daysSinceEpoch: daysSinceEpoch + days)
+    }
+
+    /// The date that is `days` after 1970-01-01; nil outside years 0001 to 9999.
+    public init?(daysSinceEpoch days: Int) {
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        guard let date = try? DeliveryDate(year: year, month: month, day: day) else { return nil }
+        self = date
+    }
+
+    public static func < (lhs: DeliveryDate, rhs: DeliveryDate) -> Bool {
+        (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
+    }
+
+    static func isLeap(_ year: Int) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: isLeap(year) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    private static let monthNames = [
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ]
+
+    private static func format(year: Int, month: Int, day: Int) -> String {
+        func pad(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
+    }
+}

@@ -1,0 +1,121 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The security team's master keys, each active from a date until the next
+/// one takes over (SPEC.md, "Keyring file" and "Key selection").
+///
+/// A `Keyring` value is always valid: ids are unique, secrets are 16 to 64
+/// bytes, and no two unrevoked keys start on the same date.
+public struct Keyring: Sendable {
+    /// One master key and its schedule.
+    public struct Key: Sendable {
+        public let id: KeyID
+        public let secret: SecretKey
+        public let activeFrom: DeliveryDate
+        public let createdAt: Timestamp?
+        public let revokedAt: Timestamp?
+
+        public static let secretLengths = 16...64
+
+        public init(id: KeyID, secret: SecretKey, activeFrom: DeliveryDate,
+                    createdAt: Timestamp?, revokedAt: Timestamp? = nil) {
+            self.id = id
+            self.secret = secret
+            self.activeFrom = activeFrom
+            self.createdAt = createdAt
+            self.revokedAt = revokedAt
+        }
+
+        public var isRevoked: Bool { revokedAt != nil }
+    }
+
+    /// The keys in file order, revoked ones included (they are kept for audit).
+    public let keys: [Key]
+    /// True for files marked `"example": true`, which must never be used in production.
+    public let isExample: Bool
+
+    public init(keys: [Key], isExample: Bool = false) throws(KeyringError) {
+        guard !keys.isEmpty else { throw .noKeys }
+        var seenIDs = Set<KeyID>()
+        var startOwners: [DeliveryDate: KeyID] = [:]
+        for key in keys {
+            guard seenIDs.insert(key.id).inserted else { throw .duplicateKeyID(key.id) }
+            guard Key.secretLengths.contains(key.secret.byteCount) else {
+                throw .invalidField(path: "key \(key.id)",
+                                    reason: "secret is \(key.secret.byteCount) bytes; master secrets are 16 to 64 bytes")
+            }
+            if !key.isRevoked {
+                if let other = startOwners[key.activeFrom] {
+                    throw .conflictingActiveFrom(key.activeFrom, other, key.id)
+                }
+                startOwners[key.activeFrom] = key.id
+            }
+        }
+        self.keys = keys
+        self.isExample = isExample
+    }
+
+    /// Parses and validates keyring format v1 from the bytes of a file.
+    public init(json bytes: UnsafeRawBufferPointer) throws(KeyringError) {
+        let document = try KeyringDocument.decode(bytes)
+        var keys: [Key] = []
+        for (index, record) in document.keys.enumerated() {
+            keys.append(try Self.key(from: record, at: "keys[\(index)]"))
+        }
+        try self.init(keys: keys, isExample: document.example ?? false)
+    }
+
+    /// The key for `date`: among unrevoked keys active on or before it, the one
+    /// that started last. Never falls back to a later key.
+    public func key(for date: DeliveryDate) throws(KeyringError) -> Key {
+        var best: Key?
+        for key in keys where !key.isRevoked && key.activeFrom <= date {
+            if best == nil || key.activeFrom > best!.activeFrom { best = key }
+        }
+        guard let best else { throw .noKeyCovers(date) }
+        return best
+    }
+
+    /// The day key for `scope` and `date` (spec §1) and the id of the master key it came from.
+    public func dayKey(scope: Scope, date: DeliveryDate) throws(KeyringError) -> (dayKey: DayKey, keyID: KeyID) {
+        let key = try key(for: date)
+        return (DayKey(masterSecret: key.secret, scope: scope, date: date), key.id)
+    }
+
+    private static func key(from record: KeyringDocument.Record, at path: String) throws(KeyringError) -> Key {
+        let id: KeyID
+        do { id = try KeyID(record.id) } catch {
+            throw .invalidField(path: "\(path).id", reason: error.description)
+        }
+        let label = "\(path) (\(id))"
+        let activeFrom: DeliveryDate
+        do { activeFrom = try DeliveryDate(record.activeFrom) } catch {
+            throw .invalidField(path: "\(label).activeFrom", reason: error.description)
+        }
+        let createdAt = try record.createdAt.map { (text) throws(KeyringError) -> Timestamp in
+            guard let time = Timestamp(rfc3339: text) else {
+                throw .invalidField(path: "\(label).createdAt", reason: "not an RFC 3339 time such as 2023-12-20T10:00:00Z")
+            }
+            return time
+        }
+        let revokedAt = try record.revokedAt.map { (text) throws(KeyringError) -> Timestamp in
+            guard let time = Timestamp(rfc3339: text) else {
+                throw .invalidField(path: "\(label).revokedAt", reason: "not an RFC 3339 time such as 2024-03-01T08:00:00Z")
+            }
+            return time
+        }
+        guard var decoded = Data(base64Encoded: record.secret) else {
+            throw .invalidField(path: "\(label).secret", reason: "not standard base64")
+        }
+        defer { decoded.withUnsafeMutableBytes { SecureMemory.wipe($0) } }
+        guard Key.secretLengths.contains(decoded.count) else {
+            throw .invalidField(path: "\(label).secret",
+                                reason: "the secret is \(decoded.count) bytes; master secrets are 16 to 64 bytes")
+        }
+        let secret = decoded.withUnsafeBytes { SecretKey(copying: $0) }
+        return Key(id: id, secret: secret, activeFrom: activeFrom, createdAt: createdAt, revokedAt: revokedAt)
+    }
+}

@@ -1,0 +1,55 @@
+/// Why a keyring cannot be used. Messages never contain secret material.
+public enum KeyringError: Error, Hashable, Sendable {
+    /// The text is not JSON, or not a JSON object.
+    case notJSON(reason: String)
+    /// The `format` field is missing or names another kind of file.
+    case wrongFormat(found: String?)
+    /// A `version` this release does not know.
+    case unsupportedVersion(Int)
+    /// A field is missing, has the wrong type, or holds an invalid value.
+    case invalidField(path: String, reason: String)
+    /// The keyring has no keys at all.
+    case noKeys
+    /// Two keys share an id.
+    case duplicateKeyID(KeyID)
+    /// Two unrevoked keys start on the same date, so the key for that date is ambiguous.
+    case conflictingActiveFrom(DeliveryDate, KeyID, KeyID)
+    /// No unrevoked key starts on or before this date.
+    case noKeyCovers(DeliveryDate)
+    /// No key has this id.
+    case unknownKeyID(KeyID)
+}
+
+extension KeyringError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .notJSON(let reason): "not a valid keyring: \(reason)"
+        case .wrongFormat(let found?): "not a delivery-otp keyring (format is \(Printable.quoted(found)))"
+        case .wrongFormat(nil): "not a delivery-otp keyring (no \"format\" field)"
+        case .unsupportedVersion(let version):
+            "keyring version \(version) is not supported; this release reads version \(KeyringDocument.currentVersion)"
+        case .invalidField(let path, let reason): "\(path): \(reason)"
+        case .noKeys: "the keyring has no keys"
+        case .duplicateKeyID(let id): "two keys have the id \(id)"
+        case .conflictingActiveFrom(let date, let first, let second):
+            "keys \(first) and \(second) are both unrevoked and both active from \(date)"
+        case .noKeyCovers(let date): "no key covers \(date)"
+        case .unknownKeyID(let id): "no key has the id \(id)"
+        }
+    }
+
+    /// How to fix it, in one line; nil when the message says it all.
+    public var hint: String? {
+        switch self {
+        case .notJSON, .invalidField, .noKeys:
+            "compare the file with keys-example/keyring.json and SPEC.md (keyring format v1)"
+        case .wrongFormat: "pass a keyring file (\"format\": \"\(KeyringDocument.formatName)\")"
+        case .unsupportedVersion(let version) where version > KeyringDocument.currentVersion:
+            "upgrade delivery-otp to read this keyring"
+        case .unsupportedVersion: nil
+        case .duplicateKeyID, .conflictingActiveFrom: "revoke one of the two keys"
+        case .noKeyCovers: "use a later date, or add a key active from that date or earlier"
+        case .unknownKeyID: "list the keys with 'delivery-otp keys list'"
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import DeliveryOTP
+
+@main
+struct DeliveryOTPCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delivery-otp",
+        abstract: "Issue and verify six-digit delivery codes (spec v1).",
+        discussion: """
+            A code is valid for one shipment on one delivery day. Codes are derived \
+            from a keyring's master secret, so nothing needs to be stored per code.
+
+            Exit codes: 0 success or accepted, 1 rejected, 64 bad usage or argument, \
+            65 bad data (keyring, no key for the date), 71 system failure.
+            """,
+        version: "0.1.0",
+        subcommands: [Issue.self, Verify.self]
+    )
+
+    /// Runs the command and turns every failure into one `delivery-otp: error:` line
+    /// (plus an optional hint) and a distinct exit code; never a stack trace.
+    static func main() {
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) }
+            let subcommand = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") } ?? ""
+            let known = configuration.subcommands.contains { $0._commandName == subcommand }
+            Diagnostics.fail(CommandFailure(
+                message: firstLine(of: message(for: error)),
+                hint: "run 'delivery-otp\(known ? " " + subcommand : "") --help' for usage",
+                exitCode: .usage))
+        }
+        do {
+            try command.run()
+        } catch let code as ExitCode {
+            Diagnostics.exit(code.rawValue)
+        } catch {
+            Diagnostics.fail(CommandFailure(error))
+        }
+    }
+
+    private static func firstLine(of text: String) -> String {
+        let line = text.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? text
+        guard let first = line.first else { return "invalid arguments" }
+        return first.lowercased() + line.dropFirst()
+    }
+}
