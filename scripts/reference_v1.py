@@ -5,6 +5,8 @@ Written from SPEC.md with Python's hmac and hashlib only, so that the Swift
 implementation can be checked against something that shares none of its code.
 
   reference_v1.py MASTER_HEX SCOPE DATE ID   prints: DAY_KEY_HEX CODE
+  reference_v1.py --batch                    reads MASTER_HEX<TAB>SCOPE<TAB>DATE<TAB>ID lines
+                                             from stdin, prints DAY_KEY_HEX CODE for each
 """
 import hashlib
 import hmac
@@ -35,6 +37,13 @@ def code(master: bytes, scope: str, date: str, shipment_id: str) -> tuple[bytes,
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--batch"]:
+        for line in sys.stdin.read().split("\n"):
+            if line:
+                master_hex, scope, date, shipment_id = line.split("\t", 3)
+                kd, c = code(bytes.fromhex(master_hex), scope, date, shipment_id)
+                print(kd.hex(), c)
+        sys.exit(0)
     if len(sys.argv) != 5:
         sys.exit(__doc__)
     kd, c = code(bytes.fromhex(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4])

@@ -21,4 +21,5 @@ id.withUnsafeMutableBytes { buffer in
         checksum &+= generator.code(forValidatedBytes: UnsafeRawBufferPointer(buffer)).value
     }
 }
-print("codes: \(count) checksum: \(checksum)")
+// Output of the same length for every N, so that printing allocates the same.
+print(checksum == 0x5EED ? "done." : "done")

@@ -24,7 +24,7 @@ struct CommandFailure: Error {
 
     /// Maps the library's errors. Values typed on the command line are usage
     /// errors (64); bad keyring contents and uncovered dates are data errors (65).
-    init(_ error: any Error) {
+    init?(known error: any Error) {
         switch error {
         case let failure as CommandFailure:
             self = failure
@@ -41,8 +41,7 @@ struct CommandFailure: Error {
         case let error as RandomSourceError:
             self.init(message: error.description, exitCode: .systemError)
         default:
-            // Our own errors are all listed above; this keeps unknown ones to one line.
-            self.init(message: "unexpected failure: \(type(of: error))", exitCode: .systemError)
+            return nil
         }
     }
 }

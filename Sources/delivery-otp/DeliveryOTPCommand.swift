@@ -20,24 +20,22 @@ struct DeliveryOTPCommand: ParsableCommand {
     /// Runs the command and turns every failure into one `delivery-otp: error:` line
     /// (plus an optional hint) and a distinct exit code; never a stack trace.
     static func main() {
-        var command: any ParsableCommand
         do {
-            command = try parseAsRoot()
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let code as ExitCode {
+            Diagnostics.exit(code.rawValue)
         } catch {
+            if let failure = CommandFailure(known: error) { Diagnostics.fail(failure) }
+            // Help and version requests print and exit 0 the usual way.
             if exitCode(for: error) == .success { exit(withError: error) }
+            // Anything else comes from argument parsing: a usage error.
             let subcommand = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") } ?? ""
             let known = configuration.subcommands.contains { $0._commandName == subcommand }
             Diagnostics.fail(CommandFailure(
                 message: firstLine(of: message(for: error)),
                 hint: "run 'delivery-otp\(known ? " " + subcommand : "") --help' for usage",
                 exitCode: .usage))
-        }
-        do {
-            try command.run()
-        } catch let code as ExitCode {
-            Diagnostics.exit(code.rawValue)
-        } catch {
-            Diagnostics.fail(CommandFailure(error))
         }
     }
 

@@ -8,7 +8,8 @@ extension DeliveryOTPCommand {
             discussion: """
                 Prints one line per ID, in order: the six-digit code and nothing else. \
                 With --json, one JSON object per line with shipmentId, deliveryDate, \
-                scope, code and keyId. Every ID is checked before anything is printed.
+                scope, code and keyId. Every ID is checked before anything is printed. \
+                IDs that begin with '-' go after '--'.
                 """
         )
 

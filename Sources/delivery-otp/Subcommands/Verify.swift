@@ -7,7 +7,8 @@ extension DeliveryOTPCommand {
             abstract: "Check the code a customer shows for a shipment.",
             discussion: """
                 Prints 'accepted' (exit 0) or 'rejected' (exit 1). A code that is not \
-                six digits is rejected, not an error. The comparison is constant-time.
+                six digits is rejected, not an error. The comparison is constant-time. \
+                An ID that begins with '-' goes after '--'.
                 """
         )
 

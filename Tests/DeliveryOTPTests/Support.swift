@@ -1,0 +1,72 @@
+import Foundation
+@testable import DeliveryOTP
+
+/// Hex helpers for vectors.
+enum Hex {
+    static func bytes(_ hex: String) -> [UInt8] {
+        let digits = Array(hex.utf8)
+        precondition(digits.count % 2 == 0, "odd hex length")
+        return stride(from: 0, to: digits.count, by: 2).map { UInt8(String(decoding: digits[$0..<$0 + 2], as: UTF8.self), radix: 16)! }
+    }
+
+    static func string(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+extension SecretKey {
+    var hex: String { withUnsafeBytes { Hex.string($0) } }
+}
+
+/// The repository root, found from this file's path.
+enum Repository {
+    static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+}
+
+/// A temporary folder removed when the test ends.
+final class TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        var template = Array((NSTemporaryDirectory() + "/delivery-otp-test-XXXXXX").utf8CString)
+        guard let created = mkdtemp(&template) else { throw CocoaError(.fileWriteUnknown) }
+        path = String(cString: created)
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    func write(_ name: String, _ contents: String, mode: mode_t = 0o600) throws -> String {
+        let target = file(name)
+        try contents.write(toFile: target, atomically: false, encoding: .utf8)
+        chmod(target, mode)
+        return target
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Builds keyring JSON for tests.
+enum KeyringJSON {
+    struct Entry {
+        var id: String
+        var secret: [UInt8]
+        var activeFrom: String
+        var revokedAt: String? = nil
+    }
+
+    static func make(_ entries: [Entry], extra: String = "") -> String {
+        let keys = entries.map { entry in
+            let revoked = entry.revokedAt.map { "\"\($0)\"" } ?? "null"
+            return """
+                {"id": "\(entry.id)", "secret": "\(Data(entry.secret).base64EncodedString())", \
+                "activeFrom": "\(entry.activeFrom)", "createdAt": "2023-12-20T10:00:00Z", "revokedAt": \(revoked)}
+                """
+        }
+        return """
+            {"format": "delivery-otp-keyring", "version": 1, \(extra)"keys": [\(keys.joined(separator: ","))]}
+            """
+    }
+}
