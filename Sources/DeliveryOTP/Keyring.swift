@@ -33,9 +33,9 @@ public struct Keyring: Sendable {
     }
 
     /// The keys in file order, revoked ones included (they are kept for audit).
-    public let keys: [Key]
+    public internal(set) var keys: [Key]
     /// True for files marked `"example": true`, which must never be used in production.
-    public let isExample: Bool
+    public internal(set) var isExample: Bool
 
     public init(keys: [Key], isExample: Bool = false) throws(KeyringError) {
         guard !keys.isEmpty else { throw .noKeys }

@@ -38,7 +38,7 @@ struct KeyringDocument: Codable {
         do {
             header = try decoder.decode(Header.self, from: data)
         } catch {
-            throw .notJSON(reason: describe(error))
+            throw .notJSON(reason: DecodingErrorText.describe(error))
         }
         guard header.format == formatName else { throw .wrongFormat(found: header.format) }
         guard let version = header.version else {
@@ -48,46 +48,35 @@ struct KeyringDocument: Codable {
         do {
             return try decoder.decode(KeyringDocument.self, from: data)
         } catch {
-            throw .invalidField(path: path(of: error), reason: describe(error))
+            throw .invalidField(path: DecodingErrorText.path(of: error, root: "keyring"), reason: DecodingErrorText.describe(error))
         }
     }
+}
 
-    private static func path(of error: any Error) -> String {
-        guard let error = error as? DecodingError else { return "keyring" }
-        let context: DecodingError.Context
-        switch error {
-        case .keyNotFound(_, let c), .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
-            context = c
-        @unknown default:
-            return "keyring"
+extension Keyring {
+    /// Keyring format v1 as pretty-printed JSON, fields in the order of SPEC.md §4.
+    /// Unknown fields of a file that was read are not kept.
+    func json() -> JSONText {
+        var text = JSONText()
+        text.raw("{\n  \"format\": ")
+        text.string(KeyringDocument.formatName)
+        text.raw(",\n  \"version\": \(KeyringDocument.currentVersion),\n")
+        if isExample { text.raw("  \"example\": true,\n") }
+        text.raw("  \"keys\": [")
+        for (index, key) in keys.enumerated() {
+            text.raw(index == 0 ? "\n    {\n      \"id\": " : ",\n    {\n      \"id\": ")
+            text.string(key.id.rawValue)
+            text.raw(",\n      \"secret\": ")
+            text.base64(key.secret)
+            text.raw(",\n      \"activeFrom\": ")
+            text.string(key.activeFrom.description)
+            text.raw(",\n      \"createdAt\": ")
+            if let createdAt = key.createdAt { text.string(createdAt.description) } else { text.raw("null") }
+            text.raw(",\n      \"revokedAt\": ")
+            if let revokedAt = key.revokedAt { text.string(revokedAt.description) } else { text.raw("null") }
+            text.raw("\n    }")
         }
-        var path = ""
-        for key in context.codingPath {
-            if let index = key.intValue { path += "[\(index)]" } else { path += (path.isEmpty ? "" : ".") + key.stringValue }
-        }
-        if case .keyNotFound(let key, _) = error { path += (path.isEmpty ? "" : ".") + key.stringValue }
-        return path.isEmpty ? "keyring" : path
-    }
-
-    /// One line, without echoing values (they may be secret).
-    private static func describe(_ error: any Error) -> String {
-        switch error as? DecodingError {
-        case .keyNotFound?: "missing"
-        case .typeMismatch(let type, _)?: "wrong type (expected \(typeName(type)))"
-        case .valueNotFound(let type, _)?: "is null (expected \(typeName(type)))"
-        case .dataCorrupted(let context)?:
-            context.codingPath.isEmpty ? "the file is not valid JSON" : "invalid value"
-        default: "the file is not valid JSON"
-        }
-    }
-
-    private static func typeName(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type: "a string"
-        case is Int.Type: "a number"
-        case is Bool.Type: "true or false"
-        case is [Record].Type: "an array"
-        default: "an object"
-        }
+        text.raw(keys.isEmpty ? "]\n}\n" : "\n  ]\n}\n")
+        return text
     }
 }

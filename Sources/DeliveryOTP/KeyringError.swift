@@ -18,6 +18,14 @@ public enum KeyringError: Error, Hashable, Sendable {
     case noKeyCovers(DeliveryDate)
     /// No key has this id.
     case unknownKeyID(KeyID)
+    /// An unrevoked key already starts on this date.
+    case activeFromTaken(DeliveryDate, KeyID)
+    /// A start date before today, which would change codes already sent.
+    case dateInPast(DeliveryDate, today: DeliveryDate)
+    /// The key was revoked before.
+    case alreadyRevoked(KeyID)
+    /// A replacement that starts after `latest` would leave dates without a key.
+    case replacementTooLate(DeliveryDate, latest: DeliveryDate)
 }
 
 extension KeyringError: CustomStringConvertible {
@@ -35,6 +43,11 @@ extension KeyringError: CustomStringConvertible {
             "keys \(first) and \(second) are both unrevoked and both active from \(date)"
         case .noKeyCovers(let date): "no key covers \(date)"
         case .unknownKeyID(let id): "no key has the id \(id)"
+        case .activeFromTaken(let date, let id): "key \(id) already starts on \(date)"
+        case .dateInPast(let date, let today): "\(date) is in the past (today is \(today))"
+        case .alreadyRevoked(let id): "key \(id) is already revoked"
+        case .replacementTooLate(let date, let latest):
+            "a replacement from \(date) would leave the dates from \(latest) without a key"
         }
     }
 
@@ -50,6 +63,10 @@ extension KeyringError: CustomStringConvertible {
         case .duplicateKeyID, .conflictingActiveFrom: "revoke one of the two keys"
         case .noKeyCovers: "use a later date, or add a key active from that date or earlier"
         case .unknownKeyID: "list the keys with 'delivery-otp keys list'"
+        case .activeFromTaken: "pick another date, or revoke that key"
+        case .dateInPast: "use --force to change codes for past dates on purpose"
+        case .alreadyRevoked: nil
+        case .replacementTooLate(_, let latest): "use --replacement-from \(latest) or earlier"
         }
     }
 }

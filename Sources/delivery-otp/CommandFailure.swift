@@ -6,7 +6,9 @@ enum ExitStatus: Int32 {
     case usage = 64
     case dataError = 65
     case systemError = 71
+    case cannotCreate = 73
     case ioError = 74
+    case permission = 77
 }
 
 /// A failure as the user sees it: one line saying what is wrong, an optional
@@ -22,26 +24,62 @@ struct CommandFailure: Error {
         self.exitCode = exitCode
     }
 
-    /// Maps the library's errors. Values typed on the command line are usage
-    /// errors (64); bad keyring contents and uncovered dates are data errors (65).
+    /// Maps the library's errors. Values typed on the command line and files that
+    /// cannot be opened are usage errors (64); bad file contents and uncovered
+    /// dates are data errors (65); unsafe permissions and wrong passphrases 77.
     init?(known error: any Error) {
         switch error {
         case let failure as CommandFailure:
             self = failure
         case let error as InputError:
             self.init(message: error.description, hint: error.hint, exitCode: .usage)
-        case let error as KeyringLoadError:
-            if case .unreadable = error {
-                self.init(message: error.description, hint: error.hint, exitCode: .usage)
-            } else {
-                self.init(message: error.description, hint: error.hint, exitCode: .dataError)
-            }
+        case let error as TimeZoneError:
+            self.init(message: error.description, hint: error.hint, exitCode: .usage)
         case let error as KeyringError:
             self.init(message: error.description, hint: error.hint, exitCode: .dataError)
+        case let error as KeyringLifecycleError:
+            switch error {
+            case .keyring(let inner): self.init(message: inner.description, hint: inner.hint, exitCode: .dataError)
+            case .random(let inner): self.init(message: inner.description, exitCode: .systemError)
+            }
+        case let error as KeyringFileError:
+            self.init(message: error.description, hint: error.hint, exitCode: Self.status(of: error))
+        case let error as DeviceKeysError:
+            self.init(message: error.description, hint: error.hint, exitCode: Self.status(of: error))
+        case let error as PassphraseError:
+            let status: ExitStatus = switch error {
+            case .empty: .usage
+            case .unreadable: .usage
+            case .readableByOthers: .permission
+            }
+            self.init(message: error.description, hint: error.hint, exitCode: status)
+        case let error as AtomicFile.WriteError:
+            self.init(message: error.description, hint: error.alreadyExists ? "use --force to replace it" : nil,
+                      exitCode: error.alreadyExists ? .cannotCreate : .ioError)
         case let error as RandomSourceError:
             self.init(message: error.description, exitCode: .systemError)
         default:
             return nil
+        }
+    }
+
+    private static func status(of error: KeyringFileError) -> ExitStatus {
+        switch error {
+        case .unreadable, .encrypted: .usage
+        case .invalid, .lifecycle: .dataError
+        case .readableByOthers, .wrongPassphrase: .permission
+        case .exists: .cannotCreate
+        case .writeFailed, .auditFailed: .ioError
+        case .random: .systemError
+        }
+    }
+
+    private static func status(of error: DeviceKeysError) -> ExitStatus {
+        switch error {
+        case .unreadable, .wrongScope, .dayCount: .usage
+        case .readableByOthers: .permission
+        case .inFile(_, let inner): status(of: inner)
+        default: .dataError
         }
     }
 }

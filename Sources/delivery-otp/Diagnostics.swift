@@ -10,6 +10,11 @@ import Darwin
 enum Diagnostics {
     static let program = "delivery-otp"
 
+    /// A progress or result line for people (standard error; standard output stays for machines).
+    static func note(_ message: String) {
+        writeAll(2, "\(program): \(message)\n")
+    }
+
     static func warning(_ message: String) {
         writeAll(2, "\(program): warning: \(message)\n")
     }

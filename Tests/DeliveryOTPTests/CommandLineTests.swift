@@ -5,6 +5,8 @@ import Testing
 @Suite("The issue and verify commands")
 struct CommandLineTests {
     static let example = Repository.path("keys-example/keyring.json")
+    /// Printed on standard error whenever the published example keys are used.
+    static let exampleWarning = "delivery-otp: warning: example keys: never use them in production\n"
 
     @Test("issue prints exactly one six-digit code per ID, in order")
     func issuePrintsCodes() throws {
@@ -63,7 +65,7 @@ struct CommandLineTests {
         let result = try CommandRunner.run(["verify", "--keyring", Self.example] + args)
         #expect(result.status == 1)
         #expect(result.stdout == "rejected\n")
-        #expect(result.stderr.isEmpty)
+        #expect(result.stderr == Self.exampleWarning)
     }
 
     struct BadInput: Sendable, CustomTestStringConvertible {
@@ -122,7 +124,10 @@ struct CommandLineTests {
                 commandArguments.append("123456")
             }
             let result = try CommandRunner.run([command] + commandArguments)
-            let lines = result.stderr.split(separator: "\n")
+            var stderr = result.stderr
+            // The example keyring always warns first; what follows is the error.
+            if stderr.hasPrefix(Self.exampleWarning) { stderr.removeFirst(Self.exampleWarning.count) }
+            let lines = stderr.split(separator: "\n")
             #expect(result.status == case_.status, "\(command): \(result.stderr)")
             #expect(lines.first.map(String.init)?.hasSuffix(case_.message) == true, "\(command): \(result.stderr)")
             #expect(lines.first?.hasPrefix("delivery-otp: error: ") == true)

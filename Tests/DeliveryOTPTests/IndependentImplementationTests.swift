@@ -25,7 +25,7 @@ struct IndependentImplementationTests {
             }
             let keyring = try directory.write("keyring-\(round).json",
                                               KeyringJSON.make([.init(id: "k-random", secret: secret, activeFrom: "2000-01-01")]))
-            let result = try CommandRunner.run(["issue", "--keyring", keyring, "--date", date, "--scope", scope, "--"] + ids)
+            let result = try CommandRunner.run(["issue", "--keyring", keyring, "--date", date, "--scope=\(scope)", "--"] + ids)
             #expect(result.status == 0, "\(result.stderr)")
             let ours = result.stdout.split(separator: "\n").map(String.init)
 

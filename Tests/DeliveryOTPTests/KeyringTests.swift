@@ -106,8 +106,10 @@ struct KeyringTests {
 
     @Test("the shipped example keyring loads and has two keys a month apart")
     func exampleKeyring() throws {
-        let keyring = try Keyring.load(path: Repository.path("keys-example/keyring.json"))
+        let loaded = try KeyringFile(path: Repository.path("keys-example/keyring.json")).load(passphrase: nil)
+        let keyring = loaded.keyring
         #expect(keyring.isExample)
+        #expect(loaded.warnings == [KeyringFile.exampleWarning])
         #expect(keyring.keys.map(\.activeFrom.description) == ["2024-01-01", "2024-02-01"])
     }
 }

@@ -29,15 +29,13 @@ extension DeliveryOTPCommand {
         func run() throws {
             let (date, scope) = try day.parsed()
             let ids = try shipmentIDs.map { try ShipmentID($0) }
-            let keyring = try keys.loadKeyring()
-            let (dayKey, keyID) = try keyring.dayKey(scope: scope, date: date)
-            let generator = CodeGenerator(dayKey: dayKey)
+            let (generator, keyID) = try keys.generator(scope: scope, date: date)
 
             var output = OutputBuffer()
             for id in ids {
                 let code = generator.code(for: id)
                 if json {
-                    output.append(JSONLine.object([
+                    output.append(JSONText.line([
                         ("shipmentId", id.rawValue), ("deliveryDate", date.description),
                         ("scope", scope.rawValue), ("code", code.description), ("keyId", keyID.rawValue),
                     ]))

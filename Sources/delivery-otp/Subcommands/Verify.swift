@@ -24,8 +24,7 @@ extension DeliveryOTPCommand {
         func run() throws {
             let (date, scope) = try day.parsed()
             let id = try ShipmentID(shipmentID)
-            let keyring = try keys.loadKeyring()
-            let generator = CodeGenerator(dayKey: try keyring.dayKey(scope: scope, date: date).dayKey)
+            let generator = try keys.generator(scope: scope, date: date).generator
             let outcome = generator.verify(typed: code, for: id)
             Diagnostics.writeAll(1, outcome.rawValue + "\n")
             if outcome == .rejected { throw ExitCode(ExitStatus.rejected.rawValue) }

@@ -6,7 +6,8 @@ import Musl
 import Darwin
 #endif
 
-/// Reads a small file that holds secrets into a buffer that is wiped afterwards.
+/// Reads a small file that holds secrets into a buffer that is wiped afterwards,
+/// and reports its permission bits from the same open file (no race between check and read).
 public enum SecretFile {
     /// Keyrings and device-key files are small; anything larger is refused before it is read.
     public static let maximumSize = 1 << 20
@@ -28,11 +29,19 @@ public enum SecretFile {
             case .io(let code): "cannot read \(path): \(String(cString: strerror(code)))"
             }
         }
+
+        public var hint: String? {
+            switch reason {
+            case .notFound: "check the path"
+            case .permissionDenied: "run as the file's owner"
+            default: nil
+            }
+        }
     }
 
-    /// Calls `body` with the file's bytes, then wipes them.
+    /// Calls `body` with the file's bytes and its permission bits, then wipes the bytes.
     public static func withContents<R, E: Error>(
-        of path: String, _ body: (UnsafeRawBufferPointer) throws(E) -> R
+        of path: String, _ body: (UnsafeRawBufferPointer, _ permissions: UInt32) throws(E) -> R
     ) throws(ReadError) -> Result<R, E> {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ReadError(path: path, reason: reason(errno)) }
@@ -60,11 +69,14 @@ public enum SecretFile {
         }
         guard length <= maximumSize else { throw ReadError(path: path, reason: .tooLarge) }
         do {
-            return .success(try body(UnsafeRawBufferPointer(rebasing: buffer[0..<length])))
+            return .success(try body(UnsafeRawBufferPointer(rebasing: buffer[0..<length]), UInt32(info.st_mode) & 0o7777))
         } catch {
             return .failure(error)
         }
     }
+
+    /// True when neither group nor others have any access (mode 0600 or stricter).
+    public static func isPrivate(_ permissions: UInt32) -> Bool { permissions & 0o077 == 0 }
 
     private static func reason(_ code: Int32) -> ReadError.Reason {
         switch code {
@@ -72,44 +84,6 @@ public enum SecretFile {
         case EACCES, EPERM: .permissionDenied
         case EISDIR: .notARegularFile
         default: .io(code)
-        }
-    }
-}
-
-extension Keyring {
-    /// Loads and validates a keyring file.
-    public static func load(path: String) throws(KeyringLoadError) -> Keyring {
-        let result: Result<Keyring, KeyringError>
-        do {
-            result = try SecretFile.withContents(of: path) { (bytes) throws(KeyringError) in try Keyring(json: bytes) }
-        } catch {
-            throw .unreadable(error)
-        }
-        switch result {
-        case .success(let keyring): return keyring
-        case .failure(let error): throw .invalid(path: path, error)
-        }
-    }
-}
-
-/// A keyring file that could not be read, or that was read but is not valid.
-public enum KeyringLoadError: Error, Sendable, CustomStringConvertible {
-    case unreadable(SecretFile.ReadError)
-    case invalid(path: String, KeyringError)
-
-    public var description: String {
-        switch self {
-        case .unreadable(let error): error.description
-        case .invalid(let path, let error): "\(path): \(error)"
-        }
-    }
-
-    public var hint: String? {
-        switch self {
-        case .unreadable(let error) where error.reason == .notFound: "check the path given to --keyring"
-        case .unreadable(let error) where error.reason == .permissionDenied: "run as the keyring's owner"
-        case .unreadable: nil
-        case .invalid(_, let error): error.hint
         }
     }
 }

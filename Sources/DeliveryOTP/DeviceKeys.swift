@@ -1,0 +1,197 @@
+import Foundation
+
+/// The day keys a courier device holds: one scope, a few days, no master
+/// secret (device-key file format v1, SPEC.md §7).
+public struct DeviceKeys: Sendable {
+    static let formatName = "delivery-otp-device-keys"
+    static let currentVersion = 1
+    public static let maximumDays = 7
+
+    public struct Entry: Sendable {
+        public let keyID: KeyID
+        public let dayKey: DayKey
+        public var date: DeliveryDate { dayKey.date }
+    }
+
+    public let scope: Scope
+    public let timeZone: DeliveryTimeZone
+    /// Sorted by date, one per date.
+    public let entries: [Entry]
+    /// Derived from the published example keys (`"example": true`): never for production.
+    public let isExample: Bool
+
+    /// Derives the day keys for `scope` and `days` consecutive dates from `start` (spec §1).
+    public init(keyring: Keyring, scope: Scope, from start: DeliveryDate, days: Int, timeZone: DeliveryTimeZone)
+        throws(DeviceKeysError) {
+        guard (1...Self.maximumDays).contains(days) else { throw .dayCount(days) }
+        var entries: [Entry] = []
+        for offset in 0..<days {
+            guard let date = start.adding(days: offset) else { throw .dayCount(days) }
+            do {
+                let (dayKey, keyID) = try keyring.dayKey(scope: scope, date: date)
+                entries.append(Entry(keyID: keyID, dayKey: dayKey))
+            } catch {
+                throw .keyring(error)
+            }
+        }
+        self.scope = scope
+        self.timeZone = timeZone
+        self.entries = entries
+        self.isExample = keyring.isExample
+    }
+
+    /// Parses and validates a device-key file.
+    public init(json bytes: UnsafeRawBufferPointer) throws(DeviceKeysError) {
+        let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!),
+                        count: bytes.count, deallocator: .none)
+        struct Header: Decodable { var format: String?; var version: Int? }
+        struct Document: Decodable {
+            struct Record: Decodable { var date: String; var keyId: String; var secret: String }
+            var example: Bool?
+            var scope: String
+            var timeZone: String
+            var dayKeys: [Record]
+        }
+        let decoder = JSONDecoder()
+        guard let header = try? decoder.decode(Header.self, from: data) else { throw .notJSON }
+        guard header.format == Self.formatName else { throw .wrongFormat(found: header.format) }
+        guard header.version == Self.currentVersion else { throw .unsupportedVersion(header.version ?? 0) }
+        let document: Document
+        do { document = try decoder.decode(Document.self, from: data) } catch {
+            throw .invalidField(DecodingErrorText.path(of: error, root: "device keys"), DecodingErrorText.describe(error))
+        }
+        do { scope = try Scope(document.scope) } catch { throw .invalidField("scope", error.description) }
+        do { timeZone = try DeliveryTimeZone(document.timeZone) } catch { throw .invalidField("timeZone", error.description) }
+        var entries: [Entry] = []
+        for (index, record) in document.dayKeys.enumerated() {
+            let path = "dayKeys[\(index)]"
+            let date: DeliveryDate, keyID: KeyID
+            do { date = try DeliveryDate(record.date) } catch { throw .invalidField("\(path).date", error.description) }
+            do { keyID = try KeyID(record.keyId) } catch { throw .invalidField("\(path).keyId", error.description) }
+            guard var decoded = Data(base64Encoded: record.secret) else {
+                throw .invalidField("\(path).secret", "not standard base64")
+            }
+            defer { decoded.withUnsafeMutableBytes { SecureMemory.wipe($0) } }
+            let secret = decoded.withUnsafeBytes { SecretKey(copying: $0) }
+            do {
+                entries.append(Entry(keyID: keyID, dayKey: try DayKey(secret: secret, scope: scope, date: date)))
+            } catch {
+                throw .invalidField("\(path).secret", error.description)
+            }
+            if entries.dropLast().contains(where: { $0.date == date }) { throw .invalidField(path, "a second key for \(date)") }
+        }
+        self.entries = entries.sorted { $0.date < $1.date }
+        isExample = document.example ?? false
+    }
+
+    /// Reads a device-key file; one that group or others can read is refused
+    /// unless it is an example (then the example warning is returned).
+    public static func load(path: String) throws(DeviceKeysError) -> (keys: DeviceKeys, warnings: [String]) {
+        let outcome: Result<DeviceKeys, DeviceKeysError>
+        do throws(SecretFile.ReadError) {
+            outcome = try SecretFile.withContents(of: path) { (bytes, permissions) throws(DeviceKeysError) -> DeviceKeys in
+                let keys: DeviceKeys
+                do throws(DeviceKeysError) { keys = try DeviceKeys(json: bytes) } catch { throw .inFile(path, error) }
+                if !keys.isExample && !SecretFile.isPrivate(permissions) {
+                    throw .readableByOthers(path: path, permissions: permissions)
+                }
+                return keys
+            }
+        } catch {
+            throw .unreadable(error)
+        }
+        let keys = try outcome.get()
+        return (keys, keys.isExample ? [KeyringFile.exampleWarning] : [])
+    }
+
+    /// Writes the file atomically, mode 0600; refuses to replace an existing file unless `replace`.
+    public func write(to path: String, replace: Bool) throws(AtomicFile.WriteError) {
+        var text = json()
+        let result = text.consume { bytes in
+            Result { () throws(AtomicFile.WriteError) in
+                try AtomicFile.write(bytes, to: path, permissions: 0o600, mode: replace ? .replace : .createNew)
+            }
+        }
+        try result.get()
+    }
+
+    /// The day key for `date`, refusing another scope or a date the file does not hold.
+    public func dayKey(scope requested: Scope, date: DeliveryDate) throws(DeviceKeysError) -> (dayKey: DayKey, keyID: KeyID) {
+        guard requested == scope else { throw .wrongScope(requested, holds: scope) }
+        guard let entry = entries.first(where: { $0.date == date }) else { throw .noKeyForDate(date, scope: scope) }
+        return (entry.dayKey, entry.keyID)
+    }
+
+    /// Device-key file format v1, fields in the order of SPEC.md §7. Holds secrets: wipe after writing.
+    func json() -> JSONText {
+        var text = JSONText()
+        text.raw("{\n  \"format\": ")
+        text.string(Self.formatName)
+        text.raw(",\n  \"version\": \(Self.currentVersion),\n")
+        if isExample { text.raw("  \"example\": true,\n") }
+        text.raw("  \"scope\": ")
+        text.string(scope.rawValue)
+        text.raw(",\n  \"timeZone\": ")
+        text.string(timeZone.identifier)
+        text.raw(",\n  \"dayKeys\": [")
+        for (index, entry) in entries.enumerated() {
+            text.raw(index == 0 ? "\n    { \"date\": " : ",\n    { \"date\": ")
+            text.string(entry.date.description)
+            text.raw(", \"keyId\": ")
+            text.string(entry.keyID.rawValue)
+            text.raw(", \"secret\": ")
+            text.base64(entry.dayKey.secret)
+            text.raw(" }")
+        }
+        text.raw(entries.isEmpty ? "]\n}\n" : "\n  ]\n}\n")
+        return text
+    }
+}
+
+/// Why device keys cannot be made or used.
+public enum DeviceKeysError: Error, Sendable, Hashable, CustomStringConvertible {
+    case dayCount(Int)
+    case keyring(KeyringError)
+    case notJSON
+    case wrongFormat(found: String?)
+    case unsupportedVersion(Int)
+    case invalidField(String, String)
+    case wrongScope(Scope, holds: Scope)
+    case noKeyForDate(DeliveryDate, scope: Scope)
+    indirect case inFile(String, DeviceKeysError)
+    case unreadable(SecretFile.ReadError)
+    case readableByOthers(path: String, permissions: UInt32)
+
+    public var description: String {
+        switch self {
+        case .dayCount(let days): "--days must be 1 to \(DeviceKeys.maximumDays), not \(days)"
+        case .keyring(let error): error.description
+        case .notJSON: "not a valid device-key file: the file is not valid JSON"
+        case .wrongFormat(let found?): "not a delivery-otp device-key file (format is \(Printable.quoted(found)))"
+        case .wrongFormat(nil): "not a delivery-otp device-key file (no \"format\" field)"
+        case .unsupportedVersion(let version): "device-key file version \(version) is not supported; this release reads version 1"
+        case .invalidField(let path, let reason): "\(path): \(reason)"
+        case .wrongScope(let requested, let holds):
+            "these device keys are for scope \(holds.rawValue.isEmpty ? "(empty)" : holds.rawValue), not \(requested.rawValue.isEmpty ? "(empty)" : requested.rawValue)"
+        case .noKeyForDate(let date, let scope):
+            "no key for \(date) in \(scope.rawValue.isEmpty ? "(empty scope)" : scope.rawValue) device keys: sync the device"
+        case .inFile(let path, let error): "\(path): \(error)"
+        case .unreadable(let error): error.description
+        case .readableByOthers(let path, let permissions):
+            "\(path) is readable by others (mode \(String(permissions, radix: 8).leftPadded(to: 4)))"
+        }
+    }
+
+    public var hint: String? {
+        switch self {
+        case .keyring(let error): error.hint
+        case .noKeyForDate: "export fresh day keys with 'delivery-otp keys export-device'"
+        case .wrongScope(_, let holds): "use --scope \(holds.rawValue), or the device keys for that scope"
+        case .notJSON, .wrongFormat, .invalidField: "compare the file with SPEC.md §7 (device-key file format v1)"
+        case .inFile(_, let error): error.hint
+        case .unreadable(let error): error.hint
+        case .readableByOthers(let path, _): "chmod 600 \(path)"
+        default: nil
+        }
+    }
+}

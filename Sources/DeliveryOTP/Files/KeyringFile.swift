@@ -1,0 +1,167 @@
+import Foundation
+
+/// A keyring on disk: reading with permission checks and optional decryption,
+/// and locked, atomic, audited updates.
+public struct KeyringFile: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    public var auditLog: AuditLog { AuditLog(keyringPath: path) }
+
+    /// A keyring as read, with what the reader should be told.
+    public struct Loaded: Sendable {
+        public let keyring: Keyring
+        public let isEncrypted: Bool
+        /// Warnings for the user (the example-keys warning).
+        public let warnings: [String]
+    }
+
+    /// The warning printed whenever the published example keys are used.
+    public static let exampleWarning = "example keys: never use them in production"
+
+    /// Reads and validates the keyring. A file that group or others can read is
+    /// refused, unless it is marked as an example (then it only warns). An
+    /// encrypted file needs `passphrase`.
+    public func load(passphrase: Passphrase?) throws(KeyringFileError) -> Loaded {
+        let outcome: Result<Loaded, KeyringFileError>
+        do throws(SecretFile.ReadError) {
+            outcome = try SecretFile.withContents(of: path) { (bytes, permissions) throws(KeyringFileError) -> Loaded in
+                let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!),
+                                count: bytes.count, deallocator: .none)
+                struct Header: Decodable { var format: String? }
+                let format = (try? JSONDecoder().decode(Header.self, from: data))?.format
+                let keyring: Keyring, encrypted: Bool
+                if format == EncryptedKeyring.formatName {
+                    guard let passphrase else { throw .encrypted(path: path) }
+                    keyring = try EncryptedKeyring.open(data, path: path, passphrase: passphrase) { (plaintext) throws(KeyringFileError) in
+                        do throws(KeyringError) { return try Keyring(json: plaintext) } catch { throw .invalid(path: path, error) }
+                    }
+                    encrypted = true
+                } else {
+                    do throws(KeyringError) { keyring = try Keyring(json: bytes) } catch { throw .invalid(path: path, error) }
+                    encrypted = false
+                }
+                var warnings: [String] = []
+                if keyring.isExample {
+                    warnings.append(Self.exampleWarning)
+                } else if !SecretFile.isPrivate(permissions) {
+                    throw .readableByOthers(path: path, permissions: permissions)
+                }
+                return Loaded(keyring: keyring, isEncrypted: encrypted, warnings: warnings)
+            }
+        } catch {
+            throw .unreadable(error)
+        }
+        return try outcome.get()
+    }
+
+    /// Writes a new keyring file, mode 0600. An existing file is never overwritten
+    /// unless `replaceExisting`; then it is kept as `PATH.replaced-TIME`, never deleted.
+    @discardableResult
+    public func create(_ keyring: Keyring, passphrase: Passphrase?, replaceExisting: Bool, now: Timestamp,
+                       audit: [AuditLog.Event]) throws(KeyringFileError) -> String? {
+        let lock: FileLock
+        do { lock = try FileLock(for: path) } catch { throw .writeFailed(error) }
+        defer { withExtendedLifetime(lock) {} }
+        var keptAs: String?
+        if replaceExisting && access(path, F_OK) == 0 {
+            let aside = "\(path).replaced-\(now.description.replacingOccurrences(of: ":", with: ""))"
+            guard link(path, aside) == 0 else { throw .writeFailed(AtomicFile.WriteError(path: aside, code: errno)) }
+            keptAs = aside
+        }
+        try write(keyring, passphrase: passphrase, mode: replaceExisting ? .replace : .createNew)
+        try appendAudit(audit, now: now)
+        return keptAs
+    }
+
+    /// Reads, changes and writes the keyring under an exclusive lock, so that
+    /// concurrent updates are serialised and none is lost. Encryption is kept
+    /// as it was (with a fresh salt and nonce), unless `encrypt` says otherwise.
+    @discardableResult
+    public func update(passphrase: Passphrase?, encrypt: Bool? = nil, now: Timestamp,
+                       _ change: (Keyring) throws(KeyringFileError) -> (Keyring, [AuditLog.Event]))
+        throws(KeyringFileError) -> Keyring {
+        let lock: FileLock
+        do { lock = try FileLock(for: path) } catch { throw .writeFailed(error) }
+        defer { withExtendedLifetime(lock) {} }
+        let loaded = try load(passphrase: passphrase)
+        let (updated, events) = try change(loaded.keyring)
+        let encrypted = encrypt ?? loaded.isEncrypted
+        try write(updated, passphrase: encrypted ? passphrase : nil, mode: .replace)
+        try appendAudit(events, now: now)
+        return updated
+    }
+
+    private func write(_ keyring: Keyring, passphrase: Passphrase?, mode: AtomicFile.Mode) throws(KeyringFileError) {
+        var plaintext = keyring.json()
+        let result: Result<Void, KeyringFileError> = plaintext.consume { bytes in
+            Result { () throws(KeyringFileError) in
+                if let passphrase {
+                    let sealed = try EncryptedKeyring.seal(bytes, passphrase: passphrase)
+                    try sealed.withUnsafeBytes { sealedBytes in
+                        Result { () throws(KeyringFileError) in try writeFile(sealedBytes, mode: mode) }
+                    }.get()
+                } else {
+                    try writeFile(bytes, mode: mode)
+                }
+            }
+        }
+        try result.get()
+    }
+
+    private func writeFile(_ bytes: UnsafeRawBufferPointer, mode: AtomicFile.Mode) throws(KeyringFileError) {
+        do { try AtomicFile.write(bytes, to: path, permissions: 0o600, mode: mode) } catch {
+            throw error.alreadyExists ? .exists(path: path) : .writeFailed(error)
+        }
+    }
+
+    private func appendAudit(_ events: [AuditLog.Event], now: Timestamp) throws(KeyringFileError) {
+        guard !events.isEmpty else { return }
+        do { try auditLog.append(events, at: now) } catch { throw .auditFailed(error) }
+    }
+}
+
+/// Why a keyring file could not be read or written. Never contains a secret.
+public enum KeyringFileError: Error, Sendable, CustomStringConvertible {
+    case unreadable(SecretFile.ReadError)
+    case invalid(path: String, KeyringError)
+    case readableByOthers(path: String, permissions: UInt32)
+    case encrypted(path: String)
+    case wrongPassphrase(path: String)
+    case exists(path: String)
+    case writeFailed(AtomicFile.WriteError)
+    case auditFailed(AtomicFile.WriteError)
+    case lifecycle(KeyringError)
+    case random
+
+    public var description: String {
+        switch self {
+        case .unreadable(let error): error.description
+        case .invalid(let path, let error): "\(path): \(error)"
+        case .readableByOthers(let path, let permissions):
+            "\(path) is readable by others (mode \(String(permissions, radix: 8).leftPadded(to: 4)))"
+        case .encrypted(let path): "\(path) is encrypted and no passphrase was given"
+        case .wrongPassphrase(let path): "wrong passphrase for \(path) (or the file was altered); nothing was changed"
+        case .exists(let path): "\(path) already exists"
+        case .writeFailed(let error): error.description
+        case .auditFailed(let error): "the keyring was updated but its audit log was not: \(error)"
+        case .lifecycle(let error): error.description
+        case .random: "the system's secure random source (OpenSSL) failed"
+        }
+    }
+
+    public var hint: String? {
+        switch self {
+        case .unreadable(let error): error.hint
+        case .invalid(_, let error), .lifecycle(let error): error.hint
+        case .readableByOthers(let path, _): "chmod 600 \(path)"
+        case .encrypted: "give --passphrase-file FILE or set DELIVERY_OTP_PASSPHRASE"
+        case .wrongPassphrase: "check the passphrase"
+        case .exists: "use --force to replace it (the old file is kept beside it)"
+        case .writeFailed, .auditFailed, .random: nil
+        }
+    }
+}

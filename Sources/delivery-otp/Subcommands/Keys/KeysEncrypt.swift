@@ -1,0 +1,44 @@
+import ArgumentParser
+import DeliveryOTP
+
+extension DeliveryOTPCommand.Keys {
+    struct Encrypt: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Encrypt a plain keyring at rest (scrypt N=2^15 r=8 p=1, AES-256-GCM).",
+            discussion: "The passphrase comes from --passphrase-file or DELIVERY_OTP_PASSPHRASE."
+        )
+
+        @OptionGroup var keyring: KeyringFileOptions
+        @OptionGroup var clock: ClockOptions
+
+        func run() throws {
+            let now = try clock.instant()
+            guard let passphrase = try keyring.passphrase.passphrase() else {
+                throw CommandFailure(message: "no passphrase given",
+                                     hint: "give --passphrase-file FILE or set DELIVERY_OTP_PASSPHRASE", exitCode: .usage)
+            }
+            // A plain keyring loads without a passphrase; an encrypted one is re-encrypted (new salt and nonce).
+            try keyring.file.update(passphrase: passphrase, encrypt: true, now: now) { current in
+                (current, [AuditLog.Event(operation: "encrypt")])
+            }
+            Diagnostics.note("\(keyring.keyring) is encrypted")
+        }
+    }
+
+    struct Decrypt: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Decrypt an encrypted keyring back to plain keyring format v1 (mode 0600)."
+        )
+
+        @OptionGroup var keyring: KeyringFileOptions
+        @OptionGroup var clock: ClockOptions
+
+        func run() throws {
+            let now = try clock.instant()
+            try keyring.file.update(passphrase: try keyring.passphrase.passphrase(), encrypt: false, now: now) { current in
+                (current, [AuditLog.Event(operation: "decrypt")])
+            }
+            Diagnostics.note("\(keyring.keyring) is no longer encrypted")
+        }
+    }
+}
