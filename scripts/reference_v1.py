@@ -28,6 +28,11 @@ def day_key(master: bytes, scope: str, date: str) -> bytes:
     return hkdf_sha256(master, b"", info, 32)
 
 
+def fingerprint(secret: bytes) -> str:
+    f = hkdf_sha256(secret, b"", b"delivery-otp/v1/fingerprint", 8).hex()
+    return "-".join(f[i:i + 4] for i in range(0, 16, 4))
+
+
 def code(master: bytes, scope: str, date: str, shipment_id: str) -> tuple[bytes, str]:
     kd = day_key(master, scope, date)
     tag = hmac.new(kd, shipment_id.encode("ascii") + date.encode("ascii"), hashlib.sha256).digest()

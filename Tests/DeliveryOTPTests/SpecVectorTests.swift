@@ -72,3 +72,22 @@ struct SpecVectorTests {
         #expect(byShipment.values.contains { Set($0.map(\.scope)).count >= 2 }, "two scopes for one shipment")
     }
 }
+
+@Suite("Key fingerprints (SPEC.md §6)")
+struct FingerprintTests {
+    @Test("the fingerprint of the bytes 0x00 to 0x1f is the one SPEC.md gives")
+    func specExample() throws {
+        let fingerprint = KeyFingerprint(of: SecretKey(copying: (0..<32).map { UInt8($0) }))
+        #expect(fingerprint.description == "bf3c-cdac-195f-bb45")
+        let spec = try String(contentsOfFile: Repository.path("SPEC.md"), encoding: .utf8)
+        #expect(spec.contains("`\(fingerprint)`"))
+    }
+
+    @Test("different keys have different fingerprints, equal keys equal ones")
+    func distinguishes() {
+        let a = SecretKey(copying: [UInt8](repeating: 1, count: 32))
+        let b = SecretKey(copying: [UInt8](repeating: 2, count: 32))
+        #expect(KeyFingerprint(of: a) != KeyFingerprint(of: b))
+        #expect(KeyFingerprint(of: a) == KeyFingerprint(of: SecretKey(copying: [UInt8](repeating: 1, count: 32))))
+    }
+}
