@@ -49,6 +49,17 @@ struct PrimitiveVectorTests {
         }
     }
 
+    @Test("the HMAC midstate equals OpenSSL's HMAC for every message length across the one-block boundary",
+          arguments: 0...150)
+    func everyLength(_ length: Int) {
+        let key = (0..<32).map { UInt8(($0 * 29 + length) & 0xFF) }
+        let message = (0..<length).map { UInt8(($0 * 7 + 3) & 0xFF) }
+        var expected = [UInt8](repeating: 0, count: 32)
+        var size: UInt32 = 0
+        _ = HMAC(EVP_sha256(), key, Int32(key.count), message, message.count, &expected, &size)
+        #expect(Self.midstateHMAC(key: key, message: message) == expected)
+    }
+
     @Test("HKDF-SHA256 reproduces RFC 5869 test case 1")
     func hkdfCase1() {
         let okm = Self.hkdf(ikm: Hex.bytes(String(repeating: "0b", count: 22)), salt: Hex.bytes("000102030405060708090a0b0c"),
