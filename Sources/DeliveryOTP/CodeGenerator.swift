@@ -25,17 +25,69 @@ public struct CodeGenerator: Sendable {
     /// For batch paths that parse IDs straight out of a buffer.
     @inline(__always)
     public func code(forValidatedBytes id: UnsafeRawBufferPointer) -> DeliveryCode {
+        if id.count + DeliveryDate.encodedLength <= HMACSHA256Midstate.singleBlockCapacity {
+            return DynamicTruncation.code(fromWords: HMACSHA256Midstate.authenticateShort(state.midstate, id, state.dateBytes))
+        }
         var tag: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         return withUnsafeMutableBytes(of: &tag) { tag in
-            state.contents.pointee.midstate.authenticate(id, state.dateBytes, into: tag.baseAddress!)
+            HMACSHA256Midstate.authenticate(state.midstate, id, state.dateBytes, into: tag.baseAddress!)
             return DynamicTruncation.code(fromTag: tag.baseAddress!)
+        }
+    }
+
+    /// The codes for two shipments at once, about half again as fast as two
+    /// calls of ``code(for:)`` on CPUs that overlap independent SHA-256 work.
+    @inline(__always)
+    public func codes(for first: ShipmentID, _ second: ShipmentID) -> (DeliveryCode, DeliveryCode) {
+        first.withBytes { a in second.withBytes { b in codes(forValidatedBytes: a, b) } }
+    }
+
+    /// ``codes(for:_:)`` on bytes that ``ShipmentID/isValid(bytes:)`` accepted.
+    @inline(__always)
+    public func codes(forValidatedBytes first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer)
+        -> (DeliveryCode, DeliveryCode) {
+        guard max(first.count, second.count) + DeliveryDate.encodedLength <= HMACSHA256Midstate.singleBlockCapacity else {
+            return (code(forValidatedBytes: first), code(forValidatedBytes: second))
+        }
+        let (a, b) = HMACSHA256Midstate.authenticateShortPair(state.midstate, first, second, state.dateBytes)
+        return (DynamicTruncation.code(fromWords: a), DynamicTruncation.code(fromWords: b))
+    }
+
+    /// The codes for many shipments of this day and scope, in order, two at a time.
+    public func codes(for shipments: [ShipmentID]) -> [DeliveryCode] {
+        [DeliveryCode](unsafeUninitializedCapacity: shipments.count) { output, initialized in
+            var index = 0
+            while index + 1 < shipments.count {
+                let (a, b) = codes(for: shipments[index], shipments[index + 1])
+                output.initializeElement(at: index, to: a)
+                output.initializeElement(at: index + 1, to: b)
+                index += 2
+            }
+            if index < shipments.count { output.initializeElement(at: index, to: code(for: shipments[index])) }
+            initialized = shipments.count
         }
     }
 
     /// Checks a code in constant time: the comparison has no early exit and
     /// the expected code never decides a branch before the final answer.
     public func verify(_ code: DeliveryCode, for shipment: ShipmentID) -> VerificationOutcome {
-        self.code(for: shipment) == code ? .accepted : .rejected
+        // The one point where the secret-dependent answer becomes public.
+        matchMask(code, for: shipment) & 1 == 1 ? .accepted : .rejected
+    }
+
+    /// All ones when `code` is the code for `shipment`, else zero, computed
+    /// without a branch or memory index that depends on the key. The
+    /// constant-time checks (Benchmarks/ConstantTimeCheck) stop here.
+    package func matchMask(_ code: DeliveryCode, for shipment: ShipmentID) -> UInt32 {
+        ConstantTime.equalMask(self.code(for: shipment).value, code.value)
+    }
+
+    /// The full 32-byte tag `T` of spec §2, for tests and for the timing-leak
+    /// harness's deliberately leaky comparison.
+    package func tag(for shipment: ShipmentID, into tag: UnsafeMutableRawPointer) {
+        shipment.withBytes { id in
+            HMACSHA256Midstate.authenticate(state.midstate, id, state.dateBytes, into: tag)
+        }
     }
 
     /// Checks what a person typed. Anything that is not six digits (after
@@ -56,17 +108,20 @@ public struct CodeGenerator: Sendable {
         // Written once in init, read-only afterwards; wiped in deinit.
         let contents: UnsafeMutablePointer<Contents>
         let dateBytes: UnsafeRawBufferPointer
+        let midstate: UnsafePointer<HMACSHA256Midstate>
 
         init(dayKey: DayKey) {
             contents = .allocate(capacity: 1)
-            var midstate = dayKey.secret.withUnsafeBytes { HMACSHA256Midstate(key: $0) }
-            contents.initialize(to: Contents(midstate: midstate, date: (0, 0)))
-            midstate.wipe()
+            var keyed = dayKey.secret.withUnsafeBytes { HMACSHA256Midstate(key: $0) }
+            contents.initialize(to: Contents(midstate: keyed, date: (0, 0)))
+            keyed.wipe()
             let dateOffset = MemoryLayout<Contents>.offset(of: \Contents.date)!
             let datePointer = UnsafeMutableRawPointer(contents) + dateOffset
             let ascii = dayKey.date.asciiBytes
             ascii.withUnsafeBytes { datePointer.copyMemory(from: $0.baseAddress!, byteCount: ascii.count) }
             dateBytes = UnsafeRawBufferPointer(start: datePointer, count: ascii.count)
+            midstate = (UnsafeRawPointer(contents) + MemoryLayout<Contents>.offset(of: \Contents.midstate)!)
+                .assumingMemoryBound(to: HMACSHA256Midstate.self)
         }
 
         deinit {

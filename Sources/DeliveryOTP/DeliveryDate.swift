@@ -50,6 +50,9 @@ public struct DeliveryDate: Hashable, Sendable, Comparable, CustomStringConverti
         }
     }
 
+    /// The length of ``asciiBytes``.
+    public static let encodedLength = 10
+
     /// The spec's `D`: `YYYY-MM-DD` as 10 ASCII bytes.
     public var asciiBytes: [UInt8] { Array(description.utf8) }
 

@@ -21,4 +21,20 @@ enum DynamicTruncation {
         let window = UInt32(truncatingIfNeeded: pair >> (32 &- 8 &* byteShift))
         return DeliveryCode(unchecked: (window & 0x7FFF_FFFF) % DeliveryCode.modulus)
     }
+
+    /// The same on the tag's big-endian words (word k is `T[4k..<4k+4]`), without storing the tag.
+    @inline(__always)
+    static func code(fromWords words: HMACSHA256Midstate.TagWords) -> DeliveryCode {
+        let offset = words.7 & 0x0F  // T[31] is the low byte of word 7
+        let wordIndex = offset >> 2
+        let byteShift = UInt64(offset & 3)
+        let pairs = (UInt64(words.0) << 32 | UInt64(words.1), UInt64(words.1) << 32 | UInt64(words.2),
+                     UInt64(words.2) << 32 | UInt64(words.3), UInt64(words.3) << 32 | UInt64(words.4))
+        var pair = pairs.0 & (0 &- UInt64(ConstantTime.equalMask(0, wordIndex) & 1))
+        pair |= pairs.1 & (0 &- UInt64(ConstantTime.equalMask(1, wordIndex) & 1))
+        pair |= pairs.2 & (0 &- UInt64(ConstantTime.equalMask(2, wordIndex) & 1))
+        pair |= pairs.3 & (0 &- UInt64(ConstantTime.equalMask(3, wordIndex) & 1))
+        let window = UInt32(truncatingIfNeeded: pair >> (32 &- 8 &* byteShift))
+        return DeliveryCode(unchecked: (window & 0x7FFF_FFFF) % DeliveryCode.modulus)
+    }
 }

@@ -1,10 +1,15 @@
 /// A shipment ID as spec v1 accepts it: 1 to 64 ASCII characters from 0x21
 /// to 0x7E, used verbatim and case-sensitively.
-public struct ShipmentID: Hashable, Sendable, CustomStringConvertible {
+///
+/// The bytes are stored inline (64 bytes, zero-padded), so an ID is a plain
+/// value: copying one never allocates or touches a reference count, which
+/// keeps the per-code path free of both.
+public struct ShipmentID: Sendable, CustomStringConvertible {
     public static let maximumLength = 64
 
-    /// The validated text; its UTF-8 bytes are the spec's `I`.
-    public let rawValue: String
+    private typealias Storage = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    private var storage: Storage = (0, 0, 0, 0, 0, 0, 0, 0)
+    private var length: UInt8 = 0
 
     /// Parses an ID from outside; throws ``InputError/invalidShipmentID(reason:)`` with the exact problem.
     public init(_ text: some StringProtocol) throws(InputError) {
@@ -12,7 +17,20 @@ public struct ShipmentID: Hashable, Sendable, CustomStringConvertible {
         if let problem = Self.problem(in: string.utf8, scalars: string.unicodeScalars) {
             throw .invalidShipmentID(reason: problem)
         }
-        rawValue = string
+        self.init(unchecked: string.utf8)
+    }
+
+    /// An ID from bytes that ``isValid(bytes:)`` accepted; nil otherwise.
+    public init?(bytes: UnsafeRawBufferPointer) {
+        guard Self.isValid(bytes: bytes) else { return nil }
+        self.init(unchecked: bytes)
+    }
+
+    private init(unchecked bytes: some Collection<UInt8>) {
+        length = UInt8(bytes.count)
+        withUnsafeMutableBytes(of: &storage) { destination in
+            for (index, byte) in bytes.enumerated() { destination[index] = byte }
+        }
     }
 
     /// Validates raw bytes (for example a CSV field) without building a String first.
@@ -22,16 +40,18 @@ public struct ShipmentID: Hashable, Sendable, CustomStringConvertible {
         return true
     }
 
+    /// The ID as text; its UTF-8 bytes are the spec's `I`.
+    public var rawValue: String { withBytes { String(decoding: $0, as: UTF8.self) } }
+
     public var description: String { rawValue }
 
-    /// Calls `body` with the ID's bytes without copying them to the heap.
+    /// The number of characters (bytes), 1 to 64.
+    public var count: Int { Int(length) }
+
+    /// Calls `body` with the ID's bytes.
     @inline(__always)
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        if let result = rawValue.utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) {
-            return result
-        }
-        var copy = rawValue
-        return copy.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+        withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0[0..<Int(length)])) }
     }
 
     private static func problem(in utf8: String.UTF8View, scalars: String.UnicodeScalarView) -> String? {
@@ -44,5 +64,17 @@ public struct ShipmentID: Hashable, Sendable, CustomStringConvertible {
             return "it is \(utf8.count) characters long; the maximum is \(maximumLength)"
         }
         return nil
+    }
+}
+
+extension ShipmentID: Hashable {
+    public static func == (lhs: ShipmentID, rhs: ShipmentID) -> Bool {
+        lhs.length == rhs.length && withUnsafeBytes(of: lhs.storage) { a in
+            withUnsafeBytes(of: rhs.storage) { b in a.elementsEqual(b) }
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        withBytes { hasher.combine(bytes: $0) }
     }
 }

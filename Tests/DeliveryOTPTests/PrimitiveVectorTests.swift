@@ -60,6 +60,29 @@ struct PrimitiveVectorTests {
         #expect(Self.midstateHMAC(key: key, message: message) == expected)
     }
 
+    @Test("two tags computed as a pair equal two tags computed one by one, for all length combinations")
+    func pairs() {
+        let key = (0..<32).map { UInt8($0 * 3) }
+        var midstate = key.withUnsafeBytes { HMACSHA256Midstate(key: $0) }
+        defer { midstate.wipe() }
+        let suffix = Array("2024-01-17".utf8)
+        for lengthA in stride(from: 0, through: 64, by: 3) {
+            for lengthB in stride(from: 1, through: 64, by: 5) {
+                let a = (0..<lengthA).map { UInt8(33 + $0 % 90) }, b = (0..<lengthB).map { UInt8(40 + $0 % 80) }
+                var pairA = [UInt8](repeating: 0, count: 32), pairB = pairA
+                withUnsafePointer(to: &midstate) { state in
+                    a.withUnsafeBytes { a in b.withUnsafeBytes { b in suffix.withUnsafeBytes { d in
+                        pairA.withUnsafeMutableBytes { ta in pairB.withUnsafeMutableBytes { tb in
+                            HMACSHA256Midstate.authenticatePair(state, a, b, d, into: ta.baseAddress!, tb.baseAddress!)
+                        } }
+                    } } }
+                }
+                #expect(pairA == Self.midstateHMAC(key: key, message: a + suffix, split: a.count))
+                #expect(pairB == Self.midstateHMAC(key: key, message: b + suffix, split: b.count))
+            }
+        }
+    }
+
     @Test("HKDF-SHA256 reproduces RFC 5869 test case 1")
     func hkdfCase1() {
         let okm = Self.hkdf(ikm: Hex.bytes(String(repeating: "0b", count: 22)), salt: Hex.bytes("000102030405060708090a0b0c"),
@@ -73,16 +96,18 @@ struct PrimitiveVectorTests {
         #expect(Hex.string(okm) == "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8")
     }
 
-    static func midstateHMAC(key: [UInt8], message: [UInt8]) -> [UInt8] {
+    static func midstateHMAC(key: [UInt8], message: [UInt8], split: Int? = nil) -> [UInt8] {
         var midstate = key.withUnsafeBytes { HMACSHA256Midstate(key: $0) }
         defer { midstate.wipe() }
         var tag = [UInt8](repeating: 0, count: 32)
         // Split the message in two, as the product passes ID and date separately.
-        let cut = message.count / 3
-        message.withUnsafeBytes { all in
-            tag.withUnsafeMutableBytes { out in
-                midstate.authenticate(UnsafeRawBufferPointer(rebasing: all[..<cut]),
-                                      UnsafeRawBufferPointer(rebasing: all[cut...]), into: out.baseAddress!)
+        let cut = split ?? message.count / 3
+        withUnsafePointer(to: &midstate) { state in
+            message.withUnsafeBytes { all in
+                tag.withUnsafeMutableBytes { out in
+                    HMACSHA256Midstate.authenticate(state, UnsafeRawBufferPointer(rebasing: all[..<cut]),
+                                                    UnsafeRawBufferPointer(rebasing: all[cut...]), into: out.baseAddress!)
+                }
             }
         }
         return tag

@@ -30,6 +30,17 @@ struct TruncationTests {
         }
     }
 
+    @Test("truncation on the tag's words equals truncation on its bytes")
+    func wordsEqualBytes() async {
+        await propertyCheck(count: 2000, input: Gen.uint8().array(of: 32...32)) { tag in
+            let words = tag.withUnsafeBytes { raw in
+                (0..<8).map { UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) }
+            }
+            let tuple = (words[0], words[1], words[2], words[3], words[4], words[5], words[6], words[7])
+            #expect(DynamicTruncation.code(fromWords: tuple).value == Self.naive(tag))
+        }
+    }
+
     @Test("the RFC 4226 §5.4 example tag truncates to the published value")
     func rfc4226Example() {
         // The 20-byte HMAC-SHA-1 example, padded to 32 bytes with its offset byte (0x5a -> 10) last.

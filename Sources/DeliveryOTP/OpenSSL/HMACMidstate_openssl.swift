@@ -12,8 +12,8 @@ internal import CLibCrypto
 /// for every message length from 0 to 150 bytes. The state is key material:
 /// the owner wipes it.
 struct HMACSHA256Midstate {
-    private var inner = SHA256_CTX()
-    private var outer = SHA256_CTX()
+    private(set) var inner = SHA256_CTX()
+    private(set) var outer = SHA256_CTX()
 
     static let blockSize = 64
     static let tagSize = 32
@@ -39,16 +39,45 @@ struct HMACSHA256Midstate {
     }
 
     /// Writes HMAC-SHA256(key, first || second) into `tag` (32 bytes).
+    ///
+    /// Static over a pointer so that the 224-byte state is read in place, never copied.
     @inline(__always)
-    func authenticate(
+    static func authenticate(
+        _ state: UnsafePointer<HMACSHA256Midstate>,
         _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer,
         into tag: UnsafeMutableRawPointer
     ) {
-        if first.count + second.count <= Self.singleBlockCapacity {
-            authenticateShort(first, second, into: tag)
+        if first.count + second.count <= singleBlockCapacity {
+            storeWords(authenticateShort(state, first, second), into: tag)
         } else {
-            authenticateLong(first, second, into: tag)
+            state.pointee.authenticateLong(first, second, into: tag)
         }
+    }
+
+    /// Two tags; see ``authenticateShortPair(_:_:_:_:)``. Falls back to one at a time for long messages.
+    @inline(__always)
+    static func authenticatePair(
+        _ state: UnsafePointer<HMACSHA256Midstate>,
+        _ firstA: UnsafeRawBufferPointer, _ firstB: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer,
+        into tagA: UnsafeMutableRawPointer, _ tagB: UnsafeMutableRawPointer
+    ) {
+        guard max(firstA.count, firstB.count) + second.count <= singleBlockCapacity else {
+            authenticate(state, firstA, second, into: tagA)
+            authenticate(state, firstB, second, into: tagB)
+            return
+        }
+        let (a, b) = authenticateShortPair(state, firstA, firstB, second)
+        storeWords(a, into: tagA)
+        storeWords(b, into: tagB)
+    }
+
+    /// The tag bytes from its words.
+    @inline(__always)
+    static func storeWords(_ words: TagWords, into output: UnsafeMutableRawPointer) {
+        output.storeBytes(of: SIMD4(words.0.bigEndian, words.1.bigEndian, words.2.bigEndian, words.3.bigEndian),
+                          toByteOffset: 0, as: SIMD4<UInt32>.self)
+        output.storeBytes(of: SIMD4(words.4.bigEndian, words.5.bigEndian, words.6.bigEndian, words.7.bigEndian),
+                          toByteOffset: 16, as: SIMD4<UInt32>.self)
     }
 
     /// A message of up to 55 bytes fits, with its padding, in the one block
@@ -56,43 +85,88 @@ struct HMACSHA256Midstate {
     /// (one compression) on a block laid out as FIPS 180-4 §5.1.1 pads it.
     static let singleBlockCapacity = blockSize - 9
 
+    /// 64 bytes, zeroed.
+    private typealias Block = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+
+    /// Inner hash of a short message: `context.h` ends as the inner digest's chaining value.
     @inline(__always)
-    private func authenticateShort(
+    private static func innerHash(
+        _ state: UnsafePointer<HMACSHA256Midstate>,
         _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer,
-        into tag: UnsafeMutableRawPointer
+        block: UnsafeMutableRawPointer, context: inout SHA256_CTX
     ) {
         let length = first.count + second.count
-        var block: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &block) { block in
-            let base = block.baseAddress!
-            if first.count > 0 { base.copyMemory(from: first.baseAddress!, byteCount: first.count) }
-            if second.count > 0 { (base + first.count).copyMemory(from: second.baseAddress!, byteCount: second.count) }
-            base.storeBytes(of: 0x80, toByteOffset: length, as: UInt8.self)
-            // Bit length of ipad block + message, big-endian, in the last 8 bytes.
-            base.storeBytes(of: UInt64((Self.blockSize + length) * 8).bigEndian, toByteOffset: 56, as: UInt64.self)
-            var context = inner
-            SHA256_Transform(&context, base.assumingMemoryBound(to: UInt8.self))
-
-            // The outer block: the inner digest, 0x80, zeros, and the bit length 768.
-            block.initializeMemory(as: UInt8.self, repeating: 0)
-            Self.storeDigest(of: &context, into: base)
-            base.storeBytes(of: 0x80, toByteOffset: Self.tagSize, as: UInt8.self)
-            base.storeBytes(of: UInt64((Self.blockSize + Self.tagSize) * 8).bigEndian, toByteOffset: 56, as: UInt64.self)
-            context = outer
-            SHA256_Transform(&context, base.assumingMemoryBound(to: UInt8.self))
-            Self.storeDigest(of: &context, into: tag)
-        }
+        if first.count > 0 { block.copyMemory(from: first.baseAddress!, byteCount: first.count) }
+        if second.count > 0 { (block + first.count).copyMemory(from: second.baseAddress!, byteCount: second.count) }
+        block.storeBytes(of: 0x80, toByteOffset: length, as: UInt8.self)
+        // Bit length of ipad block + message, big-endian, in the last 8 bytes.
+        block.storeBytes(of: UInt64((blockSize + length) * 8).bigEndian, toByteOffset: 56, as: UInt64.self)
+        // SHA256_Transform reads and writes only the chaining value h.
+        context.h = state.pointee.inner.h
+        SHA256_Transform(&context, block.assumingMemoryBound(to: UInt8.self))
     }
 
-    /// The chaining value `h[0..7]` as the big-endian digest bytes.
+    /// Outer hash over the inner digest in `context.h`; reuses `block`.
+    ///
+    /// The block is written with four 16-byte stores, the width SHA256_Transform
+    /// loads it with, so each load is forwarded from one store instead of
+    /// waiting for several narrow ones to reach the cache.
     @inline(__always)
-    private static func storeDigest(of context: inout SHA256_CTX, into output: UnsafeMutableRawPointer) {
-        withUnsafeBytes(of: &context.h) { words in
-            for index in 0..<8 {
-                let word = words.load(fromByteOffset: 4 * index, as: UInt32.self)
-                output.storeBytes(of: word.bigEndian, toByteOffset: 4 * index, as: UInt32.self)
-            }
+    private static func outerHash(
+        _ state: UnsafePointer<HMACSHA256Midstate>,
+        block: UnsafeMutableRawPointer, context: inout SHA256_CTX
+    ) {
+        let h = context.h
+        // The inner digest: the chaining value in big-endian byte order.
+        block.storeBytes(of: SIMD4(h.0.bigEndian, h.1.bigEndian, h.2.bigEndian, h.3.bigEndian), toByteOffset: 0,
+                         as: SIMD4<UInt32>.self)
+        block.storeBytes(of: SIMD4(h.4.bigEndian, h.5.bigEndian, h.6.bigEndian, h.7.bigEndian), toByteOffset: 16,
+                         as: SIMD4<UInt32>.self)
+        // 0x80, zeros, and the bit length 768 (0x300) big-endian in bytes 56...63.
+        block.storeBytes(of: SIMD4<UInt32>(UInt32(0x80).littleEndian, 0, 0, 0), toByteOffset: 32, as: SIMD4<UInt32>.self)
+        block.storeBytes(of: SIMD4<UInt32>(0, 0, 0, UInt32(0x0003_0000).littleEndian), toByteOffset: 48,
+                         as: SIMD4<UInt32>.self)
+        context.h = state.pointee.outer.h
+        SHA256_Transform(&context, block.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// The tag's eight big-endian 32-bit words: `T[4k..<4k+4]` read as a big-endian `UInt32` is word k.
+    typealias TagWords = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
+
+    /// HMAC-SHA256(key, first || second) as words, for messages of up to 55 bytes
+    /// (``singleBlockCapacity``); the words feed truncation without a round trip through bytes.
+    @inline(__always)
+    static func authenticateShort(
+        _ state: UnsafePointer<HMACSHA256Midstate>,
+        _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer
+    ) -> TagWords {
+        var block: Block = (0, 0, 0, 0, 0, 0, 0, 0)
+        var context = SHA256_CTX()
+        withUnsafeMutableBytes(of: &block) { (raw: UnsafeMutableRawBufferPointer) -> Void in
+            innerHash(state, first, second, block: raw.baseAddress!, context: &context)
+            outerHash(state, block: raw.baseAddress!, context: &context)
         }
+        return context.h
+    }
+
+    /// Two tags at once, as words; both messages must fit one block. The four
+    /// compressions are issued inner, inner, outer, outer, so that each pair
+    /// is independent and the CPU can overlap them.
+    @inline(__always)
+    static func authenticateShortPair(
+        _ state: UnsafePointer<HMACSHA256Midstate>,
+        _ firstA: UnsafeRawBufferPointer, _ firstB: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer
+    ) -> (TagWords, TagWords) {
+        var blocks: (Block, Block) = ((0, 0, 0, 0, 0, 0, 0, 0), (0, 0, 0, 0, 0, 0, 0, 0))
+        var contexts = (SHA256_CTX(), SHA256_CTX())
+        withUnsafeMutableBytes(of: &blocks) { (raw: UnsafeMutableRawBufferPointer) -> Void in
+            let blockA = raw.baseAddress!, blockB = raw.baseAddress! + blockSize
+            innerHash(state, firstA, second, block: blockA, context: &contexts.0)
+            innerHash(state, firstB, second, block: blockB, context: &contexts.1)
+            outerHash(state, block: blockA, context: &contexts.0)
+            outerHash(state, block: blockB, context: &contexts.1)
+        }
+        return (contexts.0.h, contexts.1.h)
     }
 
     /// Longer messages go through OpenSSL's own buffering and padding.

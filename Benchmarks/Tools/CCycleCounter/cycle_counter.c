@@ -1,0 +1,2 @@
+// The counter is a static inline function in the header; this file makes the target buildable.
+#include "cycle_counter.h"
