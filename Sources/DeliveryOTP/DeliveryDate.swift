@@ -3,9 +3,14 @@
 /// Spec v1 encodes it as the 10 ASCII bytes `YYYY-MM-DD` (``asciiBytes``). Only
 /// real dates exist: `2024-02-30` cannot be constructed.
 public struct DeliveryDate: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public let year: Int
-    public let month: Int
-    public let day: Int
+    // Packed into four bytes so that rows of a large batch stay small.
+    private let storedYear: UInt16
+    private let storedMonth: UInt8
+    private let storedDay: UInt8
+
+    public var year: Int { Int(storedYear) }
+    public var month: Int { Int(storedMonth) }
+    public var day: Int { Int(storedDay) }
 
     public init(year: Int, month: Int, day: Int) throws(InputError) {
         let text = Self.format(year: year, month: month, day: day)
@@ -19,9 +24,9 @@ public struct DeliveryDate: Hashable, Sendable, Comparable, CustomStringConverti
         guard (1...length).contains(day) else {
             throw .invalidDate(text, reason: "\(Self.monthNames[month - 1]) \(year) has \(length) days")
         }
-        self.year = year
-        self.month = month
-        self.day = day
+        storedYear = UInt16(year)
+        storedMonth = UInt8(month)
+        storedDay = UInt8(day)
     }
 
     /// Parses exactly `YYYY-MM-DD` (ten characters, ASCII digits, hyphens).
@@ -92,7 +97,7 @@ public struct DeliveryDate: Hashable, Sendable, Comparable, CustomStringConverti
     }
 
     public static func < (lhs: DeliveryDate, rhs: DeliveryDate) -> Bool {
-        (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
+        (lhs.storedYear, lhs.storedMonth, lhs.storedDay) < (rhs.storedYear, rhs.storedMonth, rhs.storedDay)
     }
 
     static func isLeap(_ year: Int) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }
