@@ -5,11 +5,13 @@ let package = Package(
     name: "DeliveryOTP",
     products: [
         .library(name: "DeliveryOTP", targets: ["DeliveryOTP"]),
+        .library(name: "DeliveryOTPStore", targets: ["DeliveryOTPStore"]),
         .executable(name: "delivery-otp", targets: ["delivery-otp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // For the benchmark target only: the harness, and swift-crypto as a peer to compare with.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
@@ -26,11 +28,17 @@ let package = Package(
             name: "DeliveryOTP",
             dependencies: ["CLibCrypto"]
         ),
+        // The courier device's durable attempt store: SQLite through GRDB.
+        .target(
+            name: "DeliveryOTPStore",
+            dependencies: ["DeliveryOTP", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         // The command line, a thin shell over the library.
         .executableTarget(
             name: "delivery-otp",
             dependencies: [
                 "DeliveryOTP",
+                "DeliveryOTPStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -76,6 +84,7 @@ let package = Package(
             name: "DeliveryOTPTests",
             dependencies: [
                 "DeliveryOTP",
+                "DeliveryOTPStore",
                 "CLibCrypto",
                 "delivery-otp",
                 .product(name: "PropertyBased", package: "swift-property-based"),

@@ -28,6 +28,16 @@ public struct DeliveryTimeZone: Hashable, Sendable, CustomStringConvertible {
         return DeliveryDate(daysSinceEpoch: Int(local.floorDiv(86_400)))!
     }
 
+    /// `instant` as RFC 3339 local time with this zone's offset, e.g. `2024-01-17T10:15:00+01:00`.
+    public func format(_ instant: Timestamp) -> String {
+        let offset = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(instant.secondsSinceEpoch))))
+        let local = Timestamp(secondsSinceEpoch: instant.secondsSinceEpoch + offset).description.dropLast()  // drop "Z"
+        let sign = offset < 0 ? "-" : "+"
+        let magnitude = abs(offset)
+        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(local)\(sign)\(two(magnitude / 3600)):\(two(magnitude / 60 % 60))"
+    }
+
     /// The last second of `date` in this zone, e.g. `2024-01-17T23:59:59+01:00` for Berlin in winter.
     public func endOfDay(_ date: DeliveryDate) -> String {
         let localEnd = Int64(date.daysSinceEpoch + 1) * 86_400 - 1

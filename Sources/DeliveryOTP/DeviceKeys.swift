@@ -19,10 +19,15 @@ public struct DeviceKeys: Sendable {
     public let entries: [Entry]
     /// Derived from the published example keys (`"example": true`): never for production.
     public let isExample: Bool
+    /// Wrong codes allowed per shipment and day on the device (1 to 10); nil for the default, 5.
+    public let attemptLimit: Int?
+    /// The device's name in its attempt log.
+    public let deviceID: DeviceID?
 
     /// Derives the day keys for `scope` and `days` consecutive dates from `start` (spec §1).
-    public init(keyring: Keyring, scope: Scope, from start: DeliveryDate, days: Int, timeZone: DeliveryTimeZone)
-        throws(DeviceKeysError) {
+    public init(keyring: Keyring, scope: Scope, from start: DeliveryDate, days: Int, timeZone: DeliveryTimeZone,
+                attemptLimit: Int? = nil, deviceID: DeviceID? = nil) throws(DeviceKeysError) {
+        if let attemptLimit, !(1...10).contains(attemptLimit) { throw .attemptLimit(attemptLimit) }
         guard (1...Self.maximumDays).contains(days) else { throw .dayCount(days) }
         var entries: [Entry] = []
         for offset in 0..<days {
@@ -38,6 +43,8 @@ public struct DeviceKeys: Sendable {
         self.timeZone = timeZone
         self.entries = entries
         self.isExample = keyring.isExample
+        self.attemptLimit = attemptLimit
+        self.deviceID = deviceID
     }
 
     /// Parses and validates a device-key file.
@@ -48,6 +55,8 @@ public struct DeviceKeys: Sendable {
         struct Document: Decodable {
             struct Record: Decodable { var date: String; var keyId: String; var secret: String }
             var example: Bool?
+            var attemptLimit: Int?
+            var deviceId: String?
             var scope: String
             var timeZone: String
             var dayKeys: [Record]
@@ -82,6 +91,13 @@ public struct DeviceKeys: Sendable {
         }
         self.entries = entries.sorted { $0.date < $1.date }
         isExample = document.example ?? false
+        if let limit = document.attemptLimit, !(1...10).contains(limit) {
+            throw .invalidField("attemptLimit", "must be 1 to 10, not \(limit)")
+        }
+        attemptLimit = document.attemptLimit
+        do { deviceID = try document.deviceId.map { (text) throws(InputError) in try DeviceID(text) } } catch {
+            throw .invalidField("deviceId", error.description)
+        }
     }
 
     /// Reads a device-key file; one that group or others can read is refused
@@ -133,6 +149,11 @@ public struct DeviceKeys: Sendable {
         text.string(scope.rawValue)
         text.raw(",\n  \"timeZone\": ")
         text.string(timeZone.identifier)
+        if let attemptLimit { text.raw(",\n  \"attemptLimit\": \(attemptLimit)") }
+        if let deviceID {
+            text.raw(",\n  \"deviceId\": ")
+            text.string(deviceID.rawValue)
+        }
         text.raw(",\n  \"dayKeys\": [")
         for (index, entry) in entries.enumerated() {
             text.raw(index == 0 ? "\n    { \"date\": " : ",\n    { \"date\": ")
@@ -151,6 +172,7 @@ public struct DeviceKeys: Sendable {
 /// Why device keys cannot be made or used.
 public enum DeviceKeysError: Error, Sendable, Hashable, CustomStringConvertible {
     case dayCount(Int)
+    case attemptLimit(Int)
     case keyring(KeyringError)
     case notJSON
     case wrongFormat(found: String?)
@@ -165,6 +187,7 @@ public enum DeviceKeysError: Error, Sendable, Hashable, CustomStringConvertible 
     public var description: String {
         switch self {
         case .dayCount(let days): "--days must be 1 to \(DeviceKeys.maximumDays), not \(days)"
+        case .attemptLimit(let limit): "the attempt limit must be 1 to 10, not \(limit)"
         case .keyring(let error): error.description
         case .notJSON: "not a valid device-key file: the file is not valid JSON"
         case .wrongFormat(let found?): "not a delivery-otp device-key file (format is \(Printable.quoted(found)))"

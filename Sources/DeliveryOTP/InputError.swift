@@ -9,6 +9,8 @@ public enum InputError: Error, Hashable, Sendable {
     case invalidScope(reason: String)
     /// A key id that is empty, too long or has characters outside `[A-Za-z0-9._-]`.
     case invalidKeyID(reason: String)
+    /// A device id that is empty, too long or has characters outside `[A-Za-z0-9._-]`.
+    case invalidDeviceID
 }
 
 extension InputError: CustomStringConvertible {
@@ -18,6 +20,7 @@ extension InputError: CustomStringConvertible {
         case .invalidDate(let text, let reason): "invalid date \(Printable.quoted(text)): \(reason)"
         case .invalidScope(let reason): "invalid scope: \(reason)"
         case .invalidKeyID(let reason): "invalid key id: \(reason)"
+        case .invalidDeviceID: "invalid device id"
         }
     }
 
@@ -28,6 +31,7 @@ extension InputError: CustomStringConvertible {
         case .invalidDate: "write the date as YYYY-MM-DD, e.g. 2024-01-17"
         case .invalidScope: "a scope is 0 to 32 characters from A-Z a-z 0-9 . _ -"
         case .invalidKeyID: "a key id is 1 to 64 characters from A-Z a-z 0-9 . _ -"
+        case .invalidDeviceID: "a device id is 1 to 64 characters from A-Z a-z 0-9 . _ -"
         }
     }
 }

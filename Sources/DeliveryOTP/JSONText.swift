@@ -44,15 +44,31 @@ package struct JSONText {
         encoded.withUnsafeMutableBytes { SecureMemory.wipe($0) }
     }
 
-    /// One line object of string fields, in order, ending in a newline.
+    /// A value in a one-line object.
+    package enum Scalar {
+        case string(String)
+        case integer(Int)
+        case null
+    }
+
+    /// One line object of string fields (nil is `null`), in order, ending in a newline.
     package static func line(_ fields: [(String, String?)]) -> String {
+        line(scalars: fields.map { ($0.0, $0.1.map(Scalar.string) ?? .null) })
+    }
+
+    /// One line object, in order, ending in a newline.
+    package static func line(scalars fields: [(String, Scalar)]) -> String {
         var text = JSONText()
         text.raw("{")
         for (index, (key, value)) in fields.enumerated() {
             if index > 0 { text.raw(",") }
             text.string(key)
             text.raw(":")
-            if let value { text.string(value) } else { text.raw("null") }
+            switch value {
+            case .string(let string): text.string(string)
+            case .integer(let number): text.raw(String(number))
+            case .null: text.raw("null")
+            }
         }
         text.raw("}\n")
         return String(decoding: text.bytes, as: UTF8.self)

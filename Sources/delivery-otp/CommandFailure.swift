@@ -3,6 +3,8 @@ import DeliveryOTP
 /// Exit codes, from BSD sysexits(3), so scripts can tell failures apart.
 enum ExitStatus: Int32 {
     case rejected = 1
+    case locked = 2
+    case alreadyAccepted = 3
     case usage = 64
     case dataError = 65
     case systemError = 71
@@ -56,6 +58,16 @@ struct CommandFailure: Error {
         case let error as AtomicFile.WriteError:
             self.init(message: error.description, hint: error.alreadyExists ? "use --force to replace it" : nil,
                       exitCode: error.alreadyExists ? .cannotCreate : .ioError)
+        case let error as CourierError:
+            let status: ExitStatus = switch error {
+            case .attemptLimit: .usage
+            case .deviceKeys(let inner): Self.status(of: inner)
+            case .store: .ioError
+            }
+            self.init(message: error.description, hint: error.hint, exitCode: status)
+        case let error as AttemptStoreError:
+            self.init(message: "attempt store: \(error)", hint: "check that the state file is writable and not damaged",
+                      exitCode: .ioError)
         case let error as RandomSourceError:
             self.init(message: error.description, exitCode: .systemError)
         default:
@@ -76,7 +88,7 @@ struct CommandFailure: Error {
 
     private static func status(of error: DeviceKeysError) -> ExitStatus {
         switch error {
-        case .unreadable, .wrongScope, .dayCount: .usage
+        case .unreadable, .wrongScope, .dayCount, .attemptLimit: .usage
         case .readableByOthers: .permission
         case .inFile(_, let inner): status(of: inner)
         default: .dataError

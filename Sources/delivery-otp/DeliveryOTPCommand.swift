@@ -11,12 +11,12 @@ struct DeliveryOTPCommand: ParsableCommand {
             from a keyring's master secret, so nothing needs to be stored per code.
 
             Exit codes: 0 success or accepted, 1 rejected (or problems found by \
-            'keys check'), 64 bad usage or argument, 65 bad data (keyring, no key for \
+            'keys check'), 2 locked, 3 already accepted, 64 bad usage or argument, 65 bad data (keyring, no key for \
             the date), 71 system failure, 73 file exists, 74 write failed, \
             77 unsafe permissions or wrong passphrase.
             """,
         version: "0.1.0",
-        subcommands: [Issue.self, Verify.self, Keys.self]
+        subcommands: [Issue.self, Verify.self, Keys.self, Attempts.self]
     )
 
     /// Runs the command and turns every failure into one `delivery-otp: error:` line

@@ -73,3 +73,8 @@ struct OutputBuffer: ~Copyable {
         bytes.withUnsafeBytes { Diagnostics.writeAll(fd, $0) }
     }
 }
+
+/// File existence without opening (or creating) anything.
+enum FileManagerShim {
+    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+}

@@ -82,6 +82,11 @@ struct ClockOptions: ParsableArguments {
     var now: String?
 
     func instant() throws -> Timestamp {
+        try Self.instant(from: now)
+    }
+
+    /// The system clock, or the RFC 3339 time given.
+    static func instant(from now: String?) throws -> Timestamp {
         guard let now else { return .now }
         guard let instant = Timestamp(rfc3339: now) else {
             throw CommandFailure(message: "invalid time \(now.debugDescription) for --now",

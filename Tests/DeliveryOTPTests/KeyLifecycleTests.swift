@@ -63,10 +63,12 @@ struct KeyLifecycleTests {
             #expect(fromKeyring.stdout.split(separator: "\n").count == 3)
         }
         // The device file holds nothing for other days or scopes.
-        let otherDay = try Self.run(["verify", "--device-keys", device, "--scope", "DEPOT-12", "--date", "2024-03-16", "X", "123456"])
+        let state = directory.file("state.sqlite")
+        let otherDay = try Self.run(["verify", "--device-keys", device, "--state", state, "--now", "2024-03-16T12:00:00+01:00", "X", "123456"])
         #expect(otherDay.status == 65)
         #expect(otherDay.stderr.contains("no key for 2024-03-16 in DEPOT-12 device keys: sync the device"))
-        let otherScope = try Self.run(["verify", "--device-keys", device, "--scope", "DEPOT-13", "--date", "2024-03-14", "X", "123456"])
+        let otherScope = try Self.run(["verify", "--device-keys", device, "--state", state, "--scope", "DEPOT-13",
+                                       "--now", "2024-03-14T12:00:00+01:00", "X", "123456"])
         #expect(otherScope.status == 64)
 
         // Revoke the active key: a replacement takes over today, the record stays.

@@ -28,12 +28,22 @@ extension DeliveryOTPCommand.Keys {
         @Option(name: .long, help: ArgumentHelp("The device-key file to write.", valueName: "file"))
         var out: String
 
+        @Option(name: .customLong("attempt-limit"), help: ArgumentHelp(
+            "Wrong codes the device allows per shipment and day, 1 to 10 (default on the device: 5).", valueName: "n"))
+        var attemptLimit: Int?
+
+        @Option(name: .customLong("device-id"), help: ArgumentHelp("The device's name in its attempt log.", valueName: "id"))
+        var deviceID: String?
+
         @Flag(help: "Replace an existing device-key file.")
         var force = false
 
         func validate() throws {
             guard (1...DeviceKeys.maximumDays).contains(days) else {
                 throw ValidationError("--days must be 1 to \(DeviceKeys.maximumDays), not \(days)")
+            }
+            if let attemptLimit, !(1...10).contains(attemptLimit) {
+                throw ValidationError("--attempt-limit must be 1 to 10, not \(attemptLimit)")
             }
         }
 
@@ -43,7 +53,8 @@ extension DeliveryOTPCommand.Keys {
             let start = try from.map { try parseDate($0, option: "--from") } ?? zone.date(at: now)
             let scopeValue = try scope.parsed()
             let loaded = try keyring.load()
-            let device = try DeviceKeys(keyring: loaded.keyring, scope: scopeValue, from: start, days: days, timeZone: zone)
+            let device = try DeviceKeys(keyring: loaded.keyring, scope: scopeValue, from: start, days: days, timeZone: zone,
+                                        attemptLimit: attemptLimit, deviceID: try deviceID.map { try DeviceID($0) })
             try device.write(to: out, replace: force)
             let keyIDs = Set(device.entries.map(\.keyID.rawValue)).sorted().joined(separator: ",")
             do {

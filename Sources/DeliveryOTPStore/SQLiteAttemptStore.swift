@@ -1,0 +1,173 @@
+import DeliveryOTP
+import GRDB
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The courier device's attempt store: a SQLite file (WAL, `synchronous=FULL`)
+/// in which every attempt is committed, and so fsynced, before its code is
+/// looked at (SPEC.md §10). The file is created with mode 0600 and carries a
+/// schema version, so later releases can migrate it.
+public struct SQLiteAttemptStore: AttemptStore {
+    public let path: String
+    private let queue: DatabaseQueue
+
+    /// The schema version this release writes (`PRAGMA user_version`).
+    public static let schemaVersion = 1
+
+    /// Opens the store, creating it (mode 0600) and migrating it as needed.
+    public init(path: String) throws(AttemptStoreError) {
+        self.path = path
+        // Create the file ourselves so that it, and the -wal and -shm files
+        // SQLite makes with the same mode, are never readable by others.
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw AttemptStoreError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        close(fd)
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            queue = try DatabaseQueue(path: path, configuration: configuration)
+            try Self.migrator.migrate(queue)
+            let version = try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+            guard version <= Self.schemaVersion else {
+                throw AttemptStoreError("\(path) has schema version \(version); this release knows \(Self.schemaVersion): upgrade delivery-otp")
+            }
+        } catch let error as AttemptStoreError {
+            throw error
+        } catch {
+            throw AttemptStoreError("cannot use \(path) as a state file: \(Self.describe(error))")
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE attempt (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    time INTEGER NOT NULL,
+                    shipment TEXT NOT NULL,
+                    delivery_date TEXT NOT NULL,
+                    scope TEXT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    attempt INTEGER,
+                    device_id TEXT
+                );
+                CREATE INDEX attempt_by_shipment ON attempt (shipment, delivery_date);
+                CREATE TABLE handover (
+                    shipment TEXT NOT NULL,
+                    delivery_date TEXT NOT NULL,
+                    accepted_at INTEGER NOT NULL,
+                    PRIMARY KEY (shipment, delivery_date)
+                );
+                PRAGMA user_version = 1;
+                """)
+        }
+        return migrator
+    }
+
+    public mutating func begin(shipment: ShipmentID, date: DeliveryDate, scope: Scope, limit: Int, deviceID: DeviceID?,
+                               at time: Timestamp) throws(AttemptStoreError) -> AttemptAdmission {
+        let id = shipment.rawValue, day = date.description
+        func insert(_ db: Database, _ outcome: AttemptRecord.Outcome, _ attempt: Int?) throws -> Int64 {
+            try db.execute(
+                sql: """
+                    INSERT INTO attempt (time, shipment, delivery_date, scope, outcome, attempt, device_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [time.secondsSinceEpoch, id, day, scope.rawValue, outcome.rawValue, attempt, deviceID?.rawValue])
+            return db.lastInsertedRowID
+        }
+        do {
+            // One immediate transaction: read the count and record the attempt
+            // under the write lock; its commit is the fsync that makes it durable.
+            var admission: AttemptAdmission = .locked
+            try queue.inTransaction(.immediate) { db in
+                if let acceptedAt = try Int64.fetchOne(
+                    db, sql: "SELECT accepted_at FROM handover WHERE shipment = ? AND delivery_date = ?", arguments: [id, day]) {
+                    _ = try insert(db, .alreadyAccepted, nil)
+                    admission = .alreadyAccepted(at: Timestamp(secondsSinceEpoch: acceptedAt))
+                    return .commit
+                }
+                let counted = try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM attempt WHERE shipment = ? AND delivery_date = ? AND attempt IS NOT NULL",
+                    arguments: [id, day]) ?? 0
+                if counted >= limit {
+                    _ = try insert(db, .locked, nil)
+                    admission = .locked
+                    return .commit
+                }
+                let row = try insert(db, .interrupted, counted + 1)
+                admission = .counted(AttemptTicket(id: row), number: counted + 1)
+                return .commit
+            }
+            return admission
+        } catch {
+            throw AttemptStoreError("cannot record the attempt in \(path): \(Self.describe(error))")
+        }
+    }
+
+    public mutating func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp) throws(AttemptStoreError) {
+        do {
+            try queue.inTransaction(.immediate) { db in
+                try db.execute(sql: "UPDATE attempt SET outcome = ? WHERE id = ?",
+                               arguments: [accepted ? AttemptRecord.Outcome.accepted.rawValue : AttemptRecord.Outcome.rejected.rawValue, ticket.id])
+                if accepted {
+                    try db.execute(sql: """
+                        INSERT OR IGNORE INTO handover (shipment, delivery_date, accepted_at)
+                        SELECT shipment, delivery_date, ? FROM attempt WHERE id = ?
+                        """, arguments: [time.secondsSinceEpoch, ticket.id])
+                }
+                return .commit
+            }
+        } catch {
+            throw AttemptStoreError("cannot record the verdict in \(path): \(Self.describe(error))")
+        }
+    }
+
+    public func records(since: Timestamp?) throws(AttemptStoreError) -> [AttemptRecord] {
+        do {
+            return try queue.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT time, shipment, delivery_date, scope, outcome, attempt, device_id FROM attempt
+                    WHERE time >= ? ORDER BY id
+                    """, arguments: [since?.secondsSinceEpoch ?? Int64.min]).compactMap { row -> AttemptRecord? in
+                    // Rows were validated when written; anything else is skipped rather than trusted.
+                    guard let shipment = try? ShipmentID(row["shipment"] as String),
+                          let date = try? DeliveryDate(row["delivery_date"] as String),
+                          let scope = try? Scope(row["scope"] as String),
+                          let outcome = AttemptRecord.Outcome(rawValue: row["outcome"]) else { return nil }
+                    let device: String? = row["device_id"]
+                    return AttemptRecord(time: Timestamp(secondsSinceEpoch: row["time"]), shipment: shipment, date: date,
+                                         scope: scope, outcome: outcome, attempt: row["attempt"],
+                                         deviceID: device.flatMap { try? DeviceID($0) })
+                }
+            }
+        } catch {
+            throw AttemptStoreError("cannot read \(path): \(Self.describe(error))")
+        }
+    }
+
+    public mutating func prune(before date: DeliveryDate) throws(AttemptStoreError) {
+        do {
+            try queue.inTransaction(.immediate) { db in
+                try db.execute(sql: "DELETE FROM attempt WHERE delivery_date < ?", arguments: [date.description])
+                try db.execute(sql: "DELETE FROM handover WHERE delivery_date < ?", arguments: [date.description])
+                return .commit
+            }
+        } catch {
+            throw AttemptStoreError("cannot prune \(path): \(Self.describe(error))")
+        }
+    }
+
+    /// One line, from SQLite's own message.
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? DatabaseError { return error.message ?? "SQLite error \(error.resultCode.rawValue)" }
+        return String(describing: error)
+    }
+}
