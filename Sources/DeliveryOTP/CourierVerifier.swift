@@ -1,4 +1,4 @@
-/// The decision at the door (SPEC.md §10).
+/// The decision at the door (SPEC.md §9).
 public enum DoorOutcome: Sendable, Hashable {
     /// The code is right: hand the parcel over.
     case accepted

@@ -7,7 +7,7 @@ import Glibc
 
 /// The courier device's attempt store: a SQLite file (WAL, `synchronous=FULL`)
 /// in which every attempt is committed, and so fsynced, before its code is
-/// looked at (SPEC.md §10). The file is created with mode 0600 and carries a
+/// looked at (SPEC.md §9). The file is created with mode 0600 and carries a
 /// schema version, so later releases can migrate it.
 public struct SQLiteAttemptStore: AttemptStore {
     public let path: String
