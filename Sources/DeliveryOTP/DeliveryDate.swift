@@ -13,20 +13,40 @@ public struct DeliveryDate: Hashable, Sendable, Comparable, CustomStringConverti
     public var day: Int { Int(storedDay) }
 
     public init(year: Int, month: Int, day: Int) throws(InputError) {
-        let text = Self.format(year: year, month: month, day: day)
+        // The text for a message is only built when there is something wrong.
         guard (1...9999).contains(year) else {
-            throw .invalidDate(text, reason: "the year must be 0001 to 9999")
+            throw .invalidDate(Self.format(year: year, month: month, day: day), reason: "the year must be 0001 to 9999")
         }
         guard (1...12).contains(month) else {
-            throw .invalidDate(text, reason: "there is no month \(month)")
+            throw .invalidDate(Self.format(year: year, month: month, day: day), reason: "there is no month \(month)")
         }
         let length = Self.daysIn(month: month, year: year)
         guard (1...length).contains(day) else {
-            throw .invalidDate(text, reason: "\(Self.monthNames[month - 1]) \(year) has \(length) days")
+            throw .invalidDate(Self.format(year: year, month: month, day: day),
+                               reason: "\(Self.monthNames[month - 1]) \(year) has \(length) days")
         }
         storedYear = UInt16(year)
         storedMonth = UInt8(month)
         storedDay = UInt8(day)
+    }
+
+    /// Parses `YYYY-MM-DD` from bytes (a manifest field) without building a String.
+    public init(asciiBytes bytes: UnsafeRawBufferPointer) throws(InputError) {
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else {
+            throw .invalidDate(String(decoding: bytes, as: UTF8.self), reason: "expected YYYY-MM-DD")
+        }
+        @inline(__always) func digit(_ index: Int) -> Int? {
+            let byte = bytes[index]
+            return byte >= 48 && byte <= 57 ? Int(byte - 48) : nil
+        }
+        guard let y0 = digit(0), let y1 = digit(1), let y2 = digit(2), let y3 = digit(3),
+              let m0 = digit(5), let m1 = digit(6), let d0 = digit(8), let d1 = digit(9) else {
+            throw .invalidDate(String(decoding: bytes, as: UTF8.self), reason: "expected YYYY-MM-DD with digits only")
+        }
+        do { try self.init(year: y0 * 1000 + y1 * 100 + y2 * 10 + y3, month: m0 * 10 + m1, day: d0 * 10 + d1) } catch {
+            if case .invalidDate(_, let reason) = error { throw .invalidDate(String(decoding: bytes, as: UTF8.self), reason: reason) }
+            throw error
+        }
     }
 
     /// Parses exactly `YYYY-MM-DD` (ten characters, ASCII digits, hyphens).

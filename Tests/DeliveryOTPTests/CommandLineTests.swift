@@ -104,7 +104,7 @@ struct CommandLineTests {
         BadInput(name: "no key for the date", arguments: ["--date", "2023-12-31", "X"], status: 65,
                  message: "no key covers 2023-12-31"),
         BadInput(name: "no shipment ID", arguments: ["--date", "2024-01-17"], status: 64,
-                 message: "give at least one shipment ID"),
+                 message: "give at least one shipment ID, or --manifest FILE"),
         BadInput(name: "an unknown option", arguments: ["--date", "2024-01-17", "--colour", "X"], status: 64,
                  message: "unknown option '--colour'"),
     ]

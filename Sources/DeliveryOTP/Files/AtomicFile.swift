@@ -81,3 +81,65 @@ public enum AtomicFile {
         return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
     }
 }
+
+extension AtomicFile {
+    /// A file written in a stream and published whole: the bytes go to a
+    /// temporary file in the target's folder, and only ``commit()`` gives it
+    /// its name (after fsync). If the process dies first, the name never
+    /// appears, so a consumer never reads a truncated file.
+    public final class Pending {
+        public let path: String
+        public let mode: Mode
+        /// Write the content here.
+        public let fd: Int32
+        private let temporary: String
+        private var finished = false
+
+        public init(path: String, permissions: mode_t = 0o600, mode: Mode) throws(WriteError) {
+            self.path = path
+            self.mode = mode
+            if mode == .createNew && access(path, F_OK) == 0 { throw WriteError(path: path, code: EEXIST) }
+            let (directory, name) = split(path)
+            var template = Array("\(directory)/.\(name).tmp-XXXXXX".utf8CString)
+            let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            guard fd >= 0 else { throw WriteError(path: path, code: errno) }
+            temporary = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+            guard fchmod(fd, permissions) == 0 else {
+                let code = errno
+                close(fd)
+                unlink(temporary)
+                throw WriteError(path: path, code: code)
+            }
+            self.fd = fd
+        }
+
+        /// Flushes the content to disk and gives the file its name.
+        public func commit() throws(WriteError) {
+            guard !finished else { return }
+            finished = true
+            defer { close(fd) }
+            guard fsync(fd) == 0 else {
+                unlink(temporary)
+                throw WriteError(path: path, code: errno)
+            }
+            let status = mode == .replace ? rename(temporary, path) : link(temporary, path)
+            guard status == 0 else {
+                let code = errno
+                unlink(temporary)
+                throw WriteError(path: path, code: code)
+            }
+            if mode == .createNew { unlink(temporary) }
+            try syncDirectory(split(path).directory, for: path)
+        }
+
+        /// Removes the temporary file; the target is untouched.
+        public func abandon() {
+            guard !finished else { return }
+            finished = true
+            close(fd)
+            unlink(temporary)
+        }
+
+        deinit { abandon() }
+    }
+}

@@ -1,0 +1,29 @@
+/// Why a manifest run stopped. Bad rows do not stop a run (they go to the
+/// rejects) unless it is strict.
+public enum ManifestError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The CSV header lacks a required column.
+    case missingColumn(String)
+    /// The input is empty (no header).
+    case empty
+    /// `--strict`: the first bad row.
+    case rejectedRow(line: Int, reason: String)
+    /// Reading or writing failed.
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .missingColumn(let name): "the manifest has no '\(name)' column"
+        case .empty: "the manifest is empty"
+        case .rejectedRow(let line, let reason): "line \(line): \(reason)"
+        case .io(let message): message
+        }
+    }
+
+    public var hint: String? {
+        switch self {
+        case .missingColumn, .empty: "the header must name shipment_id and delivery_date (scope, order_value, currency are optional)"
+        case .rejectedRow: "fix the row, or run without --strict to send bad rows to --rejects"
+        case .io: nil
+        }
+    }
+}

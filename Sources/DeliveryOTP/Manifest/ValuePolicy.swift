@@ -1,0 +1,100 @@
+/// Which parcels need a code: those whose order value is at or above the
+/// threshold for their currency (README, "Issuing a delivery day").
+///
+/// Fail safe: a row with no value, or in a currency without a threshold, gets a code.
+public struct ValuePolicy: Sendable, Hashable {
+    /// 100 EUR, 100 GBP and 500 INR, as a large marketplace's shipping API publishes.
+    public static let defaultThresholds: [String: Amount] = [
+        "EUR": Amount(units: 100), "GBP": Amount(units: 100), "INR": Amount(units: 500),
+    ]
+
+    /// Every parcel needs a code.
+    public static let all = ValuePolicy(thresholds: [:], requireAll: true)
+
+    public private(set) var thresholds: [String: Amount]
+    public let requireAll: Bool
+
+    public init(thresholds: [String: Amount] = ValuePolicy.defaultThresholds, requireAll: Bool = false) {
+        self.thresholds = thresholds
+        self.requireAll = requireAll
+    }
+
+    /// Adds or replaces the threshold for `currency`.
+    public mutating func setThreshold(_ amount: Amount, for currency: String) {
+        thresholds[currency] = amount
+    }
+
+    /// Whether a parcel of this value needs a code.
+    public func requiresCode(value: Amount?, currency: String?) -> Bool {
+        if requireAll { return true }
+        guard let value, let currency, let threshold = thresholds[currency] else { return true }
+        return value >= threshold
+    }
+
+    /// A non-negative decimal amount, exact to 1/1,000,000 of a unit.
+    public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
+        public static let scale: Int64 = 1_000_000
+        /// The amount times 1,000,000.
+        public let micros: Int64
+
+        public init(units: Int64) { micros = units * Self.scale }
+
+        /// Parses `123`, `99.99` or `0.5`: digits, an optional point and up to six decimals.
+        public init?(_ text: some StringProtocol) {
+            guard let amount = Self.parse(UnsafeRawBufferPointer?.none, text: Array(text.utf8)) else { return nil }
+            self = amount
+        }
+
+        /// The same, from bytes of a manifest field.
+        public init?(bytes: UnsafeRawBufferPointer) {
+            guard let amount = Self.parse(bytes, text: nil) else { return nil }
+            self = amount
+        }
+
+        private init(micros: Int64) { self.micros = micros }
+
+        private static func parse(_ bytes: UnsafeRawBufferPointer?, text: [UInt8]?) -> Amount? {
+            let count = bytes?.count ?? text!.count
+            @inline(__always) func at(_ index: Int) -> UInt8 { bytes?[index] ?? text![index] }
+            guard count > 0, count <= 24 else { return nil }
+            var units: Int64 = 0, fraction: Int64 = 0, fractionDigits = 0, seenPoint = false, digits = 0
+            for index in 0..<count {
+                let byte = at(index)
+                if byte == UInt8(ascii: ".") {
+                    guard !seenPoint, digits > 0 else { return nil }
+                    seenPoint = true
+                    continue
+                }
+                guard byte >= 48 && byte <= 57 else { return nil }
+                if seenPoint {
+                    guard fractionDigits < 6 else { return nil }
+                    fraction = fraction * 10 + Int64(byte - 48)
+                    fractionDigits += 1
+                } else {
+                    guard units < 1_000_000_000_000 else { return nil }
+                    units = units * 10 + Int64(byte - 48)
+                    digits += 1
+                }
+            }
+            guard digits > 0, !seenPoint || fractionDigits > 0 else { return nil }
+            var scaledFraction = fraction
+            for _ in fractionDigits..<6 { scaledFraction *= 10 }
+            return Amount(micros: units * scale + scaledFraction)
+        }
+
+        public static func < (lhs: Amount, rhs: Amount) -> Bool { lhs.micros < rhs.micros }
+
+        public var description: String {
+            let units = micros / Self.scale, fraction = micros % Self.scale
+            guard fraction != 0 else { return String(units) }
+            var digits = String(fraction).leftPadded(to: 6)
+            while digits.hasSuffix("0") { digits.removeLast() }
+            return "\(units).\(digits)"
+        }
+    }
+
+    /// True for three ASCII capital letters, the shape of an ISO 4217 code.
+    public static func isCurrencyCode(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.count == 3 && bytes.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+    }
+}

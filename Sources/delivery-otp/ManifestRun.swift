@@ -1,0 +1,104 @@
+import DeliveryOTP
+import Foundation
+
+/// `issue --manifest`: files, policy and reporting around the library's ManifestIssuer.
+struct ManifestRun {
+    let command: DeliveryOTPCommand.Issue
+    let manifest: String
+
+    func run() throws {
+        let format = try inputFormat()
+        let policy = try valuePolicy()
+        let zone = try command.timeZone.map { try DeliveryTimeZone($0) } ?? .current
+        let loaded = try KeyringFile(path: command.keys.keyring!).load(passphrase: try command.keys.passphrase.passphrase())
+        loaded.warnings.forEach(Diagnostics.warning)
+
+        let input: Int32
+        var inputSize: Int?
+        if manifest == "-" {
+            input = 0
+        } else {
+            input = open(manifest, O_RDONLY | O_CLOEXEC)
+            guard input >= 0 else {
+                throw CommandFailure(message: "cannot read \(manifest): \(String(cString: strerror(errno)))",
+                                     hint: "check the path given to --manifest", exitCode: .usage)
+            }
+            var info = stat()
+            if fstat(input, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG { inputSize = Int(info.st_size) }
+        }
+        defer { if input != 0 { close(input) } }
+
+        let output = try command.out == "-" ? nil : AtomicFile.Pending(path: command.out, mode: command.force ? .replace : .createNew)
+        let rejects = try command.rejects.map { try AtomicFile.Pending(path: $0, mode: command.force ? .replace : .createNew) }
+
+        let issuer = ManifestIssuer(keyring: loaded.keyring, options: ManifestIssuer.Options(
+            format: format, policy: policy, timeZone: zone, strict: command.strict,
+            threads: command.threads ?? ProcessInfo.processInfo.activeProcessorCount))
+        let showProgress = isatty(2) == 1
+        let started = Timestamp.monotonicSeconds()
+        let summary: ManifestIssuer.Summary
+        do {
+            summary = try issuer.run(input: input, output: output?.fd ?? 1, rejects: rejects?.fd ?? 2) { bytes in
+                guard showProgress else { return }
+                let done = inputSize.map { " \(min(100, bytes * 100 / max($0, 1)))%" } ?? ""
+                Diagnostics.writeAll(2, "\r\(Diagnostics.program): issuing\(done), \(bytes / 1_000_000) MB read ")
+            }
+        } catch {
+            if showProgress { Diagnostics.writeAll(2, "\n") }
+            output?.abandon()
+            rejects?.abandon()
+            switch error {
+            case .missingColumn, .empty, .rejectedRow:
+                throw CommandFailure(message: "\(manifest): \(error)", hint: error.hint, exitCode: .dataError)
+            case .io:
+                throw CommandFailure(message: error.description, exitCode: .ioError)
+            }
+        }
+        try rejects?.commit()
+        try output?.commit()
+        let elapsed = max(Timestamp.monotonicSeconds() - started, 0.000_001)
+        if showProgress { Diagnostics.writeAll(2, "\n") }
+        let rate = Double(summary.rowsRead) / elapsed
+        Diagnostics.note("\(summary.rowsRead) rows read, \(summary.issued) codes issued, \(summary.notRequired) not required, "
+            + "\(summary.rejected) rejected, \(String(format: "%.2f", elapsed)) s, \(String(format: "%.2f", rate / 1_000_000)) M rows/s")
+    }
+
+    private func inputFormat() throws -> ManifestIssuer.Format {
+        if let name = command.inputFormat {
+            guard let format = ManifestIssuer.Format(rawValue: name) else {
+                throw CommandFailure(message: "unknown input format '\(name)'", hint: "use csv or jsonl", exitCode: .usage)
+            }
+            return format
+        }
+        let lower = manifest.lowercased()
+        if lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") { return .jsonLines }
+        if lower.hasSuffix(".csv") || manifest == "-" { return .csv }
+        throw CommandFailure(message: "cannot tell the format of \(manifest) from its name",
+                             hint: "name it .csv or .jsonl, or give --input-format csv|jsonl", exitCode: .usage)
+    }
+
+    private func valuePolicy() throws -> ValuePolicy {
+        if command.thresholds.contains("all") { return .all }
+        var policy = ValuePolicy()
+        for rule in command.thresholds {
+            let parts = rule.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, parts[0].count == 3, parts[0].allSatisfy({ $0.isASCII && $0.isUppercase }),
+                  let amount = ValuePolicy.Amount(parts[1]) else {
+                throw CommandFailure(message: "invalid --threshold '\(rule)'",
+                                     hint: "write CUR=AMOUNT with an ISO 4217 code, e.g. USD=150 or EUR=99.50, or 'all'",
+                                     exitCode: .usage)
+            }
+            policy.setThreshold(amount, for: parts[0])
+        }
+        return policy
+    }
+}
+
+extension Timestamp {
+    /// Seconds on a monotonic clock, for durations.
+    static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}

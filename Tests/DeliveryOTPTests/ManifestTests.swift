@@ -1,0 +1,222 @@
+import Foundation
+import Testing
+@testable import DeliveryOTP
+
+/// `issue --manifest`, end to end through the built executable, and the library's issuer with small chunks.
+@Suite("Issuing a delivery day's manifest", .serialized)
+struct ManifestTests {
+    static let example = Repository.path("keys-example/keyring.json")
+
+    static func issue(_ manifest: String, named name: String = "manifest.csv", _ extra: [String] = [],
+                      in directory: TemporaryDirectory) throws -> (result: CommandRunner.Result, output: String?) {
+        let input = try directory.write(name, manifest)
+        let out = directory.file("out-" + name)
+        let result = try CommandRunner.run(["issue", "--keyring", example, "--manifest", input, "--out", out,
+                                            "--time-zone", "Europe/Berlin"] + extra)
+        return (result, try? String(contentsOfFile: out, encoding: .utf8))
+    }
+
+    static func rows(_ output: String?) -> [[String]] {
+        (output ?? "").split(separator: "\n").dropFirst().map { line in line.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    static func code(_ id: String, _ date: String, _ scope: String) throws -> String {
+        try CommandRunner.run(["issue", "--keyring", example, "--date", date, "--scope", scope, "--", id])
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test("the value policy: at the threshold, just below, missing value, unknown currency")
+    func policyEdges() throws {
+        let directory = try TemporaryDirectory()
+        let (result, output) = try Self.issue("""
+            shipment_id,delivery_date,scope,order_value,currency
+            AT,2024-01-17,D1,100.00,EUR
+            BELOW,2024-01-17,D1,99.99,EUR
+            GBP-BELOW,2024-01-17,D1,99.999999,GBP
+            INR-AT,2024-01-17,D1,500,INR
+            NOVALUE,2024-01-17,D1,,EUR
+            NOCURRENCY,2024-01-17,D1,5,
+            USD,2024-01-17,D1,5,USD
+
+            """, in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = Self.rows(output)
+        #expect(rows.map { $0[0] } == ["AT", "BELOW", "GBP-BELOW", "INR-AT", "NOVALUE", "NOCURRENCY", "USD"])
+        #expect(rows.map { $0[3] } == ["true", "false", "false", "true", "true", "true", "true"])
+        #expect(rows.filter { $0[3] == "false" }.allSatisfy { $0[4].isEmpty && $0[5].isEmpty })
+        #expect(rows[0][4] == (try Self.code("AT", "2024-01-17", "D1")))
+        #expect(rows[0][5] == "k-2024-01-01-7f3a")
+        #expect(rows.allSatisfy { $0[6] == "2024-01-17T23:59:59+01:00" })
+        #expect(result.stderr.contains("7 rows read, 5 codes issued, 2 not required, 0 rejected"))
+    }
+
+    @Test("--threshold overrides and adds currencies; --threshold all requires every code")
+    func thresholds() throws {
+        let directory = try TemporaryDirectory()
+        let manifest = "shipment_id,delivery_date,order_value,currency\nA,2024-01-17,120,EUR\nB,2024-01-17,120,USD\nC,2024-01-17,1,EUR\n"
+        let custom = try Self.issue(manifest, named: "a.csv", ["--threshold", "EUR=150", "--threshold", "USD=100"], in: directory)
+        #expect(Self.rows(custom.output).map { $0[3] } == ["false", "true", "false"])
+        let all = try Self.issue(manifest, named: "b.csv", ["--threshold", "all"], in: directory)
+        #expect(Self.rows(all.output).map { $0[3] } == ["true", "true", "true"])
+        let bad = try Self.issue(manifest, named: "c.csv", ["--threshold", "euro=5"], in: directory)
+        #expect(bad.result.status == 64)
+        #expect(bad.result.stderr.contains("invalid --threshold 'euro=5'"))
+    }
+
+    @Test("RFC 4180 quoting in and out, CRLF line ends, and a quoted line break keep line numbers right")
+    func csvQuoting() throws {
+        let directory = try TemporaryDirectory()
+        let manifest = "shipment_id,note,delivery_date,scope\r\n\"A,\"\"1\",plain,2024-01-17,D1\r\nB2,\"two\nlines\",2024-01-17,D1\r\nC 3,x,2024-01-17,D1\r\n"
+        let (result, output) = try Self.issue(manifest, in: directory)
+        #expect(result.status == 0)
+        let lines = (output ?? "").split(separator: "\n").map(String.init)
+        #expect(lines[1].hasPrefix(#""A,""1",2024-01-17,D1,true,"#))
+        #expect(lines[1].contains(try Self.code(#"A,"1"#, "2024-01-17", "D1")))
+        #expect(lines[2].hasPrefix("B2,2024-01-17,D1,true,\(try Self.code("B2", "2024-01-17", "D1")),"))
+        // The bad row starts on physical line 5: the quoted line break spans lines 3 and 4.
+        #expect(result.stderr.contains("line 5: invalid shipment ID: character outside 0x21-0x7E U+0020 (space) at position 2"))
+    }
+
+    @Test("JSON lines in, JSON lines out")
+    func jsonLines() throws {
+        let directory = try TemporaryDirectory()
+        let manifest = """
+            {"shipment_id": "J\\"1", "delivery_date": "2024-01-17", "scope": "D1", "order_value": 250, "currency": "EUR"}
+            {"shipment_id": "J2", "delivery_date": "2024-01-17", "scope": "D1", "order_value": "10.5", "currency": "EUR"}
+            {"shipment_id": "J3", "delivery_date": "2024-02-30"}
+            not json
+
+            """
+        let (result, output) = try Self.issue(manifest, named: "m.jsonl", in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        let objects = try (output ?? "").split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(objects.count == 2)
+        #expect(objects[0]["shipment_id"] as? String == #"J"1"#)
+        #expect(objects[0]["code_required"] as? Bool == true)
+        #expect(objects[0]["code"] as? String == (try Self.code(#"J"1"#, "2024-01-17", "D1")))
+        #expect(objects[1]["code_required"] as? Bool == false)
+        #expect(objects[1]["code"] as? String == "")
+        #expect(result.stderr.contains("line 3: invalid date '2024-02-30': February 2024 has 29 days"))
+        #expect(result.stderr.contains("line 4: not a JSON object"))
+    }
+
+    @Test("every reject reason goes to --rejects with its line number, and the batch goes on")
+    func rejects() throws {
+        let directory = try TemporaryDirectory()
+        let rejectsPath = directory.file("rejects.txt")
+        let (result, output) = try Self.issue("""
+            shipment_id,delivery_date,scope,order_value,currency
+            GOOD1,2024-01-17,D1,1,EUR
+            BAD ID,2024-01-17,D1,1,EUR
+            GOOD2,2024-02-30,D1,1,EUR
+            GOOD3,2023-12-31,D1,1,EUR
+            GOOD4,2024-01-17,D/1,1,EUR
+            GOOD5,2024-01-17,D1,12.3.4,EUR
+            GOOD6,2024-01-17,D1,1,euro
+            GOOD7,2024-01-17,D1
+            GOOD8,2024-01-17,D1,1,EUR
+
+            """, ["--rejects", rejectsPath], in: directory)
+        #expect(result.status == 0)
+        #expect(Self.rows(output).map { $0[0] } == ["GOOD1", "GOOD8"])
+        let rejected = try String(contentsOfFile: rejectsPath, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(rejected == [
+            "line 3: invalid shipment ID: character outside 0x21-0x7E U+0020 (space) at position 4",
+            "line 4: invalid date '2024-02-30': February 2024 has 29 days",
+            "line 5: no key covers 2023-12-31",
+            "line 6: invalid scope: 'D/1'",
+            "line 7: malformed order_value '12.3.4': expected a decimal such as 149.90",
+            "line 8: malformed currency 'euro': expected an ISO 4217 code such as EUR",
+            "line 9: expected 5 fields, found 3",
+        ])
+        #expect(result.stderr.contains("9 rows read, 0 codes issued, 2 not required, 7 rejected"))
+    }
+
+    @Test("--strict stops at the first bad row with exit 65 and writes no output file")
+    func strict() throws {
+        let directory = try TemporaryDirectory()
+        let (result, output) = try Self.issue("shipment_id,delivery_date\nA,2024-01-17\nB,2024-13-01\nC,2024-01-17\n",
+                                              ["--strict"], in: directory)
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("line 3: invalid date '2024-13-01': there is no month 13"))
+        #expect(output == nil)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).allSatisfy { !$0.contains("out-") })
+    }
+
+    @Test("a missing required column, an unknown extension and an existing output are refused")
+    func refusals() throws {
+        let directory = try TemporaryDirectory()
+        let missing = try Self.issue("shipment_id,scope\nA,D1\n", in: directory)
+        #expect(missing.result.status == 65)
+        #expect(missing.result.stderr.contains("has no 'delivery_date' column"))
+        let text = try directory.write("m.txt", "shipment_id,delivery_date\nA,2024-01-17\n")
+        let unknown = try CommandRunner.run(["issue", "--keyring", Self.example, "--manifest", text])
+        #expect(unknown.status == 64)
+        let existing = try directory.write("taken.csv", "keep me")
+        let refused = try CommandRunner.run(["issue", "--keyring", Self.example, "--manifest", text, "--input-format", "csv",
+                                             "--out", existing])
+        #expect(refused.status == 73)
+        #expect(try String(contentsOfFile: existing, encoding: .utf8) == "keep me")
+    }
+
+    @Test("output order equals input order with several threads and small chunks, and codes equal single issues")
+    func orderWithThreads() throws {
+        let keyring = try KeyringFile(path: Self.example).load(passphrase: nil).keyring
+        var manifest = "shipment_id,delivery_date,scope,order_value,currency\n"
+        for row in 0..<3000 {
+            manifest += "S\(row * 7919 % 100_003),2024-01-\(17 + row % 3),DEPOT-\(row % 7),\(row % 300).50,\(["EUR", "GBP", "INR"][row % 3])\n"
+        }
+        func run(threads: Int) throws -> String {
+            let directory = try TemporaryDirectory()
+            let input = try directory.write("in.csv", manifest)
+            let out = directory.file("out.csv"), rejects = directory.file("rejects.txt")
+            let inFD = open(input, O_RDONLY), outFD = open(out, O_WRONLY | O_CREAT, 0o600), rejectFD = open(rejects, O_WRONLY | O_CREAT, 0o600)
+            defer { close(inFD); close(outFD); close(rejectFD) }
+            let issuer = ManifestIssuer(keyring: keyring, options: .init(format: .csv, timeZone: try DeliveryTimeZone("UTC"),
+                                                                          threads: threads, chunkSize: 1024))
+            let summary = try issuer.run(input: inFD, output: outFD, rejects: rejectFD)
+            #expect(summary.rowsRead == 3000 && summary.rejected == 0)
+            return try String(contentsOfFile: out, encoding: .utf8)
+        }
+        let one = try run(threads: 1), three = try run(threads: 3)
+        #expect(one == three)
+        let rows = one.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        #expect(rows.count == 3000)
+        #expect(rows.enumerated().allSatisfy { index, row in row[0] == "S\(index * 7919 % 100_003)" })
+        for index in stride(from: 0, to: 3000, by: 97) where rows[index][3] == "true" {
+            let generator = CodeGenerator(dayKey: try keyring.dayKey(scope: try Scope(String(rows[index][2])),
+                                                                     date: try DeliveryDate(String(rows[index][1]))).dayKey)
+            #expect(String(rows[index][4]) == generator.code(for: try ShipmentID(String(rows[index][0]))).description)
+        }
+    }
+
+    @Test("a run killed part way leaves no output file at all")
+    func killedRunLeavesNothing() throws {
+        let directory = try TemporaryDirectory()
+        let input = directory.file("big.csv")
+        let maker = Process()
+        maker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        maker.arguments = ["python3", Repository.path("scripts/make-manifest"), "400000", input]
+        try maker.run()
+        maker.waitUntilExit()
+        let out = directory.file("feed.csv")
+        for delay in [20_000, 80_000, 200_000] as [UInt32] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
+            process.arguments = ["issue", "--keyring", Self.example, "--manifest", input, "--out", out, "--force"]
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            usleep(delay)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if process.terminationReason == .uncaughtSignal {
+                #expect(!FileManager.default.fileExists(atPath: out), "killed after \(delay) µs")
+            }
+        }
+        // A complete run gives the file, with every row.
+        let complete = try CommandRunner.run(["issue", "--keyring", Self.example, "--manifest", input, "--out", out, "--force"])
+        #expect(complete.status == 0)
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").count
+        #expect(lines == 400_001)
+    }
+}
