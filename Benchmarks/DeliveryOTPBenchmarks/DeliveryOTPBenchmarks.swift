@@ -90,6 +90,20 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // 4b. A manifest file issued end to end (CSV in, CSV out to /dev/null), 200,000 rows.
+    let manifestPath = Fixture.writeManifest(rows: 200_000)
+    for threads in [1, ProcessInfo.processInfo.activeProcessorCount] {
+        Benchmark("manifest of 200k CSV rows, \(threads) thread\(threads == 1 ? "" : "s")",
+                  configuration: .init(metrics: [.throughput, .wallClock, .mallocCountTotal, .peakMemoryResident],
+                                       maxIterations: smoke ? 1 : 20)) { benchmark in
+            let input = open(manifestPath, O_RDONLY), output = open("/dev/null", O_WRONLY)
+            defer { close(input); close(output) }
+            let issuer = ManifestIssuer(keyring: fixture.keyring, options: .init(format: .csv, timeZone: try DeliveryTimeZone("UTC"),
+                                                                                  threads: threads))
+            blackHole(try issuer.run(input: input, output: output, rejects: output))
+        }
+    }
+
     // 5. Peers on the same inputs.
     let dayKeyBytes = fixture.dayKeyBytes
     let messages = ids.map { Array($0.rawValue.utf8) + generator.date.asciiBytes }
@@ -151,6 +165,19 @@ struct Fixture: Sendable {
             return IssueRequest(shipment: try! ShipmentID("TBA" + String(String(100_000_000_000_000 + row * 7919).suffix(15))),
                                 date: dates[slot / 50], scope: scopes[slot % 50])
         }
+    }
+
+    /// A synthetic manifest (as scripts/make-manifest writes) in the temporary folder.
+    static func writeManifest(rows: Int) -> String {
+        let path = NSTemporaryDirectory() + "/delivery-otp-bench-manifest.csv"
+        var text = "shipment_id,delivery_date,scope,order_value,currency\n"
+        let currencies = ["EUR", "EUR", "GBP", "INR", "USD"]
+        for row in 0..<rows {
+            text += "TBA\(String(String(100_000_000_000_000 + row * 7919).suffix(15))),2024-01-\(17 + row * 3 / rows),"
+            text += "DEPOT-\(row % 50),\(row % 400).\(row % 100),\(currencies[row % 5])\n"
+        }
+        try! text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
     }
 
     /// RFC 4226 truncation as the peers would write it.

@@ -7,6 +7,10 @@ struct ManifestRun {
     let manifest: String
 
     func run() throws {
+        // Chunk buffers are freed and allocated again all the time: keep them on the
+        // heap rather than in fresh mmaps, whose page faults serialise the threads.
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 256 << 20)
+        _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 256 << 20)
         let format = try inputFormat()
         let policy = try valuePolicy()
         let zone = try command.timeZone.map { try DeliveryTimeZone($0) } ?? .current
@@ -102,3 +106,7 @@ extension Timestamp {
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }
+
+/// glibc's `mallopt(3)`, which the Glibc module does not import (it lives in malloc.h).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32

@@ -6,22 +6,25 @@ struct ChunkWork: Sendable {
     let options: ManifestIssuer.Options
     let columns: ManifestIssuer.Columns
 
-    /// Line numbers in the result (rejects, lines) are relative to the chunk's first line, 0.
-    func process(_ chunk: [UInt8], firstLine: Int = 0) -> ManifestIssuer.ChunkResult {
+    /// Scratch space for one worker thread, kept across its chunks so that
+    /// buffers and the (date, scope) generators are made once, not per chunk.
+    func makeState() -> State {
         var state = State(work: self)
-        defer {
-            state.quotedCopies.deallocate()
-            state.fields.deallocate()
-            state.present.deallocate()
-            state.columnFields.deallocate()
-        }
-        state.result.output.reserveCapacity(chunk.count + chunk.count / 2)
+        state.reserveOutput(options.chunkSize + options.chunkSize / 2 + 4096)
+        return state
+    }
+
+    /// Line numbers in the result (rejects, lines) are relative to the chunk's first line, 0.
+    func process(_ chunk: [UInt8], state: inout State) -> ManifestIssuer.ChunkResult {
+        state.result = ManifestIssuer.ChunkResult()
+        state.outputCount = 0
         chunk.withUnsafeBytes { bytes in
             switch options.format {
-            case .csv: state.csv(bytes, firstLine: firstLine)
-            case .jsonLines: state.jsonLines(bytes, firstLine: firstLine)
+            case .csv: state.csv(bytes, firstLine: 0)
+            case .jsonLines: state.jsonLines(bytes, firstLine: 0)
             }
         }
+        state.result.output = Array(UnsafeRawBufferPointer(start: state.output.baseAddress, count: state.outputCount))
         return state.result
     }
 
@@ -29,17 +32,33 @@ struct ChunkWork: Sendable {
     final class Slot {
         let generator: CodeGenerator?
         let failure: String?
-        let prefix: [UInt8]   // CSV: `,DATE,SCOPE,`; JSON: `","delivery_date":"DATE","scope":"SCOPE","code_required":`
-        let keyID: [UInt8]
-        let validUntil: [UInt8]
+        /// CSV: `,DATE,SCOPE,`; JSON: `","delivery_date":"DATE","scope":"SCOPE","code_required":`.
+        let prefix: UnsafeRawBufferPointer
+        let keyID: UnsafeRawBufferPointer
+        let validUntil: UnsafeRawBufferPointer
+        private let storage: UnsafeMutableRawBufferPointer
 
+        /// The texts live in one block of their own, so that copying them into a row takes no reference counting.
         init(generator: CodeGenerator?, failure: String?, prefix: [UInt8], keyID: [UInt8], validUntil: [UInt8]) {
             self.generator = generator
             self.failure = failure
-            self.prefix = prefix
-            self.keyID = keyID
-            self.validUntil = validUntil
+            let block = UnsafeMutableRawBufferPointer.allocate(byteCount: max(prefix.count + keyID.count + validUntil.count, 1),
+                                                               alignment: 8)
+            var offset = 0
+            func place(_ bytes: [UInt8]) -> UnsafeRawBufferPointer {
+                bytes.withUnsafeBytes { source in
+                    if source.count > 0 { (block.baseAddress! + offset).copyMemory(from: source.baseAddress!, byteCount: source.count) }
+                }
+                defer { offset += bytes.count }
+                return UnsafeRawBufferPointer(start: block.baseAddress! + offset, count: bytes.count)
+            }
+            self.prefix = place(prefix)
+            self.keyID = place(keyID)
+            self.validUntil = place(validUntil)
+            storage = block
         }
+
+        deinit { storage.deallocate() }
     }
 
     /// The date and up to 32 scope bytes, compared and hashed as words.
@@ -89,6 +108,39 @@ struct ChunkWork: Sendable {
         let work: ChunkWork
         var result = ManifestIssuer.ChunkResult()
         var scratch: [UInt8] = []
+        /// The chunk's output records, written with a cursor (no per-append checks).
+        var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        var outputCount = 0
+
+        mutating func reserveOutput(_ capacity: Int) {
+            let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+            if outputCount > 0 { grown.baseAddress!.copyMemory(from: output.baseAddress!, byteCount: outputCount) }
+            if output.baseAddress != nil { output.deallocate() }
+            output = grown
+        }
+
+        /// Frees the buffers; the state is not used again.
+        func release() {
+            output.deallocate()
+            quotedCopies.deallocate()
+            fields.deallocate()
+            present.deallocate()
+            columnFields.deallocate()
+        }
+
+        @inline(__always) mutating func put(_ bytes: UnsafeRawBufferPointer) {
+            if bytes.count > 0 { (output.baseAddress! + outputCount).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+            outputCount += bytes.count
+        }
+
+        @inline(__always) mutating func put(_ byte: UInt8) {
+            output[outputCount] = byte
+            outputCount += 1
+        }
+
+        @inline(__always) mutating func put(_ bytes: [UInt8]) {
+            bytes.withUnsafeBytes { put($0) }
+        }
         /// 256 bytes per field for the unquoted copies of quoted fields.
         let quotedCopies = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * Field.allCases.count, alignment: 16)
         // Per-row field views and flags, in memory of their own so that writing them needs no uniqueness checks.
@@ -323,49 +375,55 @@ struct ChunkWork: Sendable {
 
         /// Appends one output record.
         mutating func write(id: UnsafeRawBufferPointer, slot: Slot, required: Bool, digits: UInt64) {
+            // A record is at most 2 x 64 (an escaped ID) plus the slot's texts plus 64 bytes of punctuation.
+            let worst = 2 * id.count + slot.prefix.count + slot.keyID.count + slot.validUntil.count + 96
+            if outputCount + worst > output.count { reserveOutput(max(output.count * 2, outputCount + worst)) }
+            var digits = digits
+            let code = withUnsafeBytes(of: &digits) { UnsafeRawBufferPointer(rebasing: $0.prefix(6)) }
             switch work.options.format {
             case .csv:
-                if id.contains(UInt8(ascii: ",")) || id.contains(UInt8(ascii: "\"")) {
-                    result.output.append(UInt8(ascii: "\""))
+                if memchr(id.baseAddress!, Int32(UInt8(ascii: ",")), id.count) != nil
+                    || memchr(id.baseAddress!, Int32(UInt8(ascii: "\"")), id.count) != nil {
+                    put(UInt8(ascii: "\""))
                     for byte in id {
-                        if byte == UInt8(ascii: "\"") { result.output.append(byte) }
-                        result.output.append(byte)
+                        if byte == UInt8(ascii: "\"") { put(byte) }
+                        put(byte)
                     }
-                    result.output.append(UInt8(ascii: "\""))
+                    put(UInt8(ascii: "\""))
                 } else {
-                    result.output.append(contentsOf: id)
+                    put(id)
                 }
-                result.output.append(contentsOf: slot.prefix)
+                put(slot.prefix)
                 if required {
-                    result.output.append(contentsOf: Self.trueCSV)
-                    withUnsafeBytes(of: digits) { result.output.append(contentsOf: $0.prefix(6)) }
-                    result.output.append(UInt8(ascii: ","))
-                    result.output.append(contentsOf: slot.keyID)
+                    put(Self.trueCSV)
+                    put(code)
+                    put(UInt8(ascii: ","))
+                    put(slot.keyID)
                 } else {
-                    result.output.append(contentsOf: Self.falseCSV)
+                    put(Self.falseCSV)
                 }
-                result.output.append(UInt8(ascii: ","))
-                result.output.append(contentsOf: slot.validUntil)
-                result.output.append(UInt8(ascii: "\n"))
+                put(UInt8(ascii: ","))
+                put(slot.validUntil)
+                put(UInt8(ascii: "\n"))
             case .jsonLines:
-                result.output.append(contentsOf: Self.startJSON)
+                put(Self.startJSON)
                 for byte in id {
-                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { result.output.append(UInt8(ascii: "\\")) }
-                    result.output.append(byte)
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { put(UInt8(ascii: "\\")) }
+                    put(byte)
                 }
-                result.output.append(contentsOf: slot.prefix)
+                put(slot.prefix)
                 if required {
-                    result.output.append(contentsOf: Self.trueJSON)
-                    withUnsafeBytes(of: digits) { result.output.append(contentsOf: $0.prefix(6)) }
-                    result.output.append(contentsOf: Self.keyJSON)
-                    result.output.append(contentsOf: slot.keyID)
-                    result.output.append(UInt8(ascii: "\""))
+                    put(Self.trueJSON)
+                    put(code)
+                    put(Self.keyJSON)
+                    put(slot.keyID)
+                    put(UInt8(ascii: "\""))
                 } else {
-                    result.output.append(contentsOf: Self.falseJSON)
+                    put(Self.falseJSON)
                 }
-                result.output.append(contentsOf: Self.untilJSON)
-                result.output.append(contentsOf: slot.validUntil)
-                result.output.append(contentsOf: Self.endJSON)
+                put(Self.untilJSON)
+                put(slot.validUntil)
+                put(Self.endJSON)
             }
         }
 
