@@ -220,3 +220,32 @@ struct ManifestTests {
         #expect(lines == 400_001)
     }
 }
+
+@Suite("Writing the feed to a pipe")
+struct ManifestPipeTests {
+    @Test("an --out that is a pipe (or a device) is written in place, never replaced by a rename")
+    func fifoOutput() throws {
+        let directory = try TemporaryDirectory()
+        let input = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\n")
+        let fifo = directory.file("feed.fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // A reader on the other end, as a consumer would be.
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/bin/cat")
+        reader.arguments = [fifo]
+        let received = Pipe()
+        reader.standardOutput = received
+        try reader.run()
+        // If the pipe were replaced, the reader would wait forever for a writer: end it, and let the checks fail.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 20) { if reader.isRunning { reader.terminate() } }
+        let result = try CommandRunner.run(["issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", input,
+                                            "--out", fifo, "--time-zone", "UTC"])
+        reader.waitUntilExit()
+        let text = String(decoding: received.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(text.hasPrefix("shipment_id,delivery_date,scope,code_required,code,key_id,valid_until\nA,2024-01-17,,true,"))
+        var info = stat()
+        #expect(stat(fifo, &info) == 0 && (info.st_mode & S_IFMT) == S_IFIFO)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["feed.fifo", "m.csv"])
+    }
+}

@@ -92,24 +92,37 @@ extension AtomicFile {
         public let mode: Mode
         /// Write the content here.
         public let fd: Int32
-        private let temporary: String
+        /// Nil when the target is a device or pipe written in place.
+        private let temporary: String?
         private var finished = false
 
         public init(path: String, permissions: mode_t = 0o600, mode: Mode) throws(WriteError) {
             self.path = path
             self.mode = mode
+            // A device or a pipe (/dev/stdout, a FIFO a consumer reads) cannot be
+            // replaced by renaming, and must never be: it is written in place.
+            var info = stat()
+            if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
+                guard (info.st_mode & S_IFMT) != S_IFDIR else { throw WriteError(path: path, code: EISDIR) }
+                let fd = open(path, O_WRONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw WriteError(path: path, code: errno) }
+                self.fd = fd
+                temporary = nil
+                return
+            }
             if mode == .createNew && access(path, F_OK) == 0 { throw WriteError(path: path, code: EEXIST) }
             let (directory, name) = split(path)
             var template = Array("\(directory)/.\(name).tmp-XXXXXX".utf8CString)
             let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
             guard fd >= 0 else { throw WriteError(path: path, code: errno) }
-            temporary = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+            let created = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
             guard fchmod(fd, permissions) == 0 else {
                 let code = errno
                 close(fd)
-                unlink(temporary)
+                unlink(created)
                 throw WriteError(path: path, code: code)
             }
+            temporary = created
             self.fd = fd
         }
 
@@ -118,6 +131,7 @@ extension AtomicFile {
             guard !finished else { return }
             finished = true
             defer { close(fd) }
+            guard let temporary else { return }
             guard fsync(fd) == 0 else {
                 unlink(temporary)
                 throw WriteError(path: path, code: errno)
@@ -137,7 +151,7 @@ extension AtomicFile {
             guard !finished else { return }
             finished = true
             close(fd)
-            unlink(temporary)
+            if let temporary { unlink(temporary) }
         }
 
         deinit { abandon() }
