@@ -41,10 +41,10 @@ public struct DeliveryTimeZone: Hashable, Sendable, CustomStringConvertible {
     /// The last second of `date` in this zone, e.g. `2024-01-17T23:59:59+01:00` for Berlin in winter.
     public func endOfDay(_ date: DeliveryDate) -> String {
         let localEnd = Int64(date.daysSinceEpoch + 1) * 86_400 - 1
-        // The offset in force at that local time; try the offset an hour earlier too, for DST days.
-        var offset = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(localEnd))))
-        let adjusted = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(localEnd - offset))))
-        offset = adjusted
+        // The offset in force at that local time: look it up at the instant the local time
+        // would be with the offset of the local time read as UTC (right except within a transition hour).
+        let guess = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(localEnd))))
+        let offset = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(localEnd - guess))))
         let sign = offset < 0 ? "-" : "+"
         let magnitude = abs(offset)
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }

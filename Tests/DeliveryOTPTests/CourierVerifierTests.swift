@@ -151,3 +151,22 @@ struct CourierVerifierTests {
         #expect(try door.verify("000000", for: Self.shipment) == .rejected(attemptsLeft: 3))
     }
 }
+
+@Suite("Delivery time zones")
+struct DeliveryTimeZoneTests {
+    @Test("the end of a delivery day carries that day's offset, on daylight-saving days too",
+          arguments: [("2024-03-30", "2024-03-30T23:59:59+01:00"), ("2024-03-31", "2024-03-31T23:59:59+02:00"),
+                      ("2024-10-26", "2024-10-26T23:59:59+02:00"), ("2024-10-27", "2024-10-27T23:59:59+01:00")])
+    func endOfDay(_ date: String, _ expected: String) throws {
+        #expect(try DeliveryTimeZone("Europe/Berlin").endOfDay(DeliveryDate(date)) == expected)
+    }
+
+    @Test("instants print as local time with the offset, and unknown zones are refused")
+    func formatting() throws {
+        let berlin = try DeliveryTimeZone("Europe/Berlin")
+        #expect(berlin.format(Timestamp(rfc3339: "2024-01-17T09:15:00Z")!) == "2024-01-17T10:15:00+01:00")
+        #expect(berlin.format(Timestamp(rfc3339: "2024-07-01T22:30:00Z")!) == "2024-07-02T00:30:00+02:00")
+        #expect(throws: TimeZoneError.self) { try DeliveryTimeZone("Mars/Olympus") }
+        #expect(throws: TimeZoneError.self) { try DeliveryTimeZone("CET") }
+    }
+}

@@ -12,28 +12,23 @@ enum CSVScanner {
             while index >= 0 && bytes[index] != UInt8(ascii: "\n") { index -= 1 }
             return index + 1
         }
-        return lastRecordBoundary(bytes, quoted: true).end
+        return lastRecordBoundary(bytes)
     }
 
-    /// The end of the last complete record in `bytes` (just past its line end),
-    /// and the number of line ends before it. A line end counts as a record end
-    /// only outside quotes: with RFC 4180's doubled quotes, that is when the
-    /// number of quotes before it is even.
-    static func lastRecordBoundary(_ bytes: UnsafeRawBufferPointer, quoted: Bool) -> (end: Int, lines: Int) {
-        var inQuotes = false, end = 0, lines = 0, linesAtEnd = 0
+    /// The end of the last complete record in quoted CSV. A line end counts as a
+    /// record end only outside quotes: with RFC 4180's doubled quotes, that is
+    /// when the number of quotes before it is even.
+    static func lastRecordBoundary(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var inQuotes = false, end = 0
         for index in 0..<bytes.count {
             let byte = bytes[index]
-            if quoted && byte == UInt8(ascii: "\"") {
+            if byte == UInt8(ascii: "\"") {
                 inQuotes.toggle()
-            } else if byte == UInt8(ascii: "\n") {
-                lines += 1
-                if !inQuotes {
-                    end = index + 1
-                    linesAtEnd = lines
-                }
+            } else if byte == UInt8(ascii: "\n") && !inQuotes {
+                end = index + 1
             }
         }
-        return (end, linesAtEnd)
+        return end
     }
 
     /// Parses one CSV record starting at `start`; calls `field` for each field with
