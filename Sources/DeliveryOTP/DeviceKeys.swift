@@ -201,7 +201,7 @@ public enum DeviceKeysError: Error, Sendable, Hashable, CustomStringConvertible 
         case .inFile(let path, let error): "\(path): \(error)"
         case .unreadable(let error): error.description
         case .readableByOthers(let path, let permissions):
-            "\(path) is readable by others (mode \(String(permissions, radix: 8).leftPadded(to: 4)))"
+            SecretFile.readableByOthers(path, permissions: permissions)
         }
     }
 

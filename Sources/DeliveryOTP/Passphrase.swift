@@ -36,7 +36,7 @@ public enum PassphraseError: Error, Sendable, Hashable, CustomStringConvertible 
         case .empty: "the passphrase is empty"
         case .unreadable(let error): "passphrase file: \(error)"
         case .readableByOthers(let path, let permissions):
-            "\(path) is readable by others (mode \(String(permissions, radix: 8).leftPadded(to: 4)))"
+            SecretFile.readableByOthers(path, permissions: permissions)
         }
     }
 

@@ -142,7 +142,7 @@ public enum KeyringFileError: Error, Sendable, CustomStringConvertible {
         case .unreadable(let error): error.description
         case .invalid(let path, let error): "\(path): \(error)"
         case .readableByOthers(let path, let permissions):
-            "\(path) is readable by others (mode \(String(permissions, radix: 8).leftPadded(to: 4)))"
+            SecretFile.readableByOthers(path, permissions: permissions)
         case .encrypted(let path): "\(path) is encrypted and no passphrase was given"
         case .wrongPassphrase(let path): "wrong passphrase for \(path) (or the file was altered); nothing was changed"
         case .exists(let path): "\(path) already exists"

@@ -78,6 +78,11 @@ public enum SecretFile {
     /// True when neither group nor others have any access (mode 0600 or stricter).
     public static func isPrivate(_ permissions: UInt32) -> Bool { permissions & 0o077 == 0 }
 
+    /// The one-line refusal for a secret file that group or others can read, like ssh's.
+    static func readableByOthers(_ path: String, permissions: UInt32) -> String {
+        "\(path) is readable by others (mode \(String(permissions, radix: 8).leftPadded(to: 4)))"
+    }
+
     private static func reason(_ code: Int32) -> ReadError.Reason {
         switch code {
         case ENOENT, ENOTDIR: .notFound
