@@ -23,10 +23,12 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // Linux calls the Glibc module leaves out: sync_file_range, mallopt.
+        .target(name: "CLinux"),
         // The library: spec v1, keyrings, code generation and verification. No CLI or I/O policy.
         .target(
             name: "DeliveryOTP",
-            dependencies: ["CLibCrypto"]
+            dependencies: ["CLibCrypto", "CLinux"]
         ),
         // The courier device's durable attempt store: SQLite through GRDB.
         .target(
@@ -39,6 +41,7 @@ let package = Package(
             dependencies: [
                 "DeliveryOTP",
                 "DeliveryOTPStore",
+                "CLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,3 +1,4 @@
+internal import CLinux
 import DeliveryOTP
 import Foundation
 
@@ -9,8 +10,7 @@ struct ManifestRun {
     func run() throws {
         // Chunk buffers are freed and allocated again all the time: keep them on the
         // heap rather than in fresh mmaps, whose page faults serialise the threads.
-        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 256 << 20)
-        _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 256 << 20)
+        dotp_keep_large_allocations(256 << 20)
         let format = try inputFormat()
         let policy = try valuePolicy()
         let zone = try command.timeZone.map { try DeliveryTimeZone($0) } ?? .current
@@ -42,7 +42,7 @@ struct ManifestRun {
         let started = Timestamp.monotonicSeconds()
         let summary: ManifestIssuer.Summary
         do {
-            summary = try issuer.run(input: input, output: output?.fd ?? 1, rejects: rejects?.fd ?? 2) { bytes in
+            summary = try issuer.run(input: input, output: output?.fd ?? 1, rejects: rejects?.fd ?? 2) { [inputSize] bytes in
                 guard showProgress else { return }
                 let done = inputSize.map { " \(min(100, bytes * 100 / max($0, 1)))%" } ?? ""
                 Diagnostics.writeAll(2, "\r\(Diagnostics.program): issuing\(done), \(bytes / 1_000_000) MB read ")
@@ -106,7 +106,3 @@ extension Timestamp {
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }
-
-/// glibc's `mallopt(3)`, which the Glibc module does not import (it lives in malloc.h).
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32

@@ -8,78 +8,91 @@ struct ChunkWork: Sendable {
 
     /// Scratch space for one worker thread, kept across its chunks so that
     /// buffers and the (date, scope) generators are made once, not per chunk.
-    func makeState() -> State {
-        var state = State(work: self)
-        state.reserveOutput(options.chunkSize + options.chunkSize / 2 + 4096)
-        return state
-    }
+    func makeState() -> State { State(work: self) }
 
-    /// Line numbers in the result (rejects, lines) are relative to the chunk's first line, 0.
-    func process(_ chunk: [UInt8], state: inout State) -> ManifestIssuer.ChunkResult {
+    /// Issues the job's input into its output. Line numbers in the result
+    /// (rejects, lines) are relative to the chunk's first line, 0.
+    func process(_ job: ChunkPipeline.Job, state: inout State) {
         state.result = ManifestIssuer.ChunkResult()
-        state.outputCount = 0
-        chunk.withUnsafeBytes { bytes in
-            switch options.format {
-            case .csv: state.csv(bytes, firstLine: 0)
-            case .jsonLines: state.jsonLines(bytes, firstLine: 0)
-            }
+        swap(&state.output, &job.output)
+        state.output.count = 0
+        let input = job.input.bytes
+        switch options.format {
+        case .csv: state.csv(input, firstLine: 0)
+        case .jsonLines: state.jsonLines(input, firstLine: 0)
         }
-        state.result.output = Array(UnsafeRawBufferPointer(start: state.output.baseAddress, count: state.outputCount))
-        return state.result
+        swap(&state.output, &job.output)
+        job.result = state.result
     }
 
     /// A (date, scope) pair with its generator and the text every row of it repeats.
     final class Slot {
         let generator: CodeGenerator?
         let failure: String?
-        /// CSV: `,DATE,SCOPE,`; JSON: `","delivery_date":"DATE","scope":"SCOPE","code_required":`.
-        let prefix: UnsafeRawBufferPointer
-        let keyID: UnsafeRawBufferPointer
-        let validUntil: UnsafeRawBufferPointer
+        /// The record before the ID (JSON: `{"shipment_id":"`; CSV: nothing).
+        let recordStart: UnsafeRawBufferPointer
+        /// The record after the ID up to the code, when a code is required
+        /// (CSV: `,DATE,SCOPE,true,`), and after the code (`,KEY,UNTIL` and the line end).
+        let requiredHead: UnsafeRawBufferPointer
+        let requiredTail: UnsafeRawBufferPointer
+        /// The record after the ID when no code is required (CSV: `,DATE,SCOPE,false,,,UNTIL`).
+        let notRequired: UnsafeRawBufferPointer
         private let storage: UnsafeMutableRawBufferPointer
 
-        /// The texts live in one block of their own, so that copying them into a row takes no reference counting.
-        init(generator: CodeGenerator?, failure: String?, prefix: [UInt8], keyID: [UInt8], validUntil: [UInt8]) {
+        /// The texts live in one block of their own, each followed by 16 spare
+        /// bytes for ``ByteWords/copy(_:_:count:)``, so a row copies them with
+        /// no reference counting and no libc call.
+        init(generator: CodeGenerator?, failure: String?, recordStart: [UInt8], requiredHead: [UInt8], requiredTail: [UInt8],
+             notRequired: [UInt8]) {
             self.generator = generator
             self.failure = failure
-            let block = UnsafeMutableRawBufferPointer.allocate(byteCount: max(prefix.count + keyID.count + validUntil.count, 1),
-                                                               alignment: 8)
+            let texts = [recordStart, requiredHead, requiredTail, notRequired]
+            let block = UnsafeMutableRawBufferPointer.allocate(byteCount: texts.reduce(0) { $0 + $1.count + 16 }, alignment: 16)
+            block.initializeMemory(as: UInt8.self, repeating: 0)
             var offset = 0
-            func place(_ bytes: [UInt8]) -> UnsafeRawBufferPointer {
-                bytes.withUnsafeBytes { source in
-                    if source.count > 0 { (block.baseAddress! + offset).copyMemory(from: source.baseAddress!, byteCount: source.count) }
-                }
-                defer { offset += bytes.count }
-                return UnsafeRawBufferPointer(start: block.baseAddress! + offset, count: bytes.count)
+            let placed = texts.map { text in
+                defer { offset += text.count + 16 }
+                UnsafeMutableRawBufferPointer(rebasing: block[offset..<offset + text.count]).copyBytes(from: text)
+                return UnsafeRawBufferPointer(start: block.baseAddress! + offset, count: text.count)
             }
-            self.prefix = place(prefix)
-            self.keyID = place(keyID)
-            self.validUntil = place(validUntil)
+            (self.recordStart, self.requiredHead, self.requiredTail, self.notRequired) = (placed[0], placed[1], placed[2], placed[3])
             storage = block
         }
 
         deinit { storage.deallocate() }
     }
 
-    /// The date and up to 32 scope bytes, compared and hashed as words.
+    /// The date field's 10 bytes and the scope's up to 32, as they appear in the
+    /// input: a row finds its slot without parsing the date. Only a date that
+    /// parses and a scope that validates ever enter the table.
     struct SlotKey: Hashable {
-        var days: Int32 = 0
+        var date: UInt64 = 0
+        var dateTail: UInt16 = 0
         var length: UInt8 = 0
         var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
 
-        init(days: Int, scope: UnsafeRawBufferPointer) {
-            self.days = Int32(truncatingIfNeeded: days)
-            length = UInt8(min(scope.count, 33))
-            withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: scope.prefix(32))) }
+        /// Nil unless the date field is 10 bytes and the scope at most 32.
+        @inline(__always)
+        init?(date: UnsafeRawBufferPointer, scope: UnsafeRawBufferPointer) {
+            guard date.count == 10, scope.count <= Scope.maximumLength else { return nil }
+            self.date = ByteWords.load(date.baseAddress!)
+            dateTail = date.baseAddress!.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
+            length = UInt8(scope.count)
+            if let pointer = scope.baseAddress {
+                words = (ByteWords.load(pointer, count: scope.count), ByteWords.load(pointer + 8, count: scope.count - 8),
+                         ByteWords.load(pointer + 16, count: scope.count - 16), ByteWords.load(pointer + 24, count: scope.count - 24))
+            }
         }
 
+        @inline(__always)
         static func == (a: SlotKey, b: SlotKey) -> Bool {
-            a.days == b.days && a.length == b.length && a.words.0 == b.words.0 && a.words.1 == b.words.1
-                && a.words.2 == b.words.2 && a.words.3 == b.words.3
+            (a.date ^ b.date) | UInt64(a.dateTail ^ b.dateTail) | UInt64(a.length ^ b.length) | (a.words.0 ^ b.words.0)
+                | (a.words.1 ^ b.words.1) | (a.words.2 ^ b.words.2) | (a.words.3 ^ b.words.3) == 0
         }
 
         func hash(into hasher: inout Hasher) {
-            hasher.combine(days)
+            hasher.combine(date)
+            hasher.combine(dateTail)
             hasher.combine(length)
             hasher.combine(words.0)
             hasher.combine(words.1)
@@ -87,13 +100,14 @@ struct ChunkWork: Sendable {
             hasher.combine(words.3)
         }
 
-        /// A cheap multiplicative hash for the open-addressing table (not for untrusted adversarial keys at scale:
-        /// the table is per chunk and falls back to a Dictionary past a few hundred slots).
+        /// A cheap multiplicative hash for the open-addressing table. The table
+        /// holds only valid (date, scope) pairs, a few thousand at most per day.
+        @inline(__always)
         var quickHash: UInt64 {
-            var h = UInt64(UInt32(bitPattern: days)) &* 0x9E37_79B9_7F4A_7C15
-            h = (h ^ words.0) &* 0xC2B2_AE3D_27D4_EB4F
-            h = (h ^ words.1 ^ UInt64(length)) &* 0x1656_67B1_9E37_79F9
-            h = (h ^ words.2 ^ (words.3 &<< 1)) &* 0x9E37_79B9_7F4A_7C15
+            var h = (date ^ UInt64(dateTail) &<< 48 ^ UInt64(length)) &* 0x9E37_79B9_7F4A_7C15
+            h = (h ^ words.0 ^ h &>> 29) &* 0xC2B2_AE3D_27D4_EB4F
+            h = (h ^ words.1 ^ h &>> 29) &* 0x1656_67B1_9E37_79F9
+            h = (h ^ words.2 ^ (words.3 &<< 1) ^ h &>> 29) &* 0x9E37_79B9_7F4A_7C15
             return h
         }
     }
@@ -108,41 +122,12 @@ struct ChunkWork: Sendable {
         let work: ChunkWork
         var result = ManifestIssuer.ChunkResult()
         var scratch: [UInt8] = []
-        /// The chunk's output records, written with a cursor (no per-append checks).
-        var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
-        var outputCount = 0
-
-        mutating func reserveOutput(_ capacity: Int) {
-            let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
-            if outputCount > 0 { grown.baseAddress!.copyMemory(from: output.baseAddress!, byteCount: outputCount) }
-            if output.baseAddress != nil { output.deallocate() }
-            output = grown
-        }
-
-        /// Frees the buffers; the state is not used again.
-        func release() {
-            output.deallocate()
-            quotedCopies.deallocate()
-            fields.deallocate()
-            present.deallocate()
-            columnFields.deallocate()
-        }
-
-        @inline(__always) mutating func put(_ bytes: UnsafeRawBufferPointer) {
-            if bytes.count > 0 { (output.baseAddress! + outputCount).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-            outputCount += bytes.count
-        }
-
-        @inline(__always) mutating func put(_ byte: UInt8) {
-            output[outputCount] = byte
-            outputCount += 1
-        }
-
-        @inline(__always) mutating func put(_ bytes: [UInt8]) {
-            bytes.withUnsafeBytes { put($0) }
-        }
-        /// 256 bytes per field for the unquoted copies of quoted fields.
-        let quotedCopies = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * Field.allCases.count, alignment: 16)
+        /// The output records of the chunk in hand (swapped in from its job), written with a cursor.
+        var output = ByteBuffer(capacity: 64)
+        /// 256 bytes per field for the unquoted copies of quoted fields (and JSON
+        /// values), plus slack for word loads.
+        let quotedCopies = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * Field.allCases.count + ByteBuffer.slack,
+                                                                  alignment: 16)
         // Per-row field views and flags, in memory of their own so that writing them needs no uniqueness checks.
         let fields = UnsafeMutableBufferPointer<UnsafeRawBufferPointer>.allocate(capacity: Field.allCases.count)
         let present = UnsafeMutableBufferPointer<Bool>.allocate(capacity: Field.allCases.count)
@@ -150,16 +135,19 @@ struct ChunkWork: Sendable {
         let columnFields: UnsafeMutableBufferPointer<Int>
         let thresholds: [(currency: UInt32, micros: Int64)]
 
-        // Open addressing, 1024 buckets; a Dictionary once more than 512 slots appear.
-        var tableKeys = [SlotKey?](repeating: nil, count: 1024)
-        var tableSlots = [Slot?](repeating: nil, count: 1024)
+        /// The slots by (date, scope): open addressing over `tableSize` entries
+        /// while at most half are used, then a Dictionary (seeded hashing) for
+        /// the rare manifest with more pairs. The table holds unretained
+        /// references, so a lookup costs no reference counting; `slots` owns them.
+        struct TableEntry {
+            var key: SlotKey?
+            var slot: Unmanaged<Slot>?
+        }
+        static let tableSize = 1024
+        let table = UnsafeMutableBufferPointer<TableEntry>.allocate(capacity: State.tableSize)
         var tableCount = 0
         var overflow: [SlotKey: Slot] = [:]
-
-        static let trueCSV = Array("true,".utf8), falseCSV = Array("false,,".utf8)
-        static let trueJSON = Array(#"true,"code":""#.utf8), keyJSON = Array(#"","key_id":""#.utf8)
-        static let falseJSON = Array(#"false,"code":"","key_id":"""#.utf8), untilJSON = Array(#","valid_until":""#.utf8)
-        static let startJSON = Array(#"{"shipment_id":""#.utf8), endJSON = Array("\"}\n".utf8)
+        var slots: [Slot] = []
 
         init(work: ChunkWork) {
             self.work = work
@@ -173,66 +161,88 @@ struct ChunkWork: Sendable {
             _ = columnFields.initialize(from: map)
             fields.initialize(repeating: UnsafeRawBufferPointer(start: nil, count: 0))
             present.initialize(repeating: false)
+            quotedCopies.initializeMemory(as: UInt8.self, repeating: 0)
+            table.initialize(repeating: TableEntry())
             thresholds = work.options.policy.thresholds.map { (Self.pack(Array($0.key.utf8)), $0.value.micros) }
         }
 
+        /// Frees the buffers; the state is not used again.
+        func release() {
+            output.deallocate()
+            quotedCopies.deallocate()
+            fields.deallocate()
+            present.deallocate()
+            columnFields.deallocate()
+            table.deallocate()
+        }
+
+        /// A currency code as a number: its three bytes, big-endian.
         static func pack(_ bytes: some Collection<UInt8>) -> UInt32 {
             bytes.reduce(0) { $0 << 8 | UInt32($1) }
         }
 
+        @inline(__always) private func byte(_ base: UnsafeRawPointer, _ index: Int) -> UInt8 {
+            base.load(fromByteOffset: index, as: UInt8.self)
+        }
+
+        /// Issues the CSV records of a chunk, which ends with a line end.
         mutating func csv(_ bytes: UnsafeRawBufferPointer, firstLine: Int) {
+            guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+            // The scan below stops at line ends only: the chunk must end with one.
+            precondition(byte(base, bytes.count - 1) == UInt8(ascii: "\n"), "a manifest chunk must end with a line end")
             let expected = work.columns.count
+            let map = columnFields, mapCount = work.columns.count
             var index = 0, line = firstLine
-            let map = columnFields
-            let mapCount = work.columns.count
             while index < bytes.count {
                 if work.options.strict && result.firstReject != nil { break }
                 // A blank line is not a record.
-                if bytes[index] == UInt8(ascii: "\n") { index += 1; line += 1; continue }
-                if bytes[index] == UInt8(ascii: "\r"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") {
+                let first = byte(base, index)
+                if first == UInt8(ascii: "\n") { index += 1; line += 1; continue }
+                if first == UInt8(ascii: "\r"), index + 1 < bytes.count, byte(base, index + 1) == UInt8(ascii: "\n") {
                     index += 2; line += 1; continue
                 }
                 for field in 0..<present.count { present[field] = false }
                 result.rows += 1
-                // Fast path: a record without quotes, split in place. memchr finds the
-                // line end and each comma (vectorised in glibc), instead of a byte loop.
-                var count = 0, cursor = index, quoted = false
-                let base = bytes.baseAddress!
-                let lineEnd: Int = memchr(base + index, Int32(UInt8(ascii: "\n")), bytes.count - index)
-                    .map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? bytes.count
-                var contentEnd = lineEnd
-                if contentEnd > index && bytes[contentEnd - 1] == UInt8(ascii: "\r") { contentEnd -= 1 }
-                while true {
-                    if cursor < contentEnd && bytes[cursor] == UInt8(ascii: "\"") { quoted = true; break }
-                    let fieldStart = cursor
-                    let comma = memchr(base + cursor, Int32(UInt8(ascii: ",")), contentEnd - cursor)
-                    let fieldEnd = comma.map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? contentEnd
-                    if count < mapCount, map[count] >= 0 {
-                        present[map[count]] = true
-                        fields[map[count]] = UnsafeRawBufferPointer(start: base + fieldStart, count: fieldEnd - fieldStart)
+                // Fast path: a record without quotes, split in place eight bytes at
+                // a time. Each word gives a bit per comma, line end and quote.
+                var column = 0, fieldStart = index, position = index, quoted = false, lineEnd = index
+                scan: while true {
+                    let word = ByteWords.load(base + position)
+                    var marks = ByteWords.bytes(word, equalTo: UInt8(ascii: ",")) | ByteWords.bytes(word, equalTo: UInt8(ascii: "\n"))
+                        | ByteWords.bytes(word, equalTo: UInt8(ascii: "\""))
+                    while marks != 0 {
+                        let at = position + marks.trailingZeroBitCount >> 3
+                        let mark = byte(base, at)
+                        if mark == UInt8(ascii: "\"") { quoted = true; break scan }
+                        if column < mapCount, map[column] >= 0 {
+                            present[map[column]] = true
+                            fields[map[column]] = UnsafeRawBufferPointer(start: base + fieldStart, count: at - fieldStart)
+                        }
+                        column += 1
+                        if mark == UInt8(ascii: "\n") { lineEnd = at; break scan }
+                        fieldStart = at + 1
+                        marks &= marks &- 1
                     }
-                    count += 1
-                    if comma != nil { cursor = fieldEnd + 1; continue }
-                    cursor = min(lineEnd + 1, bytes.count)
-                    break
+                    position += 8
                 }
-                var next = cursor, lines = 1
-                if quoted {
-                    for field in 0..<present.count { present[field] = false }
-                    count = 0
-                    let chunk = bytes
-                    var seen = 0
-                    let parsed = CSVScanner.record(bytes, from: index, scratch: &scratch) { column, value in
-                        seen += 1
-                        _ = chunk
+                var next = lineEnd + 1, lines = 1
+                if !quoted {
+                    // A CR before the line end ends the line, not the last field.
+                    if lineEnd > fieldStart && byte(base, lineEnd - 1) == UInt8(ascii: "\r"),
+                       column - 1 < mapCount, map[column - 1] >= 0 {
+                        let last = fields[map[column - 1]]
+                        fields[map[column - 1]] = UnsafeRawBufferPointer(start: last.baseAddress, count: last.count - 1)
                     }
-                    guard let (end, spanned) = parsed else {
+                } else {
+                    // Quoted fields live in the scratch buffer only during the callback: count, then copy them aside.
+                    for field in 0..<present.count { present[field] = false }
+                    var seen = 0
+                    guard let (end, spanned) = CSVScanner.record(bytes, from: index, scratch: &scratch, field: { _, _ in seen += 1 })
+                    else {
                         reject(line: line, "unterminated quoted field")
                         break
                     }
-                    count = seen
-                    // Quoted fields live in the scratch buffer only during the callback; re-parse to copy them aside.
-                    var column = 0
+                    column = 0
                     _ = CSVScanner.record(bytes, from: index, scratch: &scratch) { _, value in
                         defer { column += 1 }
                         guard column < mapCount, map[column] >= 0 else { return }
@@ -243,11 +253,12 @@ struct ChunkWork: Sendable {
                         if length > 0 { copy.copyMemory(from: value.baseAddress!, byteCount: length) }
                         fields[field] = UnsafeRawBufferPointer(start: copy, count: value.count > 256 ? 257 : length)
                     }
+                    column = seen
                     next = end
                     lines = spanned
                 }
-                if count != expected {
-                    reject(line: line, "expected \(expected) fields, found \(count)")
+                if column != expected {
+                    reject(line: line, "expected \(expected) fields, found \(column)")
                 } else {
                     issueRow(line: line)
                 }
@@ -317,42 +328,40 @@ struct ChunkWork: Sendable {
         /// Validates the fields of one row and writes its output record.
         mutating func issueRow(line: Int) {
             let id = fields[Field.shipment.rawValue]
-            guard ShipmentID.isValid(bytes: id) else {
+            guard id.count >= 1, id.count <= ShipmentID.maximumLength, ByteWords.isPrintable(id.baseAddress!, count: id.count) else {
                 var reason = "invalid shipment ID"
                 do { _ = try ShipmentID(text(.shipment)) } catch { reason = error.description }
                 reject(line: line, reason)
                 return
             }
-            let parsedDate = Result { () throws(InputError) in try DeliveryDate(asciiBytes: fields[Field.date.rawValue]) }
-            guard case .success(let deliveryDate) = parsedDate else {
-                if case .failure(let error) = parsedDate { reject(line: line, error.description) }
-                return
-            }
+            let date = fields[Field.date.rawValue]
             let scope = present[Field.scope.rawValue] ? fields[Field.scope.rawValue] : UnsafeRawBufferPointer(start: nil, count: 0)
-            guard let slot = slot(for: SlotKey(days: deliveryDate.daysSinceEpoch, scope: scope), date: deliveryDate, scope: scope) else {
-                reject(line: line, "invalid scope: \(Printable.quoted(text(.scope)))")
-                return
-            }
-            if let failure = slot.failure {
+            let key = SlotKey(date: date, scope: scope)
+            guard let slotReference = key.flatMap({ slot(for: $0) }) ?? newSlot(key: key, date: date, scope: scope, line: line)
+            else { return }
+            // A date no key covers: the slot holds the reason.
+            if let failure = slotReference._withUnsafeGuaranteedRef({ $0.generator == nil ? $0.failure : nil }) {
                 reject(line: line, failure)
                 return
             }
             // The value policy; an empty field is a missing value.
             var micros: Int64?
-            if present[Field.value.rawValue] && fields[Field.value.rawValue].count > 0 {
-                guard let amount = ValuePolicy.Amount(bytes: fields[Field.value.rawValue]) else {
+            let value = fields[Field.value.rawValue]
+            if present[Field.value.rawValue] && value.count > 0 {
+                guard let amount = ValuePolicy.Amount(bytes: value) else {
                     reject(line: line, "malformed order_value \(Printable.quoted(text(.value))): expected a decimal such as 149.90")
                     return
                 }
                 micros = amount.micros
             }
             var currency: UInt32?
-            if present[Field.currency.rawValue] && fields[Field.currency.rawValue].count > 0 {
-                guard ValuePolicy.isCurrencyCode(fields[Field.currency.rawValue]) else {
+            let currencyField = fields[Field.currency.rawValue]
+            if present[Field.currency.rawValue] && currencyField.count > 0 {
+                guard ValuePolicy.isCurrencyCode(currencyField) else {
                     reject(line: line, "malformed currency \(Printable.quoted(text(.currency))): expected an ISO 4217 code such as EUR")
                     return
                 }
-                currency = Self.pack(fields[Field.currency.rawValue])
+                currency = UInt32(currencyField[0]) << 16 | UInt32(currencyField[1]) << 8 | UInt32(currencyField[2])
             }
             var required = true
             if !work.options.policy.requireAll, let micros, let currency,
@@ -360,109 +369,135 @@ struct ChunkWork: Sendable {
                 required = micros >= threshold.micros
             }
             if required { result.issued += 1 } else { result.notRequired += 1 }
-            var digits: UInt64 = 0
-            if required {
-                var rest = slot.generator!.code(forValidatedBytes: id).value
-                withUnsafeMutableBytes(of: &digits) { out in
-                    for position in stride(from: 5, through: 0, by: -1) {
-                        out[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-                        rest /= 10
-                    }
-                }
+            slotReference._withUnsafeGuaranteedRef { slot in
+                write(id: id, slot: slot, code: required ? slot.generator!.code(forValidatedBytes: id) : nil)
             }
-            write(id: id, slot: slot, required: required, digits: digits)
         }
 
-        /// Appends one output record.
-        mutating func write(id: UnsafeRawBufferPointer, slot: Slot, required: Bool, digits: UInt64) {
-            // A record is at most 2 x 64 (an escaped ID) plus the slot's texts plus 64 bytes of punctuation.
-            let worst = 2 * id.count + slot.prefix.count + slot.keyID.count + slot.validUntil.count + 96
-            if outputCount + worst > output.count { reserveOutput(max(output.count * 2, outputCount + worst)) }
-            var digits = digits
-            let code = withUnsafeBytes(of: &digits) { UnsafeRawBufferPointer(rebasing: $0.prefix(6)) }
+        /// The slot of a (date, scope) pair not in the table: parsed, derived
+        /// and added to it; nil, with the row rejected, when the date or scope is bad.
+        mutating func newSlot(key: SlotKey?, date: UnsafeRawBufferPointer, scope: UnsafeRawBufferPointer,
+                              line: Int) -> Unmanaged<Slot>? {
+            let parsedDate = Result { () throws(InputError) in try DeliveryDate(asciiBytes: date) }
+            guard case .success(let deliveryDate) = parsedDate else {
+                if case .failure(let error) = parsedDate { reject(line: line, error.description) }
+                return nil
+            }
+            guard let key, let slot = makeSlot(deliveryDate, scope: scope) else {
+                reject(line: line, "invalid scope: \(Printable.quoted(text(.scope)))")
+                return nil
+            }
+            slots.append(slot)
+            if tableCount < Self.tableSize / 2 {
+                var bucket = Int(truncatingIfNeeded: key.quickHash >> 54)
+                while table[bucket].key != nil { bucket = (bucket + 1) & (Self.tableSize - 1) }
+                table[bucket] = TableEntry(key: key, slot: Unmanaged.passUnretained(slot))
+                tableCount += 1
+            } else {
+                overflow[key] = slot
+            }
+            return Unmanaged.passUnretained(slot)
+        }
+
+        /// The slot for `key` if it has been made.
+        @inline(__always)
+        func slot(for key: SlotKey) -> Unmanaged<Slot>? {
+            var bucket = Int(truncatingIfNeeded: key.quickHash >> 54)
+            while let existing = table[bucket].key {
+                if existing == key { return table[bucket].slot }
+                bucket = (bucket + 1) & (Self.tableSize - 1)
+            }
+            return overflow.isEmpty ? nil : overflow[key].map { Unmanaged.passUnretained($0) }
+        }
+
+        /// Appends one output record: the ID (escaped if need be), then the slot's
+        /// texts around the code, copied 16 bytes at a time.
+        @inline(__always)
+        mutating func write(id: UnsafeRawBufferPointer, slot: Slot, code: DeliveryCode?) {
+            // At most 2 x 64 bytes for an escaped ID, the slot's texts, and 16 for each copy's overrun.
+            output.reserve(output.count + 2 * id.count + slot.recordStart.count + slot.requiredHead.count
+                + slot.requiredTail.count + slot.notRequired.count + 6 + 5 * 16)
+            copy(slot.recordStart)
+            let source = id.baseAddress!
+            var special: UInt64 = 0
+            for offset in stride(from: 0, to: id.count, by: 8) {
+                let word = ByteWords.load(source + offset, count: id.count - offset)
+                special |= ByteWords.bytes(word, equalTo: UInt8(ascii: "\""))
+                special |= work.options.format == .csv ? ByteWords.bytes(word, equalTo: UInt8(ascii: ","))
+                    : ByteWords.bytes(word, equalTo: UInt8(ascii: "\\"))
+            }
+            if special == 0 {
+                copy(id)
+            } else {
+                writeEscaped(id)
+            }
+            guard let code else {
+                copy(slot.notRequired)
+                return
+            }
+            copy(slot.requiredHead)
+            var rest = code.value, digits: UInt64 = 0
+            for _ in 0..<DeliveryCode.digits {
+                digits = digits << 8 | UInt64(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10))
+                rest /= 10
+            }
+            output.base.storeBytes(of: digits.littleEndian, toByteOffset: output.count, as: UInt64.self)
+            output.count += DeliveryCode.digits
+            copy(slot.requiredTail)
+        }
+
+        @inline(__always)
+        private mutating func copy(_ text: UnsafeRawBufferPointer) {
+            ByteWords.copy(output.base + output.count, text.baseAddress!, count: text.count)
+            output.count += text.count
+        }
+
+        /// An ID with a quote or comma (CSV: quoted, quotes doubled) or a quote or backslash (JSON: backslash-escaped).
+        private mutating func writeEscaped(_ id: UnsafeRawBufferPointer) {
+            func put(_ byte: UInt8) {
+                output.base.storeBytes(of: byte, toByteOffset: output.count, as: UInt8.self)
+                output.count += 1
+            }
             switch work.options.format {
             case .csv:
-                if memchr(id.baseAddress!, Int32(UInt8(ascii: ",")), id.count) != nil
-                    || memchr(id.baseAddress!, Int32(UInt8(ascii: "\"")), id.count) != nil {
-                    put(UInt8(ascii: "\""))
-                    for byte in id {
-                        if byte == UInt8(ascii: "\"") { put(byte) }
-                        put(byte)
-                    }
-                    put(UInt8(ascii: "\""))
-                } else {
-                    put(id)
+                put(UInt8(ascii: "\""))
+                for byte in id {
+                    if byte == UInt8(ascii: "\"") { put(byte) }
+                    put(byte)
                 }
-                put(slot.prefix)
-                if required {
-                    put(Self.trueCSV)
-                    put(code)
-                    put(UInt8(ascii: ","))
-                    put(slot.keyID)
-                } else {
-                    put(Self.falseCSV)
-                }
-                put(UInt8(ascii: ","))
-                put(slot.validUntil)
-                put(UInt8(ascii: "\n"))
+                put(UInt8(ascii: "\""))
             case .jsonLines:
-                put(Self.startJSON)
                 for byte in id {
                     if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { put(UInt8(ascii: "\\")) }
                     put(byte)
                 }
-                put(slot.prefix)
-                if required {
-                    put(Self.trueJSON)
-                    put(code)
-                    put(Self.keyJSON)
-                    put(slot.keyID)
-                    put(UInt8(ascii: "\""))
-                } else {
-                    put(Self.falseJSON)
-                }
-                put(Self.untilJSON)
-                put(slot.validUntil)
-                put(Self.endJSON)
             }
-        }
-
-        /// The cached slot for `key`, made on first use; nil for an invalid scope.
-        mutating func slot(for key: SlotKey, date: DeliveryDate, scope: UnsafeRawBufferPointer) -> Slot? {
-            if tableCount > 512 {
-                if let slot = overflow[key] { return slot }
-                guard let slot = makeSlot(date, scope: scope) else { return nil }
-                overflow[key] = slot
-                return slot
-            }
-            var bucket = Int(truncatingIfNeeded: key.quickHash >> 54)
-            while let existing = tableKeys[bucket] {
-                if existing == key { return tableSlots[bucket] }
-                bucket = (bucket + 1) & 1023
-            }
-            guard let slot = makeSlot(date, scope: scope) else { return nil }
-            tableKeys[bucket] = key
-            tableSlots[bucket] = slot
-            tableCount += 1
-            return slot
         }
 
         func makeSlot(_ deliveryDate: DeliveryDate, scope bytes: UnsafeRawBufferPointer) -> Slot? {
             guard bytes.count <= Scope.maximumLength,
                   let scopeValue = try? Scope(String(decoding: bytes, as: UTF8.self)) else { return nil }
-            let validUntil = Array(work.options.timeZone.endOfDay(deliveryDate).utf8)
-            let prefix: [UInt8]
-            switch work.options.format {
-            case .csv: prefix = Array(",\(deliveryDate),\(scopeValue.rawValue),".utf8)
-            case .jsonLines:
-                prefix = Array(#"","delivery_date":"\#(deliveryDate)","scope":"\#(scopeValue.rawValue)","code_required":"#.utf8)
+            let validUntil = work.options.timeZone.endOfDay(deliveryDate)
+            let date = deliveryDate.description, scope = scopeValue.rawValue
+            func slot(generator: CodeGenerator?, failure: String?, keyID: String) -> Slot {
+                switch work.options.format {
+                case .csv:
+                    Slot(generator: generator, failure: failure, recordStart: [],
+                         requiredHead: Array(",\(date),\(scope),true,".utf8),
+                         requiredTail: Array(",\(keyID),\(validUntil)\n".utf8),
+                         notRequired: Array(",\(date),\(scope),false,,,\(validUntil)\n".utf8))
+                case .jsonLines:
+                    Slot(generator: generator, failure: failure, recordStart: Array(#"{"shipment_id":""#.utf8),
+                         requiredHead: Array(#"","delivery_date":"\#(date)","scope":"\#(scope)","code_required":true,"code":""#.utf8),
+                         requiredTail: Array((#"","key_id":"\#(keyID)","valid_until":"\#(validUntil)"}"# + "\n").utf8),
+                         notRequired: Array((#"","delivery_date":"\#(date)","scope":"\#(scope)","code_required":false,"code":"","key_id":"","valid_until":"\#(validUntil)"}"# + "\n").utf8))
+                }
             }
             do {
                 let (dayKey, keyID) = try work.keyring.dayKey(scope: scopeValue, date: deliveryDate)
-                return Slot(generator: CodeGenerator(dayKey: dayKey), failure: nil, prefix: prefix,
-                            keyID: Array(keyID.rawValue.utf8), validUntil: validUntil)
+                return slot(generator: CodeGenerator(dayKey: dayKey), failure: nil, keyID: keyID.rawValue)
             } catch {
-                return Slot(generator: nil, failure: error.description, prefix: prefix, keyID: [], validUntil: validUntil)
+                return slot(generator: nil, failure: error.description, keyID: "")
             }
         }
     }
