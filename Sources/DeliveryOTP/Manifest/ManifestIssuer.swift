@@ -52,6 +52,7 @@ public struct ManifestIssuer: Sendable {
         var reader = ChunkReader(fd: input, chunkSize: options.chunkSize, quoted: options.format == .csv)
         defer { reader.close() }
         let sink = Sink(output: output, rejects: rejects, strict: options.strict, progress: progress)
+        defer { sink.close() }
         var columns = Columns()
         if options.format == .csv {
             guard let header = try reader.nextRecord() else { throw .empty }
@@ -129,10 +130,15 @@ public struct ManifestIssuer: Sendable {
             if chunks % 16 == 0 { progress?(bytesIssued) }
         }
 
+        func close() {
+            output.close()
+            rejects.close()
+        }
+
         func finish() throws(ManifestError) {
             progress?(bytesIssued)
-            try output.flush()
-            try rejects.flush()
+            try output.finish()
+            try rejects.finish()
         }
     }
 
