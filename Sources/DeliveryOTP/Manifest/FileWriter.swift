@@ -3,22 +3,22 @@ import Foundation
 
 /// Buffered writes to a file descriptor.
 ///
-/// For a regular file, the kernel is asked to start writing each 16 MiB to disk
-/// as soon as it is written (`sync_file_range`, which does not wait), and every
-/// 128 MiB a background `fdatasync` flushes the disk's cache. The disk works
-/// while the cores issue codes, and the fsync at commit finds little left to do
-/// instead of the whole feed. End with `finish()`, or `close()` after a failure.
+/// For a regular file, each 16 MiB written is sent on to the disk at once: the
+/// kernel is asked to start writing it (`sync_file_range`, which does not wait),
+/// and a background thread calls `fdatasync`, which also flushes the disk's
+/// cache. The disk works while the cores issue codes, and the fsync at commit
+/// finds little left to do instead of the whole feed (on this project's VM,
+/// 16 MiB steps issued the 10M-row manifest in 2.0-2.2 s; 128 MiB steps took
+/// 2.3-2.8 s, and the writeback hints alone 2.3-3.5 s). End with `finish()`, or `close()` after a failure.
 struct FileWriter {
     let fd: Int32
     private var buffer: [UInt8] = []
     private let startsWriteback: Bool
     private var written: Int64 = 0
     private var writebackStarted: Int64 = 0
-    private var syncRequested: Int64 = 0
-    /// Started with the first 128 MiB, so that small outputs (and rejects) never start a thread.
+    /// Started with the first step, so that small outputs (and rejects) never start a thread.
     private var background: BackgroundSync?
     private static let writebackStep: Int64 = 16 << 20
-    private static let syncStep: Int64 = 128 << 20
 
     init(fd: Int32) {
         self.fd = fd
@@ -79,10 +79,7 @@ struct FileWriter {
         // Advisory: an error here (say, a file system without it) only loses the head start.
         _ = dotp_start_writeback(fd, writebackStarted, written - writebackStarted)
         writebackStarted = written
-        if written - syncRequested >= Self.syncStep {
-            if background == nil { background = BackgroundSync(fd: fd) }
-            background?.request()
-            syncRequested = written
-        }
+        if background == nil { background = BackgroundSync(fd: fd) }
+        background?.request()
     }
 }
