@@ -23,7 +23,7 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
-        // Linux calls the Glibc module leaves out: sync_file_range, mallopt.
+        // A Linux call the Glibc module leaves out: sync_file_range.
         .target(name: "CLinux"),
         // The library: spec v1, keyrings, code generation and verification. No CLI or I/O policy.
         .target(
@@ -41,7 +41,6 @@ let package = Package(
             dependencies: [
                 "DeliveryOTP",
                 "DeliveryOTPStore",
-                "CLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

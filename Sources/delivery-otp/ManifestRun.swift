@@ -1,4 +1,3 @@
-internal import CLinux
 import DeliveryOTP
 import Foundation
 
@@ -8,9 +7,6 @@ struct ManifestRun {
     let manifest: String
 
     func run() throws {
-        // Chunk buffers are freed and allocated again all the time: keep them on the
-        // heap rather than in fresh mmaps, whose page faults serialise the threads.
-        dotp_keep_large_allocations(256 << 20)
         let format = try inputFormat()
         let policy = try valuePolicy()
         let zone = try command.timeZone.map { try DeliveryTimeZone($0) } ?? .current

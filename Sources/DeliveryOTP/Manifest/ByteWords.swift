@@ -1,7 +1,8 @@
 /// Eight bytes at a time ("SIMD within a register") for the manifest's hot
 /// loop: finding separators, checking IDs and copying short texts without a
-/// libc call per field. Every load may read past the bytes it is given, up to
-/// ``ByteBuffer/slack`` bytes, so callers pass pointers into padded buffers.
+/// libc call per field. Loads may read past the bytes they are given (up to 7
+/// bytes; `copy` up to 15), so callers pass pointers into buffers with at
+/// least ``ByteBuffer/slack`` spare bytes after their contents.
 enum ByteWords {
     static let ones: UInt64 = 0x0101_0101_0101_0101
     static let highBits: UInt64 = 0x8080_8080_8080_8080

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Parses and issues one chunk of manifest records (one thread's share of a round).
+/// Parses and issues manifest chunks, one at a time on each worker thread.
 struct ChunkWork: Sendable {
     let keyring: Keyring
     let options: ManifestIssuer.Options

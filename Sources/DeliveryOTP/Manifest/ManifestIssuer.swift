@@ -2,9 +2,10 @@ import Dispatch
 import Foundation
 
 /// Issues the codes of a delivery day's manifest (CSV or JSON lines), streaming:
-/// the input is read in chunks that end on record boundaries, the chunks of a
-/// round are parsed and issued on all cores, and their output is written in
-/// input order. Memory stays bounded by the chunk size times the thread count.
+/// the input is read in chunks that end on record boundaries, worker threads
+/// issue the chunks on all cores, and a writer thread writes their output in
+/// input order (``ChunkPipeline``). Memory stays bounded by the chunk size
+/// times a fixed number of buffers, whatever the manifest's size.
 public struct ManifestIssuer: Sendable {
     public enum Format: String, Sendable { case csv, jsonLines = "jsonl" }
 
