@@ -248,4 +248,20 @@ struct ManifestPipeTests {
         #expect(stat(fifo, &info) == 0 && (info.st_mode & S_IFMT) == S_IFIFO)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["feed.fifo", "m.csv"])
     }
+
+    @Test("a write that fails part way (a full disk) stops the run with exit 74 and one line saying why")
+    func fullDisk() throws {
+        let directory = try TemporaryDirectory()
+        // Several chunks' worth, so that the failure comes from the writer thread while workers and reading go on.
+        var manifest = "shipment_id,delivery_date\n"
+        for row in 0..<60_000 { manifest += "FULL-\(row),2024-01-17\n" }
+        let input = try directory.write("m.csv", manifest)
+        let result = try CommandRunner.run(["issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", input,
+                                            "--out", "/dev/full", "--force", "--time-zone", "UTC"])
+        #expect(result.status == 74)
+        #expect(result.stderr.contains("error: cannot write the output: No space left on device"), "\(result.stderr)")
+        #expect(!result.stderr.contains("rows read"), "no summary after a failed run")
+        var info = stat()
+        #expect(stat("/dev/full", &info) == 0 && (info.st_mode & S_IFMT) == S_IFCHR)
+    }
 }
