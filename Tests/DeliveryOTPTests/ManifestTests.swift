@@ -77,7 +77,7 @@ struct ManifestTests {
         #expect(result.stderr.contains("line 5: invalid shipment ID: character outside 0x21-0x7E U+0020 (space) at position 2"))
     }
 
-    @Test("JSON lines in, JSON lines out")
+    @Test("JSON lines in, JSON lines out; a repeated member and a number in exponent form are refused")
     func jsonLines() throws {
         let directory = try TemporaryDirectory()
         let manifest = """
@@ -85,6 +85,8 @@ struct ManifestTests {
             {"shipment_id": "J2", "delivery_date": "2024-01-17", "scope": "D1", "order_value": "10.5", "currency": "EUR"}
             {"shipment_id": "J3", "delivery_date": "2024-02-30"}
             not json
+            {"shipment_id": "J5", "shipment_id": "J6", "delivery_date": "2024-01-17"}
+            {"shipment_id": "J7", "delivery_date": "2024-01-17", "order_value": 1e2, "currency": "EUR"}
 
             """
         let (result, output) = try Self.issue(manifest, named: "m.jsonl", in: directory)
@@ -98,6 +100,8 @@ struct ManifestTests {
         #expect(objects[1]["code"] as? String == "")
         #expect(result.stderr.contains("line 3: invalid date '2024-02-30': February 2024 has 29 days"))
         #expect(result.stderr.contains("line 4: not a JSON object"))
+        #expect(result.stderr.contains("line 5: shipment_id appears twice"))
+        #expect(result.stderr.contains("line 6: malformed order_value '1e2': expected a decimal such as 149.90"))
     }
 
     @Test("every reject reason goes to --rejects with its line number, and the batch goes on")

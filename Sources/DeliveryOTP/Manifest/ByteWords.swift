@@ -53,6 +53,17 @@ enum ByteWords {
         return bad & highBits == 0
     }
 
+    /// Whether the `count` bytes at `pointer` are all below 0x80.
+    @inline(__always)
+    static func isASCII(_ pointer: UnsafeRawPointer, count: Int) -> Bool {
+        var offset = 0, seen: UInt64 = 0
+        while offset < count {
+            seen |= load(pointer + offset, count: count - offset)
+            offset += 8
+        }
+        return seen & highBits == 0
+    }
+
     /// Copies `count` bytes in 16-byte pieces: may write up to 15 bytes past
     /// `count` at `destination`, and read as many past `source`.
     @inline(__always)

@@ -268,42 +268,38 @@ struct ChunkWork: Sendable {
             result.lines = line - firstLine
         }
 
+        /// Issues the JSON-lines records of a chunk.
         mutating func jsonLines(_ bytes: UnsafeRawBufferPointer, firstLine: Int) {
+            guard let base = bytes.baseAddress else { return }
             var line = firstLine, start = 0
             defer { result.lines = line - firstLine }
             while start < bytes.count {
                 if work.options.strict && result.firstReject != nil { return }
-                var end = start
-                while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
+                let end = memchr(base + start, Int32(UInt8(ascii: "\n")), bytes.count - start)
+                    .map { UnsafeRawPointer($0) - base } ?? bytes.count
                 defer { start = end + 1; line += 1 }
                 let text = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
                 if text.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
                 result.rows += 1
-                let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: text.baseAddress!), count: text.count, deallocator: .none)
-                guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                    reject(line: line, "not a JSON object")
-                    continue
-                }
+                for field in 0..<present.count { present[field] = false }
                 var wrongType = false
-                for (field, key) in [(Field.shipment, "shipment_id"), (.date, "delivery_date"), (.scope, "scope"),
-                                     (.value, "order_value"), (.currency, "currency")] {
-                    var text: String?
-                    switch object[key] {
-                    case nil, is NSNull: text = nil
-                    case let string as String: text = string
-                    case is Bool: wrongType = true
-                    case let number as Int where field == .value: text = String(number)
-                    case let number as Double where field == .value: text = "\(number)"
-                    case let number as NSNumber where field == .value: text = number.stringValue
-                    default: wrongType = true
+                let (fields, present) = (fields, present)
+                do throws(JSONRecord.Failure) {
+                    try JSONRecord.parse(text, scratch: quotedCopies.baseAddress!) { field, value in
+                        switch value {
+                        case .text(let bytes):
+                            present[field] = true
+                            fields[field] = bytes
+                        case .null: break
+                        case .wrongType: wrongType = true
+                        }
                     }
-                    present[field.rawValue] = text != nil
-                    if let text {
-                        let copy = quotedCopies.baseAddress! + 256 * field.rawValue
-                        let utf8 = Array(text.utf8)
-                        utf8.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(copy), byteCount: min($0.count, 256)) }
-                        fields[field.rawValue] = UnsafeRawBufferPointer(start: copy, count: utf8.count > 256 ? 257 : utf8.count)
+                } catch {
+                    switch error {
+                    case .notAnObject: reject(line: line, "not a JSON object")
+                    case .duplicate(let name): reject(line: line, "\(name) appears twice")
                     }
+                    continue
                 }
                 if wrongType {
                     reject(line: line, "shipment_id, delivery_date, scope and currency must be strings, order_value a number or string")
