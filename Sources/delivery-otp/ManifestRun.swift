@@ -40,8 +40,7 @@ struct ManifestRun {
         do {
             summary = try issuer.run(input: input, output: output?.fd ?? 1, rejects: rejects?.fd ?? 2) { [inputSize] bytes in
                 guard showProgress else { return }
-                let done = inputSize.map { " \(min(100, bytes * 100 / max($0, 1)))%" } ?? ""
-                Diagnostics.writeAll(2, "\r\(Diagnostics.program): issuing\(done), \(bytes / 1_000_000) MB read ")
+                Diagnostics.writeAll(2, "\r\(Diagnostics.program): \(Self.progress(bytes: bytes, of: inputSize)) ")
             }
         } catch {
             if showProgress { Diagnostics.writeAll(2, "\n") }
@@ -61,6 +60,16 @@ struct ManifestRun {
         let rate = Double(summary.rowsRead) / elapsed
         Diagnostics.note("\(summary.rowsRead) rows read, \(summary.issued) codes issued, \(summary.notRequired) not required, "
             + "\(summary.rejected) rejected, \(String(format: "%.2f", elapsed)) s, \(String(format: "%.2f", rate / 1_000_000)) M rows/s")
+    }
+
+    /// `[#########-----------]  45%  224 of 497 MB`, or `issuing, 224 MB read` when the size is unknown (standard input).
+    static func progress(bytes: Int, of total: Int?) -> String {
+        guard let total, total > 0 else { return "issuing, \(bytes / 1_000_000) MB read" }
+        let percent = min(100, bytes * 100 / total), width = 30
+        let filled = percent * width / 100
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let padded = String(repeating: " ", count: 3 - String(percent).count) + String(percent)
+        return "[\(bar)] \(padded)%  \(bytes / 1_000_000) of \(total / 1_000_000) MB"
     }
 
     private func inputFormat() throws -> ManifestIssuer.Format {
