@@ -47,7 +47,7 @@ struct ManifestRun {
             output?.abandon()
             rejects?.abandon()
             switch error {
-            case .missingColumn, .empty, .rejectedRow:
+            case .missingColumn, .empty, .rejectedRow, .recordTooLong:
                 throw CommandFailure(message: "\(manifest): \(error)", hint: error.hint, exitCode: .dataError)
             case .io:
                 throw CommandFailure(message: error.description, exitCode: .ioError)

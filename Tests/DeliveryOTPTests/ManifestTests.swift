@@ -268,4 +268,28 @@ struct ManifestPipeTests {
         var info = stat()
         #expect(stat("/dev/full", &info) == 0 && (info.st_mode & S_IFMT) == S_IFCHR)
     }
+
+    @Test("an unterminated quote that runs past 16 MiB stops the run with exit 65 and its byte offset, in bounded memory")
+    func runawayRecord() throws {
+        let directory = try TemporaryDirectory()
+        let rows = String(repeating: "X1,2024-01-17\n", count: 1_400_000)  // 19.6 MB after the quote
+        let runaway = try directory.write("runaway.csv", "shipment_id,delivery_date\nA,2024-01-17\n\"B,2024-01-17\n" + rows)
+        let out = directory.file("out.csv")
+        let result = try CommandRunner.run(["issue", "--keyring", ManifestTests.example, "--manifest", runaway, "--out", out, "--time-zone", "UTC"])
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("error: \(runaway): the record at byte 39 runs past 16 MiB"), "\(result.stderr)")
+        #expect(result.stderr.contains("hint: look for an unterminated quote there"))
+        #expect(!FileManager.default.fileExists(atPath: out))
+        // A header with no line end at all is caught the same way.
+        let noLines = try directory.write("one-line.csv", String(repeating: "shipment_id,", count: 1_500_000))
+        let header = try CommandRunner.run(["issue", "--keyring", ManifestTests.example, "--manifest", noLines, "--out", directory.file("b.csv")])
+        #expect(header.status == 65)
+        #expect(header.stderr.contains("the record at byte 0 runs past 16 MiB"), "\(header.stderr)")
+        // Within the limit, the same quote is one rejected row at its line.
+        let short = try directory.write("short.csv", "shipment_id,delivery_date\nA,2024-01-17\n\"B,2024-01-17\n" + rows.prefix(140_000))
+        let rejected = try CommandRunner.run(["issue", "--keyring", ManifestTests.example, "--manifest", short, "--out", directory.file("c.csv"),
+                                              "--time-zone", "UTC"])
+        #expect(rejected.status == 0)
+        #expect(rejected.stderr.contains("line 3: unterminated quoted field"))
+    }
 }

@@ -4,11 +4,17 @@ import Foundation
 /// into the pipeline's buffers. The partial record after a chunk's last line
 /// end is carried over to the front of the next chunk.
 struct ChunkReader {
+    /// The longest record (or header) read: past it, the run stops rather than
+    /// let one runaway record, such as an unterminated quote, take the memory.
+    static let maximumRecord = 16 << 20
+
     let fd: Int32
     let chunkSize: Int
     let quoted: Bool
     private var carry: ByteBuffer
     private var atEnd = false
+    /// Input bytes handed out so far: the offset of the next record.
+    private var consumed = 0
 
     init(fd: Int32, chunkSize: Int, quoted: Bool) {
         self.fd = fd
@@ -43,8 +49,10 @@ struct ChunkReader {
             if let newline = bytes[searched...].firstIndex(of: UInt8(ascii: "\n")) {
                 let record = Array(bytes[...newline])
                 carry.removeFirst(newline + 1)
+                consumed += newline + 1
                 return (record, 1)
             }
+            if carry.count > Self.maximumRecord { throw .recordTooLong(offset: 0) }
             if atEnd {
                 guard carry.count > 0 else { return nil }
                 defer { carry.count = 0 }
@@ -65,6 +73,7 @@ struct ChunkReader {
             try Self.fill(&buffer, to: target, from: fd, atEnd: &atEnd)
             if buffer.count == 0 { return false }
             if atEnd {
+                consumed += buffer.count
                 if buffer.bytes.last != UInt8(ascii: "\n") {
                     buffer.reserve(buffer.count + 1)
                     buffer.base.storeBytes(of: UInt8(ascii: "\n"), toByteOffset: buffer.count, as: UInt8.self)
@@ -76,9 +85,12 @@ struct ChunkReader {
             if end > 0 {
                 carry.append(UnsafeRawBufferPointer(rebasing: buffer.bytes[end...]))
                 buffer.count = end
+                consumed += end
                 return true
             }
-            target = buffer.count * 2  // one record longer than a chunk: read on
+            // One record longer than a chunk: read on, up to the limit.
+            guard buffer.count < Self.maximumRecord else { throw .recordTooLong(offset: consumed) }
+            target = min(buffer.count * 2, Self.maximumRecord)
         }
     }
 }

@@ -7,6 +7,10 @@ public enum ManifestError: Error, Sendable, Hashable, CustomStringConvertible {
     case empty
     /// `--strict`: the first bad row.
     case rejectedRow(line: Int, reason: String)
+    /// A record (or the header) that goes on past ``ChunkReader/maximumRecord``
+    /// bytes, starting at this byte offset: most likely an unterminated quote.
+    /// It stops the run, as memory must stay bounded.
+    case recordTooLong(offset: Int)
     /// Reading or writing failed.
     case io(String)
 
@@ -15,6 +19,7 @@ public enum ManifestError: Error, Sendable, Hashable, CustomStringConvertible {
         case .missingColumn(let name): "the manifest has no '\(name)' column"
         case .empty: "the manifest is empty"
         case .rejectedRow(let line, let reason): "line \(line): \(reason)"
+        case .recordTooLong(let offset): "the record at byte \(offset) runs past \(ChunkReader.maximumRecord >> 20) MiB"
         case .io(let message): message
         }
     }
@@ -23,6 +28,7 @@ public enum ManifestError: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .missingColumn, .empty: "the header must name shipment_id and delivery_date (scope, order_value, currency are optional)"
         case .rejectedRow: "fix the row, or run without --strict to send bad rows to --rejects"
+        case .recordTooLong: "look for an unterminated quote there; no real record is that long"
         case .io: nil
         }
     }
