@@ -292,4 +292,13 @@ struct ManifestPipeTests {
         #expect(rejected.status == 0)
         #expect(rejected.stderr.contains("line 3: unterminated quoted field"))
     }
+
+    @Test("--threads outside 1 to 64 is refused as a usage error", arguments: ["0", "65"])
+    func threadBounds(_ threads: String) throws {
+        let directory = try TemporaryDirectory()
+        let input = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\n")
+        let result = try CommandRunner.run(["issue", "--keyring", ManifestTests.example, "--manifest", input, "--threads", threads])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--threads must be 1 to 64"), "\(result.stderr)")
+    }
 }

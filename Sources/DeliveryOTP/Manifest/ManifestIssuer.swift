@@ -65,7 +65,8 @@ public struct ManifestIssuer: Sendable {
 
         // Output runs about 1.75 times the input (87 bytes a row for 50 in the
         // generated manifest); a buffer that must grow keeps its size for the next chunk.
-        let pipeline = ChunkPipeline(jobs: options.threads * 4 + 2, inputCapacity: options.chunkSize,
+        // Jobs: one per worker, up to 14 waiting (3 per worker for a few), one being read, one being written.
+        let pipeline = ChunkPipeline(jobs: options.threads + min(options.threads * 3, 14) + 2, inputCapacity: options.chunkSize,
                                      outputCapacity: options.chunkSize * 7 / 4 + 4096)
         let work = ChunkWork(keyring: keyring, options: options, columns: columns)
         let workers = (0..<options.threads).map { _ in pipeline.startWorker(work) }

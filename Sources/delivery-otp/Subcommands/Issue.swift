@@ -77,7 +77,7 @@ extension DeliveryOTPCommand {
                     throw ValidationError("--manifest cannot be combined with IDs, --date or --json")
                 }
                 if keys.deviceKeys != nil { throw ValidationError("--manifest needs --keyring") }
-                if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+                if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be 1 to 64") }
             } else {
                 if shipmentIDs.isEmpty { throw ValidationError("give at least one shipment ID, or --manifest FILE") }
                 if date == nil { throw ValidationError("give --date YYYY-MM-DD with shipment IDs") }
