@@ -18,8 +18,8 @@ struct ChunkWork: Sendable {
         state.output.count = 0
         let input = job.input.bytes
         switch options.format {
-        case .csv: state.csv(input, firstLine: 0)
-        case .jsonLines: state.jsonLines(input, firstLine: 0)
+        case .csv: state.csv(input)
+        case .jsonLines: state.jsonLines(input)
         }
         swap(&state.output, &job.output)
         job.result = state.result
@@ -114,7 +114,20 @@ struct ChunkWork: Sendable {
 
     /// The columns a row needs, as pointers into the chunk (or into the
     /// quoted-field buffers), valid while the row is processed.
-    enum Field: Int, CaseIterable { case shipment, date, scope, value, currency }
+    enum Field: Int, CaseIterable {
+        case shipment, date, scope, value, currency
+
+        /// The CSV column and JSON member it is read from.
+        var name: String {
+            switch self {
+            case .shipment: "shipment_id"
+            case .date: "delivery_date"
+            case .scope: "scope"
+            case .value: "order_value"
+            case .currency: "currency"
+            }
+        }
+    }
 
     /// One worker's scratch space and caches. A struct, so that the compiler
     /// checks exclusive access statically and the per-row path has no runtime checks.
@@ -163,7 +176,7 @@ struct ChunkWork: Sendable {
             present.initialize(repeating: false)
             quotedCopies.initializeMemory(as: UInt8.self, repeating: 0)
             table.initialize(repeating: TableEntry())
-            thresholds = work.options.policy.thresholds.map { (Self.pack(Array($0.key.utf8)), $0.value.micros) }
+            thresholds = work.options.policy.thresholds.map { (Self.currencyNumber(Array($0.key.utf8)), $0.value.micros) }
         }
 
         /// Frees the buffers; the state is not used again.
@@ -177,7 +190,8 @@ struct ChunkWork: Sendable {
         }
 
         /// A currency code as a number: its three bytes, big-endian.
-        static func pack(_ bytes: some Collection<UInt8>) -> UInt32 {
+        @inline(__always)
+        static func currencyNumber(_ bytes: some Collection<UInt8>) -> UInt32 {
             bytes.reduce(0) { $0 << 8 | UInt32($1) }
         }
 
@@ -186,13 +200,13 @@ struct ChunkWork: Sendable {
         }
 
         /// Issues the CSV records of a chunk, which ends with a line end.
-        mutating func csv(_ bytes: UnsafeRawBufferPointer, firstLine: Int) {
+        mutating func csv(_ bytes: UnsafeRawBufferPointer) {
             guard let base = bytes.baseAddress, bytes.count > 0 else { return }
             // The scan below stops at line ends only: the chunk must end with one.
             precondition(byte(base, bytes.count - 1) == UInt8(ascii: "\n"), "a manifest chunk must end with a line end")
             let expected = work.columns.count
             let map = columnFields, mapCount = work.columns.count
-            var index = 0, line = firstLine
+            var index = 0, line = 0
             while index < bytes.count {
                 if work.options.strict && result.firstReject != nil { break }
                 // A blank line is not a record.
@@ -234,16 +248,10 @@ struct ChunkWork: Sendable {
                         fields[map[column - 1]] = UnsafeRawBufferPointer(start: last.baseAddress, count: last.count - 1)
                     }
                 } else {
-                    // Quoted fields live in the scratch buffer only during the callback: count, then copy them aside.
+                    // Quoted fields live in the scratch buffer only during the callback: copy them aside.
                     for field in 0..<present.count { present[field] = false }
-                    var seen = 0
-                    guard let (end, spanned) = CSVScanner.record(bytes, from: index, scratch: &scratch, field: { _, _ in seen += 1 })
-                    else {
-                        reject(line: line, "unterminated quoted field")
-                        break
-                    }
                     column = 0
-                    _ = CSVScanner.record(bytes, from: index, scratch: &scratch) { _, value in
+                    let parsed = CSVScanner.record(bytes, from: index, scratch: &scratch) { _, value in
                         defer { column += 1 }
                         guard column < mapCount, map[column] >= 0 else { return }
                         let field = map[column]
@@ -253,7 +261,10 @@ struct ChunkWork: Sendable {
                         if length > 0 { copy.copyMemory(from: value.baseAddress!, byteCount: length) }
                         fields[field] = UnsafeRawBufferPointer(start: copy, count: value.count > 256 ? 257 : length)
                     }
-                    column = seen
+                    guard let (end, spanned) = parsed else {
+                        reject(line: line, "unterminated quoted field")
+                        break
+                    }
                     next = end
                     lines = spanned
                 }
@@ -265,14 +276,14 @@ struct ChunkWork: Sendable {
                 index = next
                 line += lines
             }
-            result.lines = line - firstLine
+            result.lines = line
         }
 
         /// Issues the JSON-lines records of a chunk.
-        mutating func jsonLines(_ bytes: UnsafeRawBufferPointer, firstLine: Int) {
+        mutating func jsonLines(_ bytes: UnsafeRawBufferPointer) {
             guard let base = bytes.baseAddress else { return }
-            var line = firstLine, start = 0
-            defer { result.lines = line - firstLine }
+            var line = 0, start = 0
+            defer { result.lines = line }
             while start < bytes.count {
                 if work.options.strict && result.firstReject != nil { return }
                 let end = memchr(base + start, Int32(UInt8(ascii: "\n")), bytes.count - start)
@@ -357,7 +368,7 @@ struct ChunkWork: Sendable {
                     reject(line: line, "malformed currency \(Printable.quoted(text(.currency))): expected an ISO 4217 code such as EUR")
                     return
                 }
-                currency = UInt32(currencyField[0]) << 16 | UInt32(currencyField[1]) << 8 | UInt32(currencyField[2])
+                currency = Self.currencyNumber(currencyField)
             }
             var required = true
             if !work.options.policy.requireAll, let micros, let currency,

@@ -26,7 +26,7 @@ enum JSONRecord {
     }
 
     /// The member names the issuer reads, by ``ChunkWork/Field`` raw value.
-    static let names: [[UInt8]] = ["shipment_id", "delivery_date", "scope", "order_value", "currency"].map { Array($0.utf8) }
+    static let names: [[UInt8]] = ChunkWork.Field.allCases.map { Array($0.name.utf8) }
 
     /// Parses `line` (without its line end). For each member of interest, calls
     /// `member` with its field number and value; an unescaped string points

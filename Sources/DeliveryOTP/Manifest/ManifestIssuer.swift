@@ -161,13 +161,14 @@ public struct ManifestIssuer: Sendable {
                 }
             }
             guard parsed != nil else { throw .io("the manifest header has an unterminated quote") }
-            guard let shipment = names.firstIndex(of: "shipment_id") else { throw .missingColumn("shipment_id") }
-            guard let date = names.firstIndex(of: "delivery_date") else { throw .missingColumn("delivery_date") }
+            typealias Field = ChunkWork.Field
+            guard let shipment = names.firstIndex(of: Field.shipment.name) else { throw .missingColumn(Field.shipment.name) }
+            guard let date = names.firstIndex(of: Field.date.name) else { throw .missingColumn(Field.date.name) }
             self.shipment = shipment
             self.date = date
-            scope = names.firstIndex(of: "scope")
-            value = names.firstIndex(of: "order_value")
-            currency = names.firstIndex(of: "currency")
+            scope = names.firstIndex(of: Field.scope.name)
+            value = names.firstIndex(of: Field.value.name)
+            currency = names.firstIndex(of: Field.currency.name)
             count = names.count
         }
     }
