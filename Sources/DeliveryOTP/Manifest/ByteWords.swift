@@ -34,7 +34,8 @@ enum ByteWords {
     }
 
     /// Whether every one of the `count` bytes at `pointer` is printable ASCII,
-    /// 0x21 to 0x7E (a shipment ID's alphabet).
+    /// 0x21 to 0x7E: the rule of ``ShipmentID/isValid(bytes:)``, which checks
+    /// any buffer byte by byte; this one needs the manifest's padded buffers.
     @inline(__always)
     static func isPrintable(_ pointer: UnsafeRawPointer, count: Int) -> Bool {
         var offset = 0, bad: UInt64 = 0
