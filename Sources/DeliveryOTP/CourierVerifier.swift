@@ -24,7 +24,12 @@ public enum AttemptAdmission: Sendable, Hashable {
 /// A counted attempt awaiting its verdict.
 public struct AttemptTicket: Sendable, Hashable {
     public let id: Int64
-    public init(id: Int64) { self.id = id }
+    /// True when this is the last attempt the limit allows: a wrong code locks the shipment for the day.
+    public let isLast: Bool
+    public init(id: Int64, isLast: Bool) {
+        self.id = id
+        self.isLast = isLast
+    }
 }
 
 /// One line of the attempt log. It never holds the typed code or any key.
@@ -60,7 +65,13 @@ public struct AttemptRecord: Sendable, Hashable {
 ///
 /// ``begin(shipment:date:scope:limit:deviceID:at:)`` must make the attempt
 /// durable before it returns, so that no outcome is computed, let alone shown,
-/// for an attempt that a crash could forget.
+/// for an attempt that a crash could forget. A store also keeps (SPEC.md §9):
+/// - the lock: once a shipment is locked for a date, it stays locked that day,
+///   whatever limit a later call passes;
+/// - the latest time it has seen: a `begin` whose time is more than
+///   ``AttemptClock/tolerance`` earlier is refused with
+///   ``AttemptStoreError/Kind/clockMovedBack(latest:)`` and not counted, so that
+///   a device clock moved back cannot reopen a day's counts.
 public protocol AttemptStore {
     mutating func begin(shipment: ShipmentID, date: DeliveryDate, scope: Scope, limit: Int, deviceID: DeviceID?,
                         at time: Timestamp) throws(AttemptStoreError) -> AttemptAdmission
@@ -70,10 +81,33 @@ public protocol AttemptStore {
     mutating func prune(before date: DeliveryDate) throws(AttemptStoreError)
 }
 
-/// The attempt store could not be read or written; the attempt did not happen.
+/// The attempt store could not be read or written, or refused the attempt; the attempt did not happen.
 public struct AttemptStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: Sendable, Hashable {
+        /// The store could not be opened, read or written.
+        case io
+        /// The clock is more than ``AttemptClock/tolerance`` behind the latest time the store has seen.
+        case clockMovedBack(latest: Timestamp)
+    }
+    public let kind: Kind
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public init(_ description: String, kind: Kind = .io) {
+        self.kind = kind
+        self.description = description
+    }
+}
+
+/// How far a device clock may run behind the latest time its attempt store has seen.
+public enum AttemptClock {
+    /// Ten minutes: room for a clock corrected by a few minutes, none for replaying an earlier hour.
+    public static let tolerance: Int64 = 600
+
+    /// Refuses `time` when it is more than ``tolerance`` before `latest`.
+    public static func check(_ time: Timestamp, latest: Timestamp?) throws(AttemptStoreError) {
+        guard let latest, time.secondsSinceEpoch < latest.secondsSinceEpoch - tolerance else { return }
+        throw AttemptStoreError("the clock (\(time)) is more than 10 minutes behind the latest attempt time (\(latest)); nothing was counted",
+                                kind: .clockMovedBack(latest: latest))
+    }
 }
 
 /// A device's name in the attempt log: 1 to 64 characters from `[A-Za-z0-9._-]`.
@@ -101,11 +135,14 @@ public struct CourierVerifier<Store: AttemptStore> {
     public let deviceID: DeviceID?
     private let clock: () -> Timestamp
 
-    /// `attemptLimit` defaults to the device file's, else 5.
+    /// The effective limit is the device file's (else 5), lowered to `attemptLimit`
+    /// when that is smaller: a caller can make the door stricter, never looser.
     public init(deviceKeys: DeviceKeys, store: Store, attemptLimit: Int? = nil, deviceID: DeviceID? = nil,
                 clock: @escaping () -> Timestamp = { .now }) throws(CourierError) {
-        let limit = attemptLimit ?? deviceKeys.attemptLimit ?? Self.defaultAttemptLimit
-        guard Self.attemptLimits.contains(limit) else { throw .attemptLimit(limit) }
+        if let attemptLimit, !Self.attemptLimits.contains(attemptLimit) { throw .attemptLimit(attemptLimit) }
+        let fileLimit = deviceKeys.attemptLimit ?? Self.defaultAttemptLimit
+        guard Self.attemptLimits.contains(fileLimit) else { throw .attemptLimit(fileLimit) }
+        let limit = min(fileLimit, attemptLimit ?? fileLimit)
         self.deviceKeys = deviceKeys
         self.store = store
         self.attemptLimit = limit
@@ -132,7 +169,10 @@ public struct CourierVerifier<Store: AttemptStore> {
             try store.prune(before: date.adding(days: -30) ?? date)
             admission = try store.begin(shipment: shipment, date: date, scope: deviceKeys.scope, limit: attemptLimit,
                                         deviceID: deviceID, at: now)
-        } catch { throw .store(error) }
+        } catch {
+            if case .clockMovedBack(let latest) = error.kind { throw .clockMovedBack(now: now, latest: latest) }
+            throw .store(error)
+        }
 
         switch admission {
         case .locked:
@@ -151,10 +191,14 @@ public enum CourierError: Error, Sendable, Hashable, CustomStringConvertible {
     case attemptLimit(Int)
     case deviceKeys(DeviceKeysError)
     case store(AttemptStoreError)
+    /// The device clock is more than ten minutes behind the latest attempt the store has seen; not counted.
+    case clockMovedBack(now: Timestamp, latest: Timestamp)
 
     public var description: String {
         switch self {
         case .attemptLimit(let limit): "the attempt limit must be 1 to 10, not \(limit)"
+        case .clockMovedBack(let now, let latest):
+            "the device clock says \(now), more than 10 minutes before an attempt already recorded at \(latest); nothing was counted"
         case .deviceKeys(let error): error.description
         case .store(let error): "attempt store: \(error)"
         }
@@ -165,6 +209,7 @@ public enum CourierError: Error, Sendable, Hashable, CustomStringConvertible {
         case .attemptLimit: nil
         case .deviceKeys(let error): error.hint
         case .store: "check that the state file is writable and not damaged"
+        case .clockMovedBack: "set the device clock to the correct time"
         }
     }
 }

@@ -4,6 +4,8 @@ public struct InMemoryAttemptStore: AttemptStore, Sendable {
     private var rows: [Int64: AttemptRecord] = [:]
     private var nextID: Int64 = 1
     private var handovers: [Key: Timestamp] = [:]
+    private var locks: Set<Key> = []
+    private var latest: Timestamp?
 
     private struct Key: Hashable {
         let shipment: ShipmentID
@@ -21,24 +23,33 @@ public struct InMemoryAttemptStore: AttemptStore, Sendable {
                                      attempt: attempt, deviceID: deviceID)
             return id
         }
-        if let acceptedAt = handovers[Key(shipment: shipment, date: date)] {
+        try AttemptClock.check(time, latest: latest)
+        latest = max(latest ?? time, time)
+        let key = Key(shipment: shipment, date: date)
+        if let acceptedAt = handovers[key] {
             _ = record(.alreadyAccepted, nil)
             return .alreadyAccepted(at: acceptedAt)
         }
         let counted = rows.values.filter { $0.shipment == shipment && $0.date == date && $0.attempt != nil }.count
-        if counted >= limit {
+        if locks.contains(key) || counted >= limit {
+            locks.insert(key)
             _ = record(.locked, nil)
             return .locked
         }
         let id = record(.interrupted, counted + 1)
-        return .counted(AttemptTicket(id: id), number: counted + 1)
+        return .counted(AttemptTicket(id: id, isLast: counted + 1 >= limit), number: counted + 1)
     }
 
     public mutating func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp) throws(AttemptStoreError) {
         guard var row = rows[ticket.id] else { throw AttemptStoreError("no attempt \(ticket.id)") }
         row.outcome = accepted ? .accepted : .rejected
         rows[ticket.id] = row
-        if accepted { handovers[Key(shipment: row.shipment, date: row.date)] = time }
+        let key = Key(shipment: row.shipment, date: row.date)
+        if accepted {
+            handovers[key] = time
+        } else if ticket.isLast {
+            locks.insert(key)
+        }
     }
 
     public func records(since: Timestamp?) throws(AttemptStoreError) -> [AttemptRecord] {
@@ -48,5 +59,6 @@ public struct InMemoryAttemptStore: AttemptStore, Sendable {
     public mutating func prune(before date: DeliveryDate) throws(AttemptStoreError) {
         rows = rows.filter { $0.value.date >= date }
         handovers = handovers.filter { $0.key.date >= date }
+        locks = locks.filter { $0.date >= date }
     }
 }

@@ -26,6 +26,12 @@ public enum KeyringError: Error, Hashable, Sendable {
     case alreadyRevoked(KeyID)
     /// A replacement that starts after `latest` would leave dates without a key.
     case replacementTooLate(DeliveryDate, latest: DeliveryDate)
+    /// A replacement that starts before the revoked key would take dates from the key before it.
+    case replacementBeforeKey(DeliveryDate, keyStart: DeliveryDate)
+    /// A replacement that starts on or after the next key's start would take that key's dates.
+    case replacementAfterKey(DeliveryDate, nextStart: DeliveryDate)
+    /// The published example keys must not be changed: a keyring that holds them is for trying the tool only.
+    case exampleKeyring
 }
 
 extension KeyringError: CustomStringConvertible {
@@ -48,6 +54,12 @@ extension KeyringError: CustomStringConvertible {
         case .alreadyRevoked(let id): "key \(id) is already revoked"
         case .replacementTooLate(let date, let latest):
             "a replacement from \(date) would leave the dates from \(latest) without a key"
+        case .replacementBeforeKey(let date, let keyStart):
+            "a replacement from \(date) would change the codes of dates before the revoked key's start, \(keyStart)"
+        case .replacementAfterKey(let date, let nextStart):
+            "a replacement from \(date) would take over dates from \(nextStart), which belong to the next key"
+        case .exampleKeyring:
+            "this keyring holds the published example keys (\"example\": true), which must never be used or changed for production"
         }
     }
 
@@ -67,6 +79,9 @@ extension KeyringError: CustomStringConvertible {
         case .dateInPast: "use --force to change codes for past dates on purpose"
         case .alreadyRevoked: nil
         case .replacementTooLate(_, let latest): "use --replacement-from \(latest) or earlier"
+        case .replacementBeforeKey(_, let keyStart): "use --replacement-from \(keyStart) or later"
+        case .replacementAfterKey(_, let nextStart): "use --replacement-from before \(nextStart)"
+        case .exampleKeyring: "create a keyring of your own with 'delivery-otp keys init'"
         }
     }
 }

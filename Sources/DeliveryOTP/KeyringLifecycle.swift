@@ -64,47 +64,98 @@ extension Keyring {
         return (Keyring(unchecked: keys + [key], isExample: isExample), key)
     }
 
+    /// A run of consecutive dates, `first` to `last` inclusive; a nil `last` is open-ended.
+    public struct DateSpan: Sendable, Hashable, CustomStringConvertible {
+        public let first: DeliveryDate
+        public let last: DeliveryDate?
+
+        public init(first: DeliveryDate, last: DeliveryDate?) {
+            self.first = first
+            self.last = last
+        }
+
+        /// The dates from `start` up to, not including, `end` (nil: open-ended); nil when that is empty.
+        static func from(_ start: DeliveryDate, until end: DeliveryDate?) -> DateSpan? {
+            if let end, end <= start { return nil }
+            return DateSpan(first: start, last: end?.adding(days: -1))
+        }
+
+        public func contains(_ date: DeliveryDate) -> Bool { date >= first && last.map { date <= $0 } ?? true }
+
+        /// `2024-03-10 to 2024-03-14`, `2024-03-10`, or `2024-03-10 onwards`.
+        public var description: String {
+            guard let last else { return "\(first) onwards" }
+            return last == first ? first.description : "\(first) to \(last)"
+        }
+    }
+
     /// The result of a revocation.
     public struct Revocation: Sendable {
         public let keyring: Keyring
         public let revoked: Key
-        public let replacement: Key
-        /// The first and last date (inclusive; nil last means open-ended) from today on
-        /// whose codes came from the revoked key and must be sent again. Nil when none.
-        public let affected: (first: DeliveryDate, last: DeliveryDate?)?
+        /// The fresh key that takes over the revoked key's dates from its `activeFrom`; nil when
+        /// the revoked key no longer served today or a later date, so nothing needs replacing.
+        public let replacement: Key?
+        /// Every date whose code changed: exactly the revoked key's own dates. Those from
+        /// the replacement's start on use the replacement; earlier ones fall back to ``fallback``.
+        public let changed: DateSpan
+        /// The changed dates from today on, whose codes must be sent again; nil when none.
+        public let changedFromToday: DateSpan?
+        /// The changed dates before the replacement's start (all of them without a replacement),
+        /// which now use ``fallback`` (or no key); nil when none.
+        public let fallbackDates: DateSpan?
+        /// The key that serves ``fallbackDates``: the unrevoked key that started last before the revoked one.
+        public let fallback: Key?
     }
 
-    /// Revokes `id` and adds a fresh replacement active from `replacementFrom` in one step.
+    /// Revokes `id` and, when it still serves today or a later date, adds a fresh
+    /// replacement active from `replacementFrom` in one step.
     ///
-    /// The default replacement date is today, or the revoked key's own start when that
-    /// is later (revoking a scheduled key must not cut short the key before it). A
-    /// later replacement would leave dates without a key and is refused.
+    /// Only the revoked key's own dates change (its `activeFrom` up to the next
+    /// unrevoked key's start). The default replacement date is today, or the revoked
+    /// key's own start when that is later. A replacement date before the key's start
+    /// (it would take dates from the key before), on or after the next key's start (it
+    /// would take that key's dates), or after the default (it would leave the revoked
+    /// key's dates from today to the key before) is refused.
     public func revoking(id: KeyID, replacementFrom: DeliveryDate?, today: DeliveryDate, now: Timestamp, allowPast: Bool)
         throws(KeyringLifecycleError) -> Revocation {
         guard let index = keys.firstIndex(where: { $0.id == id }) else { throw .keyring(.unknownKeyID(id)) }
         let target = keys[index]
         if target.isRevoked { throw .keyring(.alreadyRevoked(id)) }
-        let latest = max(today, target.activeFrom)
-        let start = replacementFrom ?? latest
-        if start > latest { throw .keyring(.replacementTooLate(start, latest: latest)) }
-        if start < today && !allowPast { throw .keyring(.dateInPast(start, today: today)) }
-        if let existing = keys.first(where: { !$0.isRevoked && $0.id != id && $0.activeFrom == start }) {
-            throw .keyring(.activeFromTaken(start, existing.id))
-        }
-
         let end = successorStart(of: target)  // exclusive
-        var affected: (DeliveryDate, DeliveryDate?)?
-        if end.map({ $0 > latest }) ?? true {
-            affected = (latest, end?.adding(days: -1))
+        let latest = max(today, target.activeFrom)
+        let start: DeliveryDate?
+        if let replacementFrom {
+            if replacementFrom < target.activeFrom {
+                throw .keyring(.replacementBeforeKey(replacementFrom, keyStart: target.activeFrom))
+            }
+            if let end, replacementFrom >= end { throw .keyring(.replacementAfterKey(replacementFrom, nextStart: end)) }
+            if replacementFrom > latest { throw .keyring(.replacementTooLate(replacementFrom, latest: latest)) }
+            if replacementFrom < today && !allowPast { throw .keyring(.dateInPast(replacementFrom, today: today)) }
+            start = replacementFrom
+        } else {
+            // A key superseded before today serves no date from today on: nothing to replace.
+            start = end.map { $0 > latest } ?? true ? latest : nil
+        }
+        if let start, let existing = keys.first(where: { !$0.isRevoked && $0.id != id && $0.activeFrom == start }) {
+            throw .keyring(.activeFromTaken(start, existing.id))
         }
 
         var updated = keys
         updated[index] = Key(id: target.id, secret: target.secret, activeFrom: target.activeFrom,
                              createdAt: target.createdAt, revokedAt: now)
-        let replacement: Key
-        do { replacement = try Keyring(unchecked: updated).newKey(activeFrom: start, now: now) } catch { throw .random(error) }
-        let keyring = Keyring(unchecked: updated + [replacement], isExample: isExample)
-        return Revocation(keyring: keyring, revoked: updated[index], replacement: replacement, affected: affected)
+        var replacement: Key?
+        if let start {
+            do { replacement = try Keyring(unchecked: updated).newKey(activeFrom: start, now: now) } catch { throw .random(error) }
+        }
+        let fallback = updated.filter { !$0.isRevoked && $0.activeFrom < target.activeFrom }.max { $0.activeFrom < $1.activeFrom }
+        return Revocation(
+            keyring: Keyring(unchecked: updated + (replacement.map { [$0] } ?? []), isExample: isExample),
+            revoked: updated[index], replacement: replacement,
+            changed: DateSpan(first: target.activeFrom, last: end?.adding(days: -1)),
+            changedFromToday: DateSpan.from(max(today, target.activeFrom), until: end),
+            fallbackDates: DateSpan.from(target.activeFrom, until: start ?? end),
+            fallback: fallback)
     }
 
     /// Problems that `keys check` reports; empty when the keyring is fit for use.

@@ -7,14 +7,15 @@ import Glibc
 
 /// The courier device's attempt store: a SQLite file (WAL, `synchronous=FULL`)
 /// in which every attempt is committed, and so fsynced, before its code is
-/// looked at (SPEC.md §9). The file is created with mode 0600 and carries a
-/// schema version, so later releases can migrate it.
+/// looked at (SPEC.md §9). It also keeps each day's locks and the latest time
+/// it has seen (see ``AttemptStore``). The file is created with mode 0600 and
+/// carries a schema version, so later releases can migrate it.
 public struct SQLiteAttemptStore: AttemptStore {
     public let path: String
     private let queue: DatabaseQueue
 
     /// The schema version this release writes (`PRAGMA user_version`).
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     /// Opens the store, creating it (mode 0600) and migrating it as needed.
     public init(path: String) throws(AttemptStoreError) {
@@ -27,11 +28,13 @@ public struct SQLiteAttemptStore: AttemptStore {
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
             queue = try DatabaseQueue(path: path, configuration: configuration)
+            // GRDB's WAL set-up (after prepareDatabase) sets synchronous = NORMAL, under
+            // which a commit is not synced until a checkpoint. FULL syncs the WAL at every
+            // commit, so an attempt is on disk before its outcome is computed (SPEC.md §9).
+            // A DatabaseQueue has one connection, so this holds for every transaction.
+            try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try Self.migrator.migrate(queue)
             let version = try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
             guard version <= Self.schemaVersion else {
@@ -68,7 +71,31 @@ public struct SQLiteAttemptStore: AttemptStore {
                 PRAGMA user_version = 1;
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            // A lock outlives any limit a later call passes; the clock table holds one row.
+            try db.execute(sql: """
+                CREATE TABLE lock (
+                    shipment TEXT NOT NULL,
+                    delivery_date TEXT NOT NULL,
+                    locked_at INTEGER NOT NULL,
+                    PRIMARY KEY (shipment, delivery_date)
+                );
+                CREATE TABLE clock (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    latest INTEGER NOT NULL
+                );
+                INSERT INTO clock (id, latest) SELECT 1, MAX(time) FROM attempt WHERE time IS NOT NULL HAVING COUNT(*) > 0;
+                INSERT OR IGNORE INTO lock (shipment, delivery_date, locked_at)
+                    SELECT shipment, delivery_date, MAX(time) FROM attempt WHERE outcome = 'locked' GROUP BY shipment, delivery_date;
+                PRAGMA user_version = 2;
+                """)
+        }
         return migrator
+    }
+
+    /// The value of `PRAGMA synchronous` on the store's connection (2 is FULL).
+    package func synchronousLevel() throws -> Int {
+        try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     public mutating func begin(shipment: ShipmentID, date: DeliveryDate, scope: Scope, limit: Int, deviceID: DeviceID?,
@@ -88,28 +115,44 @@ public struct SQLiteAttemptStore: AttemptStore {
             // under the write lock; its commit is the fsync that makes it durable.
             var admission: AttemptAdmission = .locked
             try queue.inTransaction(.immediate) { db in
+                let latest = try Int64.fetchOne(db, sql: "SELECT latest FROM clock WHERE id = 1")
+                try AttemptClock.check(time, latest: latest.map(Timestamp.init(secondsSinceEpoch:)))
+                try db.execute(sql: """
+                    INSERT INTO clock (id, latest) VALUES (1, ?)
+                    ON CONFLICT (id) DO UPDATE SET latest = MAX(latest, excluded.latest)
+                    """, arguments: [time.secondsSinceEpoch])
                 if let acceptedAt = try Int64.fetchOne(
                     db, sql: "SELECT accepted_at FROM handover WHERE shipment = ? AND delivery_date = ?", arguments: [id, day]) {
                     _ = try insert(db, .alreadyAccepted, nil)
                     admission = .alreadyAccepted(at: Timestamp(secondsSinceEpoch: acceptedAt))
                     return .commit
                 }
+                let isLocked = try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM lock WHERE shipment = ? AND delivery_date = ?", arguments: [id, day]) ?? false
                 let counted = try Int.fetchOne(
                     db, sql: "SELECT COUNT(*) FROM attempt WHERE shipment = ? AND delivery_date = ? AND attempt IS NOT NULL",
                     arguments: [id, day]) ?? 0
-                if counted >= limit {
+                if isLocked || counted >= limit {
+                    if !isLocked { try Self.lock(db, id, day, at: time) }
                     _ = try insert(db, .locked, nil)
                     admission = .locked
                     return .commit
                 }
                 let row = try insert(db, .interrupted, counted + 1)
-                admission = .counted(AttemptTicket(id: row), number: counted + 1)
+                admission = .counted(AttemptTicket(id: row, isLast: counted + 1 >= limit), number: counted + 1)
                 return .commit
             }
             return admission
+        } catch let error as AttemptStoreError {
+            throw error
         } catch {
             throw AttemptStoreError("cannot record the attempt in \(path): \(Self.describe(error))")
         }
+    }
+
+    private static func lock(_ db: Database, _ shipment: String, _ day: String, at time: Timestamp) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO lock (shipment, delivery_date, locked_at) VALUES (?, ?, ?)",
+                       arguments: [shipment, day, time.secondsSinceEpoch])
     }
 
     public mutating func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp) throws(AttemptStoreError) {
@@ -120,6 +163,11 @@ public struct SQLiteAttemptStore: AttemptStore {
                 if accepted {
                     try db.execute(sql: """
                         INSERT OR IGNORE INTO handover (shipment, delivery_date, accepted_at)
+                        SELECT shipment, delivery_date, ? FROM attempt WHERE id = ?
+                        """, arguments: [time.secondsSinceEpoch, ticket.id])
+                } else if ticket.isLast {
+                    try db.execute(sql: """
+                        INSERT OR IGNORE INTO lock (shipment, delivery_date, locked_at)
                         SELECT shipment, delivery_date, ? FROM attempt WHERE id = ?
                         """, arguments: [time.secondsSinceEpoch, ticket.id])
                 }
@@ -158,6 +206,7 @@ public struct SQLiteAttemptStore: AttemptStore {
             try queue.inTransaction(.immediate) { db in
                 try db.execute(sql: "DELETE FROM attempt WHERE delivery_date < ?", arguments: [date.description])
                 try db.execute(sql: "DELETE FROM handover WHERE delivery_date < ?", arguments: [date.description])
+                try db.execute(sql: "DELETE FROM lock WHERE delivery_date < ?", arguments: [date.description])
                 return .commit
             }
         } catch {

@@ -63,6 +63,7 @@ struct CommandFailure: Error {
             case .attemptLimit: .usage
             case .deviceKeys(let inner): Self.status(of: inner)
             case .store: .ioError
+            case .clockMovedBack: .dataError
             }
             self.init(message: error.description, hint: error.hint, exitCode: status)
         case let error as AttemptStoreError:

@@ -10,9 +10,12 @@ extension DeliveryOTPCommand {
             discussion: """
                 At the door (--device-keys): checks today's code only, today being the \
                 date in the device file's time zone, with at most 5 wrong codes per \
-                shipment and day (an attempt limit stored in --state, committed before \
-                the code is looked at). Prints 'accepted' (exit 0), 'rejected (N attempts \
-                left)' (exit 1), 'locked' (exit 2) or 'already accepted at TIME' (exit 3).
+                shipment and day (or the device file's attemptLimit; --max-attempts can \
+                only lower it). Each attempt is committed to --state before the code is \
+                looked at; a lock lasts the rest of the day whatever limit a later call \
+                gives, and a clock more than 10 minutes behind the latest attempt is \
+                refused (exit 65, not counted). Prints 'accepted' (exit 0), 'rejected (N \
+                attempts left)' (exit 1), 'locked' (exit 2) or 'already accepted at TIME' (exit 3).
 
                 With --keyring and --date (the issuing side): prints 'accepted' (exit 0) \
                 or 'rejected' (exit 1), with no attempt limit.
@@ -37,7 +40,7 @@ extension DeliveryOTPCommand {
         var state: String?
 
         @Option(name: .customLong("max-attempts"), help: ArgumentHelp(
-            "With --device-keys: wrong codes allowed per shipment and day, 1 to 10 (default: the device file's, else 5).",
+            "With --device-keys: lower the wrong codes allowed per shipment and day, 1 to 10 (never above the device file's limit, else 5).",
             valueName: "n"))
         var maxAttempts: Int?
 

@@ -6,10 +6,12 @@ extension DeliveryOTPCommand.Keys {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a key and add its replacement in one step.",
             discussion: """
-                The key is marked revoked (kept for audit) and a fresh key takes over \
-                from --replacement-from: today by default, or the revoked key's own start \
-                if that is later. Codes already sent for the affected dates stop working \
-                and must be sent again; the command lists those dates.
+                The key is marked revoked (kept for audit). If it still serves today or a \
+                later date, a fresh key takes over its dates from --replacement-from: \
+                today by default, or the revoked key's own start if that is later; the \
+                date must lie within the revoked key's own dates. Only the revoked key's \
+                dates change; the command lists them. Codes already sent for those from \
+                today on stop working and must be sent again.
                 """
         )
 
@@ -44,22 +46,31 @@ extension DeliveryOTPCommand.Keys {
                     }
                 }
                 outcome = revocation
-                let start = revocation.replacement.activeFrom.description
+                guard let replacement = revocation.replacement else {
+                    return (revocation.keyring, [AuditLog.Event(operation: "revoke", key: revocation.revoked)])
+                }
                 return (revocation.keyring, [
-                    AuditLog.Event(operation: "revoke", key: revocation.revoked, details: [("replacedBy", revocation.replacement.id.rawValue)]),
-                    AuditLog.Event(operation: "replace", key: revocation.replacement, details: [("activeFrom", start)]),
+                    AuditLog.Event(operation: "revoke", key: revocation.revoked, details: [("replacedBy", replacement.id.rawValue)]),
+                    AuditLog.Event(operation: "replace", key: replacement, details: [("activeFrom", replacement.activeFrom.description)]),
                 ])
             }
             guard let outcome else { return }
             Diagnostics.note("revoked key \(outcome.revoked.id) (fingerprint \(outcome.revoked.fingerprint))")
-            Diagnostics.note("added key \(outcome.replacement.id), active from \(outcome.replacement.activeFrom), fingerprint \(outcome.replacement.fingerprint)")
-            if let (first, last) = outcome.affected {
-                let range = last.map { "\(first) to \($0)" } ?? "\(first) onwards"
-                Diagnostics.note("affected dates: \(range); codes already sent for them no longer work: issue and send them again")
+            if let replacement = outcome.replacement {
+                Diagnostics.note("added key \(replacement.id), active from \(replacement.activeFrom), fingerprint \(replacement.fingerprint)")
+            } else {
+                Diagnostics.note("no replacement needed: the key was superseded before today")
+            }
+            Diagnostics.note("dates whose codes changed: \(outcome.changed) (the revoked key's dates), no others")
+            if let fromToday = outcome.changedFromToday {
+                Diagnostics.note("affected dates: \(fromToday); codes already sent for them no longer work: issue and send them again")
+                Diagnostics.note("export device keys again for every scope that holds those dates")
             } else {
                 Diagnostics.note("affected dates: none from today on")
             }
-            Diagnostics.note("export device keys again for every scope that holds those dates")
+            if let fallbackDates = outcome.fallbackDates {
+                Diagnostics.note("\(fallbackDates) now \(outcome.fallback.map { "use key \($0.id)" } ?? "have no key")")
+            }
         }
     }
 }

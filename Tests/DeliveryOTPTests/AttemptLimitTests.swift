@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import DeliveryOTP
+@testable import DeliveryOTPStore
+
+/// The attempt limit only goes down, a lock lasts the day, and a clock moved back reopens nothing (SPEC.md §9).
+@Suite("The attempt limit holds against the caller and the clock")
+struct AttemptLimitTests {
+    static let keyring = CourierVerifierTests.keyring
+    static let shipment = CourierVerifierTests.shipment
+
+    static func keys(limit: Int?) throws -> DeviceKeys {
+        try DeviceKeys(keyring: keyring, scope: try Scope("DEPOT-12"), from: try DeliveryDate("2024-01-17"), days: 1,
+                       timeZone: CourierVerifierTests.berlin, attemptLimit: limit)
+    }
+
+    static func door<S: AttemptStore>(_ store: S, limit: Int? = nil, fileLimit: Int? = nil,
+                                      at time: String = "2024-01-17T12:00:00+01:00") throws -> CourierVerifier<S> {
+        let instant = Timestamp(rfc3339: time)!
+        return try CourierVerifier(deviceKeys: try keys(limit: fileLimit), store: store, attemptLimit: limit, clock: { instant })
+    }
+
+    @Test("a caller's limit above the device file's does not raise it")
+    func callerCannotRaise() throws {
+        var door = try Self.door(InMemoryAttemptStore(), limit: 10, fileLimit: 3)
+        #expect(door.attemptLimit == 3)
+        #expect(try door.verify("000000", for: Self.shipment) == .rejected(attemptsLeft: 2))
+        #expect(try door.verify("000001", for: Self.shipment) == .rejected(attemptsLeft: 1))
+        #expect(try door.verify("000002", for: Self.shipment) == .rejected(attemptsLeft: 0))
+        #expect(try door.verify("000003", for: Self.shipment) == .locked)
+    }
+
+    @Test("a caller's limit below the device file's lowers it")
+    func callerCanLower() throws {
+        #expect(try Self.door(InMemoryAttemptStore(), limit: 2).attemptLimit == 2)
+        #expect(try Self.door(InMemoryAttemptStore(), limit: 2, fileLimit: 7).attemptLimit == 2)
+        #expect(try Self.door(InMemoryAttemptStore()).attemptLimit == 5)
+    }
+
+    @Test("a shipment locked under a low limit stays locked when a later call passes none",
+          arguments: [false, true])
+    func lockOutlivesTheLimit(sqlite: Bool) throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("state.sqlite")
+        func check(_ limit: Int?, _ code: String) throws -> DoorOutcome {
+            if sqlite {
+                var door = try Self.door(try SQLiteAttemptStore(path: path), limit: limit)
+                return try door.verify(code, for: Self.shipment)
+            }
+            return try memory.verify(code, for: Self.shipment, limit: limit)
+        }
+        var memory = MemoryDoor()
+        let right = try CourierVerifierTests.code("2024-01-17")
+        // The last allowed attempt fails: the lock is stored then, not only counted.
+        #expect(try check(1, "000000" == right ? "000001" : "000000") == .rejected(attemptsLeft: 0))
+        #expect(try check(nil, right) == .locked)
+        #expect(try check(10, right) == .locked)
+    }
+
+    /// An in-memory store kept across verifiers with different limits.
+    struct MemoryDoor {
+        var store = InMemoryAttemptStore()
+        mutating func verify(_ code: String, for shipment: ShipmentID, limit: Int?) throws -> DoorOutcome {
+            var door = try AttemptLimitTests.door(store, limit: limit)
+            defer { store = door.store }
+            return try door.verify(code, for: shipment)
+        }
+    }
+
+    @Test("a clock more than 10 minutes behind the latest attempt is refused and not counted", arguments: [false, true])
+    func clockMovedBack(sqlite: Bool) throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("state.sqlite")
+        var memory = InMemoryAttemptStore()
+        func check(at time: String) throws -> DoorOutcome {
+            if sqlite {
+                var door = try Self.door(try SQLiteAttemptStore(path: path), at: time)
+                return try door.verify("000000", for: Self.shipment)
+            }
+            var door = try Self.door(memory, at: time)
+            defer { memory = door.store }
+            return try door.verify("000000", for: Self.shipment)
+        }
+        func count() throws -> Int {
+            sqlite ? try SQLiteAttemptStore(path: path).records(since: nil).count : try memory.records(since: nil).count
+        }
+        #expect(try check(at: "2024-01-17T12:00:00+01:00") == .rejected(attemptsLeft: 4))
+        // Ten minutes back is within tolerance; eleven is not.
+        #expect(try check(at: "2024-01-17T11:50:00+01:00") == .rejected(attemptsLeft: 3))
+        #expect(throws: CourierError.clockMovedBack(now: Timestamp(rfc3339: "2024-01-17T11:49:00+01:00")!,
+                                                    latest: Timestamp(rfc3339: "2024-01-17T12:00:00+01:00")!)) {
+            try check(at: "2024-01-17T11:49:00+01:00")
+        }
+        #expect(try count() == 2)
+        #expect(try check(at: "2024-01-17T12:05:00+01:00") == .rejected(attemptsLeft: 2))
+    }
+
+    @Test("the SQLite store's own connection syncs every commit (PRAGMA synchronous is FULL)")
+    func synchronousFull() throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteAttemptStore(path: directory.file("state.sqlite"))
+        #expect(try store.synchronousLevel() == 2)
+        // And again on an existing file, where GRDB's WAL set-up runs on open as well.
+        let reopened = try SQLiteAttemptStore(path: directory.file("state.sqlite"))
+        #expect(try reopened.synchronousLevel() == 2)
+    }
+}
