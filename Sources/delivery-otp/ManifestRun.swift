@@ -7,6 +7,12 @@ struct ManifestRun {
     let manifest: String
 
     func run() throws {
+        var outputs = [DistinctFiles.Named(option: "--out", path: command.out)]
+        if let rejects = command.rejects { outputs.append(.init(option: "--rejects", path: rejects)) }
+        var inputs = [DistinctFiles.Named(option: "--manifest", path: manifest),
+                      DistinctFiles.Named(option: "--keyring", path: command.keys.keyring!)]
+        if let passphraseFile = command.keys.passphrase.passphraseFile { inputs.append(.init(option: "--passphrase-file", path: passphraseFile)) }
+        try DistinctFiles.check(outputs: outputs, inputs: inputs)
         let format = try inputFormat()
         let policy = try valuePolicy()
         let zone = try command.timeZone.map { try DeliveryTimeZone($0) } ?? .current
@@ -24,12 +30,23 @@ struct ManifestRun {
                                      hint: "check the path given to --manifest", exitCode: .usage)
             }
             var info = stat()
-            if fstat(input, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG { inputSize = Int(info.st_size) }
+            if fstat(input, &info) == 0 {
+                if (info.st_mode & S_IFMT) == S_IFDIR {
+                    close(input)
+                    throw CommandFailure(message: "cannot read \(manifest): it is a directory",
+                                         hint: "give --manifest a CSV or JSON-lines file, or - for standard input",
+                                         exitCode: .usage)
+                }
+                if (info.st_mode & S_IFMT) == S_IFREG { inputSize = Int(info.st_size) }
+            }
         }
         defer { if input != 0 { close(input) } }
 
         let output = try command.out == "-" ? nil : AtomicFile.Pending(path: command.out, mode: command.force ? .replace : .createNew)
-        let rejects = try command.rejects.map { try AtomicFile.Pending(path: $0, mode: command.force ? .replace : .createNew) }
+        let rejectsPath = command.rejects.flatMap { $0 == "-" ? nil : $0 }
+        let rejects = try rejectsPath.map { try AtomicFile.Pending(path: $0, mode: command.force ? .replace : .createNew) }
+        // Ctrl-C or SIGTERM must not leave a temporary feed (codes) behind.
+        SignalCleanup.install()
 
         let issuer = ManifestIssuer(keyring: loaded.keyring, options: ManifestIssuer.Options(
             format: format, policy: policy, timeZone: zone, strict: command.strict,
@@ -38,7 +55,8 @@ struct ManifestRun {
         let started = Timestamp.monotonicSeconds()
         let summary: ManifestIssuer.Summary
         do {
-            summary = try issuer.run(input: input, output: output?.fd ?? 1, rejects: rejects?.fd ?? 2) { [inputSize] bytes in
+            summary = try issuer.run(input: input, output: output?.fd ?? 1,
+                                     rejects: rejects?.fd ?? (command.rejects == "-" ? 1 : 2)) { [inputSize] bytes in
                 guard showProgress else { return }
                 Diagnostics.writeAll(2, "\r\(Diagnostics.program): \(Self.progress(bytes: bytes, of: inputSize)) ")
             }

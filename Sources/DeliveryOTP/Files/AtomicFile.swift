@@ -28,10 +28,12 @@ public enum AtomicFile {
         case replace
     }
 
+    /// A symbolic link at `path` is followed: the file it points to is replaced and the link stays a link.
     public static func write(
         _ bytes: UnsafeRawBufferPointer, to path: String, permissions: mode_t = 0o600, mode: Mode
     ) throws(WriteError) {
-        let (directory, name) = split(path)
+        let destination = resolved(path)
+        let (directory, name) = split(destination)
         var template = Array("\(directory)/.\(name).tmp-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw WriteError(path: path, code: errno) }
@@ -56,15 +58,27 @@ public enum AtomicFile {
         }
         switch mode {
         case .replace:
-            guard rename(temporary, path) == 0 else { throw WriteError(path: path, code: errno) }
+            guard rename(temporary, destination) == 0 else { throw WriteError(path: path, code: errno) }
             committed = true
         case .createNew:
             // link(2) fails if the target exists, atomically, like O_EXCL on the final name.
-            guard link(temporary, path) == 0 else { throw WriteError(path: path, code: errno) }
+            guard link(temporary, destination) == 0 else { throw WriteError(path: path, code: errno) }
             committed = true
             unlink(temporary)
         }
         try syncDirectory(directory, for: path)
+    }
+
+    /// Before `--force` replaces a file that may hold key material, keeps it as
+    /// `PATH.replaced-TIME` (a hard link, so no byte is copied or lost); returns that
+    /// name, or nil when there is no regular file at `path`.
+    public static func keepCopy(of path: String, now: Timestamp) throws(WriteError) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let aside = "\(path).replaced-\(now.description.replacingOccurrences(of: ":", with: ""))"
+        guard link(path, aside) == 0 else { throw WriteError(path: aside, code: errno) }
+        try syncDirectory(split(aside).directory, for: aside)
+        return aside
     }
 
     /// Makes a rename or new name in `directory` durable.
@@ -94,24 +108,27 @@ extension AtomicFile {
         public let fd: Int32
         /// Nil when the target is a device or pipe written in place.
         private let temporary: String?
+        /// The name the file gets: `path` with symbolic links resolved.
+        private let destination: String
         private var finished = false
 
         public init(path: String, permissions: mode_t = 0o600, mode: Mode) throws(WriteError) {
             self.path = path
             self.mode = mode
-            // A device or a pipe (/dev/stdout, a FIFO a consumer reads) cannot be
-            // replaced by renaming, and must never be: it is written in place.
-            var info = stat()
-            if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
-                guard (info.st_mode & S_IFMT) != S_IFDIR else { throw WriteError(path: path, code: EISDIR) }
-                let fd = open(path, O_WRONLY | O_CLOEXEC)
-                guard fd >= 0 else { throw WriteError(path: path, code: errno) }
-                self.fd = fd
+            // A device or a pipe (/dev/stdout, a FIFO a consumer reads) cannot be replaced
+            // by renaming, and must never be: it is written in place. What is there is
+            // opened first and judged by fstat on that descriptor, so nothing can be
+            // swapped in between a check and the open. (Links are followed on purpose:
+            // /dev/stdout is one; a link to a regular file is resolved below and kept.)
+            if let inPlace = try Self.openInPlace(path) {
+                fd = inPlace
+                destination = path
                 temporary = nil
                 return
             }
             if mode == .createNew && access(path, F_OK) == 0 { throw WriteError(path: path, code: EEXIST) }
-            let (directory, name) = split(path)
+            destination = resolved(path)
+            let (directory, name) = split(destination)
             var template = Array("\(directory)/.\(name).tmp-XXXXXX".utf8CString)
             let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
             guard fd >= 0 else { throw WriteError(path: path, code: errno) }
@@ -123,7 +140,38 @@ extension AtomicFile {
                 throw WriteError(path: path, code: code)
             }
             temporary = created
+            PendingFiles.register(created)
             self.fd = fd
+        }
+
+        /// A descriptor for a device or pipe at `path`, in blocking mode; nil when `path`
+        /// is a regular file or does not exist (it is then written under a temporary name).
+        private static func openInPlace(_ path: String) throws(WriteError) -> Int32? {
+            // O_NONBLOCK: opening a FIFO for writing must not hang before we know it is one.
+            var fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+            if fd < 0 {
+                switch errno {
+                case ENOENT: return nil
+                case ENXIO:
+                    // A FIFO with no reader yet: wait for one, as writing to it means to.
+                    fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC)
+                    guard fd >= 0 else { throw WriteError(path: path, code: errno) }
+                default: throw WriteError(path: path, code: errno)
+                }
+            }
+            var info = stat()
+            guard fstat(fd, &info) == 0 else {
+                let code = errno
+                close(fd)
+                throw WriteError(path: path, code: code)
+            }
+            if (info.st_mode & S_IFMT) == S_IFREG {
+                close(fd)
+                return nil
+            }
+            let flags = fcntl(fd, F_GETFL)
+            _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
+            return fd
         }
 
         /// Flushes the content to disk and gives the file its name.
@@ -132,18 +180,20 @@ extension AtomicFile {
             finished = true
             defer { close(fd) }
             guard let temporary else { return }
+            defer { PendingFiles.unregister(temporary) }
             guard fsync(fd) == 0 else {
+                let code = errno
                 unlink(temporary)
-                throw WriteError(path: path, code: errno)
+                throw WriteError(path: path, code: code)
             }
-            let status = mode == .replace ? rename(temporary, path) : link(temporary, path)
+            let status = mode == .replace ? rename(temporary, destination) : link(temporary, destination)
             guard status == 0 else {
                 let code = errno
                 unlink(temporary)
                 throw WriteError(path: path, code: code)
             }
             if mode == .createNew { unlink(temporary) }
-            try syncDirectory(split(path).directory, for: path)
+            try syncDirectory(split(destination).directory, for: path)
         }
 
         /// Removes the temporary file; the target is untouched.
@@ -151,7 +201,10 @@ extension AtomicFile {
             guard !finished else { return }
             finished = true
             close(fd)
-            if let temporary { unlink(temporary) }
+            if let temporary {
+                unlink(temporary)
+                PendingFiles.unregister(temporary)
+            }
         }
 
         deinit { abandon() }

@@ -3,13 +3,18 @@ import Foundation
 /// A keyring on disk: reading with permission checks and optional decryption,
 /// and locked, atomic, audited updates.
 public struct KeyringFile: Sendable {
+    /// The path as the user gave it, for messages.
     public let path: String
+    /// The file itself, resolved once: when `path` is a symbolic link, updates write,
+    /// lock and audit the file it points to, and the link stays a link.
+    public let target: String
 
     public init(path: String) {
         self.path = path
+        self.target = AtomicFile.resolved(path)
     }
 
-    public var auditLog: AuditLog { AuditLog(keyringPath: path) }
+    public var auditLog: AuditLog { AuditLog(keyringPath: target) }
 
     /// A keyring as read, with what the reader should be told.
     public struct Loaded: Sendable {
@@ -64,13 +69,11 @@ public struct KeyringFile: Sendable {
     public func create(_ keyring: Keyring, passphrase: Passphrase?, replaceExisting: Bool, now: Timestamp,
                        audit: [AuditLog.Event]) throws(KeyringFileError) -> String? {
         let lock: FileLock
-        do { lock = try FileLock(for: path) } catch { throw .writeFailed(error) }
+        do { lock = try FileLock(for: target) } catch { throw .writeFailed(error) }
         defer { withExtendedLifetime(lock) {} }
         var keptAs: String?
-        if replaceExisting && access(path, F_OK) == 0 {
-            let aside = "\(path).replaced-\(now.description.replacingOccurrences(of: ":", with: ""))"
-            guard link(path, aside) == 0 else { throw .writeFailed(AtomicFile.WriteError(path: aside, code: errno)) }
-            keptAs = aside
+        if replaceExisting {
+            do { keptAs = try AtomicFile.keepCopy(of: target, now: now) } catch { throw .writeFailed(error) }
         }
         try write(keyring, passphrase: passphrase, mode: replaceExisting ? .replace : .createNew)
         try appendAudit(audit, now: now)
@@ -85,7 +88,7 @@ public struct KeyringFile: Sendable {
                        _ change: (Keyring) throws(KeyringFileError) -> (Keyring, [AuditLog.Event]))
         throws(KeyringFileError) -> Keyring {
         let lock: FileLock
-        do { lock = try FileLock(for: path) } catch { throw .writeFailed(error) }
+        do { lock = try FileLock(for: target) } catch { throw .writeFailed(error) }
         defer { withExtendedLifetime(lock) {} }
         let loaded = try load(passphrase: passphrase)
         let (updated, events) = try change(loaded.keyring)
@@ -113,7 +116,7 @@ public struct KeyringFile: Sendable {
     }
 
     private func writeFile(_ bytes: UnsafeRawBufferPointer, mode: AtomicFile.Mode) throws(KeyringFileError) {
-        do { try AtomicFile.write(bytes, to: path, permissions: 0o600, mode: mode) } catch {
+        do { try AtomicFile.write(bytes, to: target, permissions: 0o600, mode: mode) } catch {
             throw error.alreadyExists ? .exists(path: path) : .writeFailed(error)
         }
     }

@@ -47,7 +47,9 @@ extension DeliveryOTPCommand {
         @Option(name: .long, help: ArgumentHelp("Where to write the records (default: - for standard output).", valueName: "file"))
         var out: String = "-"
 
-        @Option(name: .long, help: ArgumentHelp("Where to write bad rows (default: standard error).", valueName: "file"))
+        @Option(name: .long, help: ArgumentHelp(
+            "Where to write bad rows; - for standard output, which --out must then not be (default: standard error).",
+            valueName: "file"))
         var rejects: String?
 
         @Option(name: .customLong("time-zone"), help: ArgumentHelp(

@@ -26,6 +26,14 @@ struct KeyringFileOptions: ParsableArguments {
 
     var file: KeyringFile { KeyringFile(path: keyring) }
 
+    /// A keyring written over its own passphrase file would lose the passphrase.
+    func validate() throws {
+        if let passphraseFile = passphrase.passphraseFile {
+            try DistinctFiles.check(outputs: [.init(option: "--keyring", path: keyring)],
+                                    inputs: [.init(option: "--passphrase-file", path: passphraseFile)])
+        }
+    }
+
     /// Loads the keyring and shows its warnings.
     func load() throws -> KeyringFile.Loaded {
         let loaded = try file.load(passphrase: try passphrase.passphrase())

@@ -35,7 +35,7 @@ extension DeliveryOTPCommand.Keys {
         @Option(name: .customLong("device-id"), help: ArgumentHelp("The device's name in its attempt log.", valueName: "id"))
         var deviceID: String?
 
-        @Flag(help: "Replace an existing device-key file.")
+        @Flag(help: "Replace an existing device-key file (kept beside it as FILE.replaced-TIME).")
         var force = false
 
         func validate() throws {
@@ -48,6 +48,9 @@ extension DeliveryOTPCommand.Keys {
         }
 
         func run() throws {
+            try DistinctFiles.check(outputs: [.init(option: "--out", path: out)],
+                                    inputs: [.init(option: "--keyring", path: keyring.keyring)]
+                                        + (keyring.passphrase.passphraseFile.map { [.init(option: "--passphrase-file", path: $0)] } ?? []))
             let now = try clock.instant()
             let zone = try DeliveryTimeZone(timeZone)
             let start = try from.map { try parseDate($0, option: "--from") } ?? zone.date(at: now)
@@ -55,7 +58,10 @@ extension DeliveryOTPCommand.Keys {
             let loaded = try keyring.load()
             let device = try DeviceKeys(keyring: loaded.keyring, scope: scopeValue, from: start, days: days, timeZone: zone,
                                         attemptLimit: attemptLimit, deviceID: try deviceID.map { try DeviceID($0) })
+            // --force never deletes key material: what it replaces is kept beside it.
+            let keptAs = force ? try AtomicFile.keepCopy(of: AtomicFile.resolved(out), now: now) : nil
             try device.write(to: out, replace: force)
+            if let keptAs { Diagnostics.note("kept the file it replaces as \(keptAs)") }
             let keyIDs = Set(device.entries.map(\.keyID.rawValue)).sorted().joined(separator: ",")
             do {
                 try keyring.file.auditLog.append([AuditLog.Event(operation: "export-device", details: [

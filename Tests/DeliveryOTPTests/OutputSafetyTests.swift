@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+
+/// Outputs never replace what a command reads, links stay links, and signals leave no temporary feed (review items 4, 5, 11).
+@Suite("Outputs never replace a keyring or an input", .serialized)
+struct OutputSafetyTests {
+    static let now = ["--now", "2024-03-10T12:00:00Z"]
+
+    /// A private keyring in a fresh folder.
+    static func keyring(in directory: TemporaryDirectory, name: String = "kr.json") throws -> String {
+        let path = directory.file(name)
+        let made = try CommandRunner.run(["keys", "init", "--keyring", path, "--active-from", "2024-03-01"] + now)
+        try #require(made.status == 0, "\(made.stderr)")
+        return path
+    }
+
+    static func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+
+    @Test("export-device --out naming the keyring itself, or a link to it, is refused with --force and changes nothing")
+    func exportOverKeyring() throws {
+        let directory = try TemporaryDirectory()
+        let keyring = try Self.keyring(in: directory)
+        let before = Self.bytes(keyring)
+        #expect(symlink(keyring, directory.file("alias.json")) == 0)
+        for out in [keyring, directory.file("alias.json"), directory.path + "/./kr.json"] {
+            let result = try CommandRunner.run(["keys", "export-device", "--keyring", keyring, "--scope", "D", "--from", "2024-03-10",
+                                                "--time-zone", "UTC", "--out", out, "--force"] + Self.now)
+            #expect(result.status == 64, "\(out): \(result.stderr)")
+            #expect(result.stderr.contains("--out and --keyring name the same file"))
+        }
+        #expect(Self.bytes(keyring) == before)
+        #expect(!FileManager.default.fileExists(atPath: keyring + ".audit.jsonl.tmp"))
+    }
+
+    @Test("export-device --force keeps the file it replaces as FILE.replaced-TIME")
+    func forceKeepsACopy() throws {
+        let directory = try TemporaryDirectory()
+        let keyring = try Self.keyring(in: directory)
+        let device = directory.file("device.json")
+        func export(_ extra: [String]) throws -> CommandRunner.Result {
+            try CommandRunner.run(["keys", "export-device", "--keyring", keyring, "--scope", "D", "--from", "2024-03-10",
+                                   "--time-zone", "UTC", "--out", device] + extra + Self.now)
+        }
+        #expect(try export([]).status == 0)
+        let first = Self.bytes(device)
+        let again = try export(["--from", "2024-03-11", "--force"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("device.json.replaced-") }
+        #expect(kept.count == 1)
+        #expect(Self.bytes(directory.file(kept.first ?? "none")) == first)
+        #expect(Self.bytes(device) != first)
+    }
+
+    @Test("issue --out naming the manifest, or --out and --rejects naming one file, is refused before any work")
+    func manifestOutputs() throws {
+        let directory = try TemporaryDirectory()
+        let manifest = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\n")
+        let example = Repository.path("keys-example/keyring.json")
+        let overInput = try CommandRunner.run(["issue", "--keyring", example, "--manifest", manifest, "--out", manifest, "--force"])
+        #expect(overInput.status == 64)
+        #expect(overInput.stderr.contains("--out and --manifest name the same file"))
+        #expect(String(decoding: Self.bytes(manifest) ?? Data(), as: UTF8.self) == "shipment_id,delivery_date\nA,2024-01-17\n")
+
+        let both = directory.file("both.csv")
+        let twice = try CommandRunner.run(["issue", "--keyring", example, "--manifest", manifest, "--out", both, "--rejects", both])
+        #expect(twice.status == 64)
+        #expect(twice.stderr.contains("--rejects and --out name the same file"))
+        #expect(!FileManager.default.fileExists(atPath: both))
+
+        let stdoutTwice = try CommandRunner.run(["issue", "--keyring", example, "--manifest", manifest, "--rejects", "-"])
+        #expect(stdoutTwice.status == 64)
+        #expect(stdoutTwice.stderr.contains("--rejects and --out name standard output"))
+    }
+
+    @Test("--rejects - writes the rejects to standard output")
+    func rejectsToStandardOutput() throws {
+        let directory = try TemporaryDirectory()
+        let manifest = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\nB,2024-02-30\n")
+        let out = directory.file("feed.csv")
+        let result = try CommandRunner.run(["issue", "--keyring", Repository.path("keys-example/keyring.json"),
+                                            "--manifest", manifest, "--out", out, "--rejects", "-", "--time-zone", "UTC"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("line 3: "))
+        #expect(!FileManager.default.fileExists(atPath: directory.file("-")))
+    }
+
+    @Test("a directory as --manifest is a usage error that names it")
+    func directoryManifest() throws {
+        let directory = try TemporaryDirectory()
+        let result = try CommandRunner.run(["issue", "--keyring", Repository.path("keys-example/keyring.json"),
+                                            "--manifest", directory.path, "--input-format", "csv"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("cannot read \(directory.path): it is a directory"))
+    }
+
+    @Test("keys rotate through a symbolic link changes the real keyring, locks and audits it there, and keeps the link")
+    func symlinkedKeyring() throws {
+        let directory = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory.file("real"), withIntermediateDirectories: false)
+        let real = try Self.keyring(in: directory, name: "real/kr.json")
+        let link = directory.file("link.json")
+        #expect(symlink("real/kr.json", link) == 0)
+        let rotated = try CommandRunner.run(["keys", "rotate", "--keyring", link, "--active-from", "2024-04-01"] + Self.now)
+        #expect(rotated.status == 0, "\(rotated.stderr)")
+        var info = stat()
+        #expect(lstat(link, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK)
+        let listed = try CommandRunner.run(["keys", "list", "--keyring", real, "--json"] + Self.now)
+        #expect(listed.stdout.split(separator: "\n").count == 2)
+        #expect(FileManager.default.fileExists(atPath: real + ".audit.jsonl"))
+        #expect(FileManager.default.fileExists(atPath: real + ".lock"))
+        #expect(!FileManager.default.fileExists(atPath: link + ".audit.jsonl"))
+        #expect(!FileManager.default.fileExists(atPath: link + ".lock"))
+    }
+
+    @Test("SIGTERM and SIGINT during a manifest run remove the temporary feed", arguments: [SIGTERM, SIGINT])
+    func signalRemovesTemporaryFeed(signal: Int32) throws {
+        let directory = try TemporaryDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
+        process.arguments = ["issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", "-",
+                             "--out", directory.file("feed.csv"), "--time-zone", "UTC"]
+        let input = Pipe()
+        process.standardInput = input
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // The run waits for more input with its temporary feed open.
+        input.fileHandleForWriting.write(Data("shipment_id,delivery_date\nA,2024-01-17\n".utf8))
+        var temporary: [String] = []
+        for _ in 0..<200 where temporary.isEmpty {
+            usleep(20_000)
+            temporary = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".tmp-") }
+        }
+        try #require(!temporary.isEmpty, "the temporary feed never appeared")
+        kill(process.processIdentifier, signal)
+        // Bounded: a process that ignores the signal is killed, and the expectation below fails.
+        for _ in 0..<500 where process.isRunning { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        #expect(process.terminationStatus == signal)
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+    }
+}
