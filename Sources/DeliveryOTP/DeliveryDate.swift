@@ -100,8 +100,14 @@ public struct DeliveryDate: Hashable, Sendable, Comparable, CustomStringConverti
         DeliveryDate(daysSinceEpoch: daysSinceEpoch + days)
     }
 
+    /// 0001-01-01, the first date there is.
+    public static let earliest = DeliveryDate(daysSinceEpoch: -719_162)!
+    /// 9999-12-31, the last date there is.
+    public static let latest = DeliveryDate(daysSinceEpoch: 2_932_896)!
+
     /// The date that is `days` after 1970-01-01; nil outside years 0001 to 9999.
     public init?(daysSinceEpoch days: Int) {
+        guard (-719_162...2_932_896).contains(days) else { return nil }
         // Howard Hinnant's civil_from_days.
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097

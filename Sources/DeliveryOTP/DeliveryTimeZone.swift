@@ -21,11 +21,15 @@ public struct DeliveryTimeZone: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { identifier }
 
-    /// The calendar date in this zone at `instant`.
+    /// The calendar date in this zone at `instant`. Instants parsed from text are within
+    /// ``Timestamp/supportedRange``, where every zone's date exists; one built from raw
+    /// seconds beyond it gets the first or last date there is, never a crash.
     public func date(at instant: Timestamp) -> DeliveryDate {
         let offset = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(instant.secondsSinceEpoch))))
-        let local = instant.secondsSinceEpoch + offset
-        return DeliveryDate(daysSinceEpoch: Int(local.floorDiv(86_400)))!
+        let (sum, overflow) = instant.secondsSinceEpoch.addingReportingOverflow(offset)
+        let local = overflow ? instant.secondsSinceEpoch : sum
+        return DeliveryDate(daysSinceEpoch: Int(local.floorDiv(86_400)))
+            ?? (local < 0 ? DeliveryDate.earliest : DeliveryDate.latest)
     }
 
     /// `instant` as RFC 3339 local time with this zone's offset, e.g. `2024-01-17T10:15:00+01:00`.
@@ -38,17 +42,18 @@ public struct DeliveryTimeZone: Hashable, Sendable, CustomStringConvertible {
         return "\(local)\(sign)\(two(magnitude / 3600)):\(two(magnitude / 60 % 60))"
     }
 
-    /// The last second of `date` in this zone, e.g. `2024-01-17T23:59:59+01:00` for Berlin in winter.
+    /// The last second of `date` in this zone, e.g. `2024-01-17T23:59:59+01:00` for Berlin in winter:
+    /// the second before the next local day begins, with the offset in force then. On a day
+    /// whose clocks go back at midnight (America/Santiago, 2024-04-06) that is 23:59:59 with
+    /// the later offset; where the next midnight does not exist, the day ends before 01:00.
     public func endOfDay(_ date: DeliveryDate) -> String {
-        let localEnd = Int64(date.daysSinceEpoch + 1) * 86_400 - 1
-        // The offset in force at that local time: look it up at the instant the local time
-        // would be with the offset of the local time read as UTC (right except within a transition hour).
-        let guess = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(localEnd))))
-        let offset = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(localEnd - guess))))
-        let sign = offset < 0 ? "-" : "+"
-        let magnitude = abs(offset)
-        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(date)T23:59:59\(sign)\(two(magnitude / 3600)):\(two(magnitude / 60 % 60))"
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        // Noon of the next local day, then back to that day's first moment.
+        let noonNext = Int64(date.daysSinceEpoch + 1) * 86_400 + 43_200
+        let offset = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(noonNext))))
+        let nextStart = calendar.startOfDay(for: Date(timeIntervalSince1970: TimeInterval(noonNext - offset)))
+        return format(Timestamp(secondsSinceEpoch: Int64(nextStart.timeIntervalSince1970.rounded(.down)) - 1))
     }
 }
 

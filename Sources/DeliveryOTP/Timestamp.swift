@@ -7,7 +7,11 @@ public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible
         self.secondsSinceEpoch = secondsSinceEpoch
     }
 
-    /// Parses RFC 3339 `date-time`; nil for anything else.
+    /// The instants text may name: 0001-01-02T00:00:00Z to 9999-12-30T23:59:59Z, so that the
+    /// date at any of them, in any time zone, is a date from 0001-01-01 to 9999-12-31.
+    public static let supportedRange: ClosedRange<Int64> = (-719_161 * 86_400)...(2_932_896 * 86_400 - 1)
+
+    /// Parses RFC 3339 `date-time`; nil for anything else, and for an instant outside ``supportedRange``.
     public init?(rfc3339 text: some StringProtocol) {
         let b = Array(text.utf8)
         guard b.count >= 20 else { return nil }
@@ -49,7 +53,9 @@ public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible
         }
         guard index == b.count else { return nil }
         let local = Int64(date.daysSinceEpoch) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59))
-        secondsSinceEpoch = local - Int64(offsetSeconds)
+        let instant = local - Int64(offsetSeconds)
+        guard Self.supportedRange.contains(instant) else { return nil }
+        secondsSinceEpoch = instant
     }
 
     /// UTC, `YYYY-MM-DDTHH:MM:SSZ`.

@@ -90,7 +90,7 @@ struct ClockOptions: ParsableArguments {
         guard let now else { return .now }
         guard let instant = Timestamp(rfc3339: now) else {
             throw CommandFailure(message: "invalid time \(now.debugDescription) for --now",
-                                 hint: "write an RFC 3339 time such as 2024-01-17T09:30:00+01:00", exitCode: .usage)
+                                 hint: "write an RFC 3339 time from 0001-01-02 to 9999-12-30 UTC, such as 2024-01-17T09:30:00+01:00", exitCode: .usage)
         }
         return instant
     }

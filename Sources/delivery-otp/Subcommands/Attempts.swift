@@ -32,7 +32,7 @@ extension DeliveryOTPCommand {
                 let start = try since.map { text -> Timestamp in
                     guard let time = Timestamp(rfc3339: text) else {
                         throw CommandFailure(message: "invalid time \(text.debugDescription) for --since",
-                                             hint: "write an RFC 3339 time such as 2024-01-17T00:00:00+01:00", exitCode: .usage)
+                                             hint: "write an RFC 3339 time from 0001-01-02 to 9999-12-30 UTC, such as 2024-01-17T00:00:00+01:00", exitCode: .usage)
                     }
                     return time
                 }
