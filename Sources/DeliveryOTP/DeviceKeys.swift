@@ -100,15 +100,16 @@ public struct DeviceKeys: Sendable {
         }
     }
 
-    /// Reads a device-key file; one that group or others can read is refused
-    /// unless it is an example (then the example warning is returned).
+    /// Reads a device-key file; one that group or others can read is refused, example
+    /// or not. An example file comes with the example warning; at the door it is
+    /// refused unless the caller allows it (see ``isExample``).
     public static func load(path: String) throws(DeviceKeysError) -> (keys: DeviceKeys, warnings: [String]) {
         let outcome: Result<DeviceKeys, DeviceKeysError>
         do throws(SecretFile.ReadError) {
             outcome = try SecretFile.withContents(of: path) { (bytes, permissions) throws(DeviceKeysError) -> DeviceKeys in
                 let keys: DeviceKeys
                 do throws(DeviceKeysError) { keys = try DeviceKeys(json: bytes) } catch { throw .inFile(path, error) }
-                if !keys.isExample && !SecretFile.isPrivate(permissions) {
+                if !SecretFile.isPrivate(permissions) {
                     throw .readableByOthers(path: path, permissions: permissions)
                 }
                 return keys

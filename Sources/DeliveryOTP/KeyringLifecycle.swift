@@ -52,9 +52,10 @@ extension Keyring {
 
     /// Adds a key that takes over from `activeFrom`. Earlier dates keep their keys, so
     /// codes already sent stay valid. Refuses a date on which an unrevoked key
-    /// starts, and (unless `allowPast`) a date before today.
+    /// starts, (unless `allowPast`) a date before today, and an example keyring.
     public func rotating(activeFrom: DeliveryDate, today: DeliveryDate, now: Timestamp, allowPast: Bool)
         throws(KeyringLifecycleError) -> (Keyring, Key) {
+        if isExample { throw .keyring(.exampleKeyring) }
         if let existing = keys.first(where: { !$0.isRevoked && $0.activeFrom == activeFrom }) {
             throw .keyring(.activeFromTaken(activeFrom, existing.id))
         }
@@ -119,6 +120,7 @@ extension Keyring {
     /// key's dates from today to the key before) is refused.
     public func revoking(id: KeyID, replacementFrom: DeliveryDate?, today: DeliveryDate, now: Timestamp, allowPast: Bool)
         throws(KeyringLifecycleError) -> Revocation {
+        if isExample { throw .keyring(.exampleKeyring) }
         guard let index = keys.firstIndex(where: { $0.id == id }) else { throw .keyring(.unknownKeyID(id)) }
         let target = keys[index]
         if target.isRevoked { throw .keyring(.alreadyRevoked(id)) }
@@ -161,6 +163,9 @@ extension Keyring {
     /// Problems that `keys check` reports; empty when the keyring is fit for use.
     public func problems(today: DeliveryDate, horizon days: Int = 31) -> [String] {
         var found: [String] = []
+        if isExample {
+            found.append("the keyring holds the published example keys (\"example\": true): anyone can compute its codes")
+        }
         let uncovered = uncoveredDates(from: today, days: days)
         if let first = uncovered.first {
             found.append("\(uncovered.count) of the next \(days) days have no key, the first is \(first)")

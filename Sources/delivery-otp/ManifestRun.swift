@@ -16,7 +16,8 @@ struct ManifestRun {
         let format = try inputFormat()
         let policy = try valuePolicy()
         let zone = try command.timeZone.map { try DeliveryTimeZone($0) } ?? .current
-        let loaded = try KeyringFile(path: command.keys.keyring!).load(passphrase: try command.keys.passphrase.passphrase())
+        let loaded = try KeyringFile(path: command.keys.keyring!).load(passphrase: try command.keys.passphrase.passphrase(),
+                                                                       exampleMayBeShared: true)
         loaded.warnings.forEach(Diagnostics.warning)
 
         let input: Int32

@@ -165,7 +165,7 @@ struct ManifestTests {
 
     @Test("output order equals input order with several threads and small chunks, and codes equal single issues")
     func orderWithThreads() throws {
-        let keyring = try KeyringFile(path: Self.example).load(passphrase: nil).keyring
+        let keyring = try KeyringFile(path: Self.example).load(passphrase: nil, exampleMayBeShared: true).keyring
         var manifest = "shipment_id,delivery_date,scope,order_value,currency\n"
         for row in 0..<3000 {
             manifest += "S\(row * 7919 % 100_003),2024-01-\(17 + row % 3),DEPOT-\(row % 7),\(row % 300).50,\(["EUR", "GBP", "INR"][row % 3])\n"

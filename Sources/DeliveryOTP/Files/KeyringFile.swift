@@ -28,9 +28,9 @@ public struct KeyringFile: Sendable {
     public static let exampleWarning = "example keys: never use them in production"
 
     /// Reads and validates the keyring. A file that group or others can read is
-    /// refused, unless it is marked as an example (then it only warns). An
-    /// encrypted file needs `passphrase`.
-    public func load(passphrase: Passphrase?) throws(KeyringFileError) -> Loaded {
+    /// refused; with `exampleMayBeShared`, a file marked as an example (the published
+    /// keys, readable by all in a fresh clone) only warns. An encrypted file needs `passphrase`.
+    public func load(passphrase: Passphrase?, exampleMayBeShared: Bool = false) throws(KeyringFileError) -> Loaded {
         let outcome: Result<Loaded, KeyringFileError>
         do throws(SecretFile.ReadError) {
             outcome = try SecretFile.withContents(of: path) { (bytes, permissions) throws(KeyringFileError) -> Loaded in
@@ -49,12 +49,10 @@ public struct KeyringFile: Sendable {
                     do throws(KeyringError) { keyring = try Keyring(json: bytes) } catch { throw .invalid(path: path, error) }
                     encrypted = false
                 }
-                var warnings: [String] = []
-                if keyring.isExample {
-                    warnings.append(Self.exampleWarning)
-                } else if !SecretFile.isPrivate(permissions) {
+                if !SecretFile.isPrivate(permissions) && !(keyring.isExample && exampleMayBeShared) {
                     throw .readableByOthers(path: path, permissions: permissions)
                 }
+                let warnings = keyring.isExample ? [Self.exampleWarning] : []
                 return Loaded(keyring: keyring, isEncrypted: encrypted, warnings: warnings)
             }
         } catch {

@@ -48,6 +48,10 @@ extension DeliveryOTPCommand {
             "With --device-keys: act as if it were this RFC 3339 time (tests, replays).", valueName: "time"))
         var now: String?
 
+        @Flag(name: .customLong("allow-example"), help: ArgumentHelp(
+            "With --device-keys: accept day keys derived from the published example keys (for trying the tool only)."))
+        var allowExample = false
+
         @Argument(help: ArgumentHelp("The shipment ID.", valueName: "id"))
         var shipmentID: String
 
@@ -64,8 +68,8 @@ extension DeliveryOTPCommand {
                 }
             } else {
                 if date == nil { throw ValidationError("give --date YYYY-MM-DD with --keyring") }
-                if state != nil || maxAttempts != nil || now != nil {
-                    throw ValidationError("--state, --max-attempts and --now apply to --device-keys only")
+                if state != nil || maxAttempts != nil || now != nil || allowExample {
+                    throw ValidationError("--state, --max-attempts, --now and --allow-example apply to --device-keys only")
                 }
             }
         }
@@ -86,6 +90,12 @@ extension DeliveryOTPCommand {
         /// The courier flow: today's code, a durable attempt limit.
         private func verifyAtTheDoor(_ id: ShipmentID, deviceKeysPath: String) throws {
             let (deviceKeys, warnings) = try DeviceKeys.load(path: deviceKeysPath)
+            // Anyone can compute the codes of the published example keys: a door must not open to them.
+            if deviceKeys.isExample && !allowExample {
+                throw CommandFailure(message: "\(deviceKeysPath) holds day keys of the published example keys; anyone can compute their codes",
+                                     hint: "export device keys from a keyring of your own, or add --allow-example to try the tool",
+                                     exitCode: .dataError)
+            }
             warnings.forEach(Diagnostics.warning)
             if let scope {
                 let requested = try Scope(scope)

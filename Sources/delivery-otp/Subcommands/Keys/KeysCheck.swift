@@ -4,7 +4,7 @@ import DeliveryOTP
 extension DeliveryOTPCommand.Keys {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check a keyring: format, unique ids, permissions, and keys for today and the next 30 days.",
+            abstract: "Check a keyring: format, unique ids, permissions, no example keys, and keys for today and the next 30 days.",
             discussion: """
                 Prints 'ok' and exits 0 when the keyring is fit for use. Otherwise prints \
                 each problem on standard error and exits 1 (or 64, 65, 77 when the file \
@@ -27,7 +27,10 @@ extension DeliveryOTPCommand.Keys {
                 return
             }
             for problem in problems { Diagnostics.writeAll(2, "\(Diagnostics.program): problem: \(problem)\n") }
-            Diagnostics.writeAll(2, "\(Diagnostics.program): hint: add a key with 'delivery-otp keys rotate --active-from DATE'\n")
+            let hint = loaded.keyring.isExample
+                ? "create a keyring of your own with 'delivery-otp keys init'"
+                : "add a key with 'delivery-otp keys rotate --active-from DATE'"
+            Diagnostics.writeAll(2, "\(Diagnostics.program): hint: \(hint)\n")
             throw ExitCode(ExitStatus.rejected.rawValue)
         }
     }
