@@ -65,6 +65,9 @@ public struct DeviceKeys: Sendable {
         guard let header = try? decoder.decode(Header.self, from: data) else { throw .notJSON }
         guard header.format == Self.formatName else { throw .wrongFormat(found: header.format) }
         guard header.version == Self.currentVersion else { throw .unsupportedVersion(header.version ?? 0) }
+        if let duplicate = JSONDuplicateMembers.first(in: bytes) {
+            throw .invalidField(duplicate, "given twice; each member may appear once")
+        }
         let document: Document
         do { document = try decoder.decode(Document.self, from: data) } catch {
             throw .invalidField(DecodingErrorText.path(of: error, root: "device keys"), DecodingErrorText.describe(error))
@@ -77,11 +80,9 @@ public struct DeviceKeys: Sendable {
             let date: DeliveryDate, keyID: KeyID
             do { date = try DeliveryDate(record.date) } catch { throw .invalidField("\(path).date", error.description) }
             do { keyID = try KeyID(record.keyId) } catch { throw .invalidField("\(path).keyId", error.description) }
-            guard var decoded = Data(base64Encoded: record.secret) else {
-                throw .invalidField("\(path).secret", "not standard base64")
+            guard let secret = CanonicalBase64.withDecoded(record.secret, { SecretKey(copying: $0) }) else {
+                throw .invalidField("\(path).secret", "not canonical standard base64 (padded, no spaces, unused bits zero)")
             }
-            defer { decoded.withUnsafeMutableBytes { SecureMemory.wipe($0) } }
-            let secret = decoded.withUnsafeBytes { SecretKey(copying: $0) }
             do {
                 entries.append(Entry(keyID: keyID, dayKey: try DayKey(secret: secret, scope: scope, date: date)))
             } catch {

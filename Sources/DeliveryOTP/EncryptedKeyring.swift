@@ -7,10 +7,16 @@ struct EncryptedKeyring {
     static let formatName = "delivery-otp-keyring-encrypted"
     static let currentVersion = 1
     static let cipherName = "AES-256-GCM"
-    /// N = 2^15, r = 8, p = 1: the minimum this release writes and accepts.
+    /// What this release writes: N = 2^17, r = 8, p = 1 (128 MiB, about 0.75 s here).
+    static let writtenN: UInt64 = 1 << 17
+    /// The weakest parameters read (files written by the first release used 2^15).
     static let minimumN: UInt64 = 1 << 15
-    /// Bounds on what is read, so a crafted file cannot ask for gigabytes.
+    /// Bounds on what is read (SPEC.md §5), so a crafted file cannot ask for gigabytes or hours.
     static let maximumN: UInt64 = 1 << 20
+    static let maximumR: UInt64 = 16
+    static let maximumP: UInt64 = 4
+    /// scrypt's memory, 128 · N · r bytes, at most 1 GiB.
+    static let maximumMemory: UInt64 = 1 << 30
 
     struct Document: Codable {
         struct KDF: Codable {
@@ -40,12 +46,14 @@ struct EncryptedKeyring {
             salt = try SecureRandom.bytes(count: 16)
             nonce = try SecureRandom.bytes(count: PassphraseCipher.nonceLength)
         } catch { throw .random }
-        let kdf = Document.KDF(name: "scrypt", N: minimumN, r: 8, p: 1, salt: Data(salt).base64EncodedString())
-        let sealed: [UInt8]
-        do {
-            let key = try PassphraseCipher.deriveKey(passphrase: passphrase.secret, salt: salt, n: kdf.N, r: kdf.r, p: kdf.p)
-            sealed = try PassphraseCipher.seal(plaintext, key: key, nonce: nonce, aad: associatedData(kdf))
-        } catch { throw .random }
+        let kdf = Document.KDF(name: "scrypt", N: writtenN, r: 8, p: 1, salt: Data(salt).base64EncodedString())
+        let key: SecretKey, sealed: [UInt8]
+        do { key = try PassphraseCipher.deriveKey(passphrase: passphrase.secret, salt: salt, n: kdf.N, r: kdf.r, p: kdf.p) } catch {
+            throw .encryption("scrypt (OpenSSL) could not derive the file key")
+        }
+        do { sealed = try PassphraseCipher.seal(plaintext, key: key, nonce: nonce, aad: associatedData(kdf)) } catch {
+            throw .encryption("AES-256-GCM (OpenSSL) could not encrypt the keyring")
+        }
         var text = JSONText()
         text.raw("{\n  \"format\": ")
         text.string(formatName)
@@ -64,6 +72,9 @@ struct EncryptedKeyring {
     /// Opens an encrypted keyring; a wrong passphrase (or any changed byte) is `.wrongPassphrase`.
     static func open<R>(_ data: Data, path: String, passphrase: Passphrase,
                         _ body: (UnsafeRawBufferPointer) throws(KeyringFileError) -> R) throws(KeyringFileError) -> R {
+        if let duplicate = data.withUnsafeBytes({ JSONDuplicateMembers.first(in: $0) }) {
+            throw .invalid(path: path, .duplicateMember(path: duplicate))
+        }
         let document: Document
         do { document = try JSONDecoder().decode(Document.self, from: data) } catch {
             throw .invalid(path: path, .invalidField(path: DecodingErrorText.path(of: error, root: "encrypted keyring"),
@@ -71,19 +82,28 @@ struct EncryptedKeyring {
         }
         guard document.version == currentVersion else { throw .invalid(path: path, .unsupportedVersion(document.version)) }
         let kdf = document.kdf
-        guard kdf.name == "scrypt", document.cipher == cipherName,
-              kdf.N >= minimumN, kdf.N <= maximumN, kdf.N & (kdf.N - 1) == 0,
-              (1...32).contains(kdf.r), (1...16).contains(kdf.p),
-              let salt = Data(base64Encoded: kdf.salt), salt.count >= 16,
-              let nonce = Data(base64Encoded: document.nonce), nonce.count == PassphraseCipher.nonceLength,
-              let sealed = Data(base64Encoded: document.ciphertext)
-        else {
-            throw .invalid(path: path, .invalidField(path: "kdf", reason: "unsupported or malformed encryption parameters"))
+        func refuse(_ field: String, _ reason: String) -> KeyringFileError {
+            .invalid(path: path, .invalidField(path: field, reason: reason))
         }
+        guard kdf.name == "scrypt" else { throw refuse("kdf.name", "\(Printable.quoted(kdf.name)) is not supported; this release reads scrypt") }
+        guard document.cipher == cipherName else { throw refuse("cipher", "\(Printable.quoted(document.cipher)) is not supported; this release reads \(cipherName)") }
+        guard kdf.N >= minimumN, kdf.N <= maximumN, kdf.N & (kdf.N - 1) == 0 else {
+            throw refuse("kdf.N", "\(kdf.N) is not a power of two from 2^15 to 2^20 (larger values could take gigabytes of memory)")
+        }
+        guard (1...maximumR).contains(kdf.r) else { throw refuse("kdf.r", "\(kdf.r) is not 1 to \(maximumR)") }
+        guard (1...maximumP).contains(kdf.p) else { throw refuse("kdf.p", "\(kdf.p) is not 1 to \(maximumP)") }
+        guard 128 * kdf.N * kdf.r <= maximumMemory else {
+            throw refuse("kdf", "N = \(kdf.N) and r = \(kdf.r) need \(128 * kdf.N * kdf.r >> 20) MiB; this release allows at most 1024 MiB")
+        }
+        guard let salt = Data(base64Encoded: kdf.salt), salt.count >= 16 else { throw refuse("kdf.salt", "not base64 of 16 or more bytes") }
+        guard let nonce = Data(base64Encoded: document.nonce), nonce.count == PassphraseCipher.nonceLength else {
+            throw refuse("nonce", "not base64 of \(PassphraseCipher.nonceLength) bytes")
+        }
+        guard let sealed = Data(base64Encoded: document.ciphertext) else { throw refuse("ciphertext", "not standard base64") }
         let key: SecretKey
         do {
             key = try PassphraseCipher.deriveKey(passphrase: passphrase.secret, salt: Array(salt), n: kdf.N, r: kdf.r, p: kdf.p)
-        } catch { throw .random }
+        } catch { throw .encryption("scrypt (OpenSSL) could not derive the file key") }
         var inner: Result<R, KeyringFileError>?
         do {
             try PassphraseCipher.open(Array(sealed), key: key, nonce: Array(nonce), aad: associatedData(kdf)) { plaintext in

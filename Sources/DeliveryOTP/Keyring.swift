@@ -107,15 +107,16 @@ public struct Keyring: Sendable {
             }
             return time
         }
-        guard var decoded = Data(base64Encoded: record.secret) else {
-            throw .invalidField(path: "\(label).secret", reason: "not standard base64")
+        let decoded = try CanonicalBase64.withDecoded(record.secret) { (bytes) throws(KeyringError) -> SecretKey in
+            guard Key.secretLengths.contains(bytes.count) else {
+                throw .invalidField(path: "\(label).secret",
+                                    reason: "the secret is \(bytes.count) bytes; master secrets are 16 to 64 bytes")
+            }
+            return SecretKey(copying: bytes)
         }
-        defer { decoded.withUnsafeMutableBytes { SecureMemory.wipe($0) } }
-        guard Key.secretLengths.contains(decoded.count) else {
-            throw .invalidField(path: "\(label).secret",
-                                reason: "the secret is \(decoded.count) bytes; master secrets are 16 to 64 bytes")
+        guard let secret = decoded else {
+            throw .invalidField(path: "\(label).secret", reason: "not canonical standard base64 (padded, no spaces, unused bits zero)")
         }
-        let secret = decoded.withUnsafeBytes { SecretKey(copying: $0) }
         return Key(id: id, secret: secret, activeFrom: activeFrom, createdAt: createdAt, revokedAt: revokedAt)
     }
 }

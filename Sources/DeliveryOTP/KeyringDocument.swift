@@ -41,6 +41,7 @@ struct KeyringDocument: Codable {
             throw .notJSON(reason: DecodingErrorText.describe(error))
         }
         guard header.format == formatName else { throw .wrongFormat(found: header.format) }
+        if let duplicate = JSONDuplicateMembers.first(in: bytes) { throw .duplicateMember(path: duplicate) }
         guard let version = header.version else {
             throw .invalidField(path: "version", reason: "missing")
         }

@@ -30,6 +30,8 @@ public enum KeyringError: Error, Hashable, Sendable {
     case replacementBeforeKey(DeliveryDate, keyStart: DeliveryDate)
     /// A replacement that starts on or after the next key's start would take that key's dates.
     case replacementAfterKey(DeliveryDate, nextStart: DeliveryDate)
+    /// A JSON object gives this member twice; which one counts would be a guess.
+    case duplicateMember(path: String)
     /// The published example keys must not be changed: a keyring that holds them is for trying the tool only.
     case exampleKeyring
 }
@@ -58,6 +60,7 @@ extension KeyringError: CustomStringConvertible {
             "a replacement from \(date) would change the codes of dates before the revoked key's start, \(keyStart)"
         case .replacementAfterKey(let date, let nextStart):
             "a replacement from \(date) would take over dates from \(nextStart), which belong to the next key"
+        case .duplicateMember(let path): "\(path) is given twice; each member may appear once"
         case .exampleKeyring:
             "this keyring holds the published example keys (\"example\": true), which must never be used or changed for production"
         }
@@ -66,7 +69,7 @@ extension KeyringError: CustomStringConvertible {
     /// How to fix it, in one line; nil when the message says it all.
     public var hint: String? {
         switch self {
-        case .notJSON, .invalidField, .noKeys:
+        case .notJSON, .invalidField, .noKeys, .duplicateMember:
             "compare the file with keys-example/keyring.json and SPEC.md (keyring format v1)"
         case .wrongFormat: "pass a keyring file (\"format\": \"\(KeyringDocument.formatName)\")"
         case .unsupportedVersion(let version) where version > KeyringDocument.currentVersion:

@@ -83,7 +83,7 @@ struct CommandFailure: Error {
         case .readableByOthers, .wrongPassphrase: .permission
         case .exists: .cannotCreate
         case .writeFailed, .auditFailed: .ioError
-        case .random: .systemError
+        case .random, .encryption: .systemError
         }
     }
 

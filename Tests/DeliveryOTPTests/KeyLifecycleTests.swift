@@ -184,7 +184,7 @@ struct KeyLifecycleTests {
         #expect(encrypted.status == 0, "\(encrypted.stderr)")
         let sealed = try String(contentsOfFile: keyring, encoding: .utf8)
         #expect(sealed.contains(#""format": "delivery-otp-keyring-encrypted""#))
-        #expect(sealed.contains(#""N": 32768, "r": 8, "p": 1"#))
+        #expect(sealed.contains(#""N": 131072, "r": 8, "p": 1"#))
 
         let withFile = try Self.run(["issue", "--keyring", keyring, "--passphrase-file", passphraseFile, "--date", "2024-03-10", "A", "B", "C"])
         #expect(withFile.stdout == plainCodes)

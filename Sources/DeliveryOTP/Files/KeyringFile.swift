@@ -137,6 +137,8 @@ public enum KeyringFileError: Error, Sendable, CustomStringConvertible {
     case auditFailed(AtomicFile.WriteError)
     case lifecycle(KeyringError)
     case random
+    /// scrypt or AES-GCM failed inside OpenSSL (not a wrong passphrase: that is ``wrongPassphrase(path:)``).
+    case encryption(String)
 
     public var description: String {
         switch self {
@@ -151,6 +153,7 @@ public enum KeyringFileError: Error, Sendable, CustomStringConvertible {
         case .auditFailed(let error): "the keyring was updated but its audit log was not: \(error)"
         case .lifecycle(let error): error.description
         case .random: "the system's secure random source (OpenSSL) failed"
+        case .encryption(let reason): reason
         }
     }
 
@@ -163,6 +166,7 @@ public enum KeyringFileError: Error, Sendable, CustomStringConvertible {
         case .wrongPassphrase: "check the passphrase"
         case .exists: "use --force to replace it (the old file is kept beside it)"
         case .writeFailed, .auditFailed, .random: nil
+        case .encryption: "check that the machine has memory to spare (scrypt needs 128 MiB and more)"
         }
     }
 }

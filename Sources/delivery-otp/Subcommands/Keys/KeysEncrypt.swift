@@ -4,7 +4,7 @@ import DeliveryOTP
 extension DeliveryOTPCommand.Keys {
     struct Encrypt: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Encrypt a plain keyring at rest (scrypt N=2^15 r=8 p=1, AES-256-GCM).",
+            abstract: "Encrypt a plain keyring at rest (scrypt N=2^17 r=8 p=1, AES-256-GCM).",
             discussion: "The passphrase comes from --passphrase-file or DELIVERY_OTP_PASSPHRASE."
         )
 
