@@ -6,16 +6,41 @@ import Foundation
 
 /// Writes JSON with fields in a fixed order into a byte buffer, so that files
 /// and output lines are stable and secret-bearing text never becomes a `String`.
+///
+/// The buffer never reallocates behind our back: when it must grow, the bytes
+/// are copied to a larger buffer and the old one is wiped before it is freed,
+/// so no stale copy of a secret's base64 stays in the heap.
 package struct JSONText {
-    package var bytes: [UInt8] = []
+    package private(set) var bytes: [UInt8] = []
 
     package init() {}
 
-    package mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+    /// Makes room for `count` more bytes, wiping the buffer it leaves.
+    private mutating func reserve(_ count: Int) {
+        let needed = bytes.count + count
+        guard needed > bytes.capacity else { return }
+        var grown: [UInt8] = []
+        grown.reserveCapacity(max(needed, bytes.capacity * 2, 512))
+        grown.append(contentsOf: bytes)
+        bytes.withUnsafeMutableBytes { SecureMemory.wipe($0) }
+        bytes = grown
+    }
+
+    private mutating func append(_ byte: UInt8) {
+        reserve(1)
+        bytes.append(byte)
+    }
+
+    private mutating func append(contentsOf data: some Collection<UInt8>) {
+        reserve(data.count)
+        bytes.append(contentsOf: data)
+    }
+
+    package mutating func raw(_ text: String) { append(contentsOf: text.utf8) }
 
     /// A JSON string literal (RFC 8259 §7).
     package mutating func string(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "\""))
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": raw("\\\"")
@@ -26,10 +51,10 @@ package struct JSONText {
             case _ where scalar.value < 0x20:
                 let hex = String(scalar.value, radix: 16)
                 raw("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-            default: bytes.append(contentsOf: String(scalar).utf8)
+            default: append(contentsOf: String(scalar).utf8)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "\""))
     }
 
     /// The standard base64 of a secret, written without an intermediate `String`.
@@ -38,9 +63,9 @@ package struct JSONText {
             Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count, deallocator: .none)
                 .base64EncodedData()
         }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: encoded)
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "\""))
+        append(contentsOf: encoded)
+        append(UInt8(ascii: "\""))
         encoded.withUnsafeMutableBytes { SecureMemory.wipe($0) }
     }
 

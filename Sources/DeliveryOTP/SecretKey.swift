@@ -16,10 +16,12 @@ public struct SecretKey: Sendable {
         }
     }
 
-    /// Copies `bytes` into a new secret.
-    public init(copying bytes: some Sequence<UInt8>) {
-        let array = Array(bytes)
-        self = array.withUnsafeBytes { SecretKey(copying: $0) }
+    /// Copies `bytes` into a new secret, straight into its wiped-on-release buffer
+    /// (no intermediate array that would be freed unwiped).
+    public init(copying bytes: some Collection<UInt8>) {
+        let storage = Storage(count: bytes.count)
+        for (offset, byte) in bytes.enumerated() { storage.bytes[offset] = byte }
+        self.storage = storage
     }
 
     /// A new secret of `byteCount` bytes from OpenSSL's CSPRNG (`RAND_bytes`).

@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+
+/// No stale copy of a secret's text stays in freed memory (review item 10).
+@Suite("Secrets leave no copies in the heap")
+struct SecretResidueTests {
+    static let gdb: String? = ["/usr/bin/gdb", "/bin/gdb"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test("after export-device, a core dump taken at exit holds no base64 of any day key it wrote",
+          .enabled(if: gdb != nil, "gdb is not installed (.ci/run installs it)"))
+    func noBase64InTheHeap() throws {
+        let directory = try TemporaryDirectory()
+        let keyring = directory.file("kr.json"), device = directory.file("device.json"), core = directory.file("core")
+        #expect(try CommandRunner.run(["keys", "init", "--keyring", keyring, "--now", "2024-03-10T12:00:00Z"]).status == 0)
+        // Seven day keys make the JSON text grow through several buffers: each one left behind must be wiped.
+        // gdb needs SIGCHLD and SIGTRAP, which the test runner's threads keep blocked and a child would
+        // inherit: start it through python3 with an empty signal mask, and under timeout(1) so it cannot hang.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execvp(sys.argv[1], sys.argv[1:])",
+                             "timeout", "120", Self.gdb!, "-batch", "-ex", "break exit", "-ex", "run", "-ex", "gcore \(core)", "--args",
+                             CommandRunner.executable, "keys", "export-device", "--keyring", keyring, "--scope", "DEPOT-12",
+                             "--from", "2024-03-10", "--days", "7", "--time-zone", "UTC", "--out", device,
+                             "--now", "2024-03-10T12:00:00Z"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let dump = try Data(contentsOf: URL(fileURLWithPath: core))
+        try #require(dump.count > 1_000_000, "gdb wrote no core")
+        let file = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: device))) as! [String: Any]
+        let secrets = (file["dayKeys"] as! [[String: Any]]).map { $0["secret"] as! String }
+        #expect(secrets.count == 7)
+        for secret in secrets {
+            #expect(dump.range(of: Data(secret.utf8)) == nil, "a copy of a day key's base64 is still in memory")
+        }
+    }
+}
