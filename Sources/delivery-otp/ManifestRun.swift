@@ -66,7 +66,7 @@ struct ManifestRun {
             output?.abandon()
             rejects?.abandon()
             switch error {
-            case .missingColumn, .empty, .rejectedRow, .recordTooLong:
+            case .missingColumn, .empty, .rejectedRow, .recordTooLong, .badHeader:
                 throw CommandFailure(message: "\(manifest): \(error)", hint: error.hint, exitCode: .dataError)
             case .io:
                 throw CommandFailure(message: error.description, exitCode: .ioError)

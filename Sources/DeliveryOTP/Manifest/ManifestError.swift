@@ -11,6 +11,9 @@ public enum ManifestError: Error, Sendable, Hashable, CustomStringConvertible {
     /// bytes, starting at this byte offset: most likely an unterminated quote.
     /// It stops the run, as memory must stay bounded.
     case recordTooLong(offset: Int)
+    /// The CSV header cannot be read as one: an unterminated quote, a column named twice,
+    /// or text that looks like JSON lines (`looksLikeJSON`).
+    case badHeader(String, looksLikeJSON: Bool)
     /// Reading or writing failed.
     case io(String)
 
@@ -20,6 +23,7 @@ public enum ManifestError: Error, Sendable, Hashable, CustomStringConvertible {
         case .empty: "the manifest is empty"
         case .rejectedRow(let line, let reason): "line \(line): \(reason)"
         case .recordTooLong(let offset): "the record at byte \(offset) runs past \(ChunkReader.maximumRecord >> 20) MiB"
+        case .badHeader(let reason, _): "the CSV header \(reason)"
         case .io(let message): message
         }
     }
@@ -29,6 +33,8 @@ public enum ManifestError: Error, Sendable, Hashable, CustomStringConvertible {
         case .missingColumn, .empty: "the header must name shipment_id and delivery_date (scope, order_value, currency are optional)"
         case .rejectedRow: "fix the row, or run without --strict to send bad rows to --rejects"
         case .recordTooLong: "look for an unterminated quote there; no real record is that long"
+        case .badHeader(_, true): "this looks like JSON lines: name the file .jsonl or give --input-format jsonl"
+        case .badHeader: "the header must name each column once: shipment_id, delivery_date, and optionally scope, order_value, currency"
         case .io: nil
         }
     }

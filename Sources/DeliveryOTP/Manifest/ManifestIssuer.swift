@@ -160,7 +160,13 @@ public struct ManifestIssuer: Sendable {
                     names.append(name)
                 }
             }
-            guard parsed != nil else { throw .io("the manifest header has an unterminated quote") }
+            let looksLikeJSON = header.bytes.first { $0 != 0x20 && $0 != 0x09 && $0 != 0xEF && $0 != 0xBB && $0 != 0xBF } == UInt8(ascii: "{")
+            guard parsed != nil else { throw .badHeader("has an unterminated quote", looksLikeJSON: looksLikeJSON) }
+            if looksLikeJSON { throw .badHeader("starts with '{'", looksLikeJSON: true) }
+            var seen = Set<String>()
+            for name in names where !name.isEmpty && !seen.insert(name).inserted {
+                throw .badHeader("names the column '\(name)' twice", looksLikeJSON: false)
+            }
             typealias Field = ChunkWork.Field
             guard let shipment = names.firstIndex(of: Field.shipment.name) else { throw .missingColumn(Field.shipment.name) }
             guard let date = names.firstIndex(of: Field.date.name) else { throw .missingColumn(Field.date.name) }
