@@ -57,11 +57,16 @@ public struct DeliveryTimeZone: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A time zone name that the tz database does not know.
+/// A time zone name that the tz database does not know, or an abbreviation or
+/// POSIX-style name (`CET`, `GMT`, `EST5EDT`) that does not name one region's rules.
 public struct TimeZoneError: Error, Sendable, Hashable, CustomStringConvertible {
     public let identifier: String
-    public var description: String { "unknown time zone \(Printable.quoted(identifier))" }
-    public var hint: String { "use a tz database name such as Europe/Berlin, America/New_York or UTC" }
+    public var description: String {
+        identifier.contains("/")
+            ? "unknown time zone \(Printable.quoted(identifier))"
+            : "\(Printable.quoted(identifier)) is not an IANA time zone name: abbreviations and POSIX names do not say which region's rules apply"
+    }
+    public var hint: String { "use an IANA time zone name such as Europe/Berlin, America/New_York or UTC" }
 }
 
 extension Timestamp {

@@ -2,7 +2,7 @@
 /// valid input for spec v1. Each case says what is wrong; ``hint`` says how to fix it.
 public enum InputError: Error, Hashable, Sendable {
     /// A shipment ID that is empty, longer than 64 characters, or has a character outside ASCII 0x21-0x7E.
-    case invalidShipmentID(reason: String)
+    case invalidShipmentID(String, reason: String)
     /// A delivery date that is not `YYYY-MM-DD` or not a real calendar date.
     case invalidDate(String, reason: String)
     /// A scope longer than 32 characters or with a character outside `[A-Za-z0-9._-]`.
@@ -16,7 +16,7 @@ public enum InputError: Error, Hashable, Sendable {
 extension InputError: CustomStringConvertible {
     public var description: String {
         switch self {
-        case .invalidShipmentID(let reason): "invalid shipment ID: \(reason)"
+        case .invalidShipmentID(let text, let reason): "invalid shipment ID \(Printable.quoted(text)): \(reason)"
         case .invalidDate(let text, let reason): "invalid date \(Printable.quoted(text)): \(reason)"
         case .invalidScope(let reason): "invalid scope: \(reason)"
         case .invalidKeyID(let reason): "invalid key id: \(reason)"

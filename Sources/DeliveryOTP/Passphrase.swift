@@ -5,7 +5,15 @@ public struct Passphrase: Sendable {
     /// A passphrase from text (for example the `DELIVERY_OTP_PASSPHRASE` variable).
     public init(_ text: String) throws(PassphraseError) {
         guard !text.isEmpty else { throw .empty }
-        secret = SecretKey(copying: Array(text.utf8))
+        secret = SecretKey(copying: text.utf8)
+    }
+
+    /// The shortest passphrase that encrypts a keyring: scrypt slows guessing, it cannot make a short passphrase strong.
+    public static let minimumLength = 12
+
+    /// Refuses a passphrase shorter than ``minimumLength`` bytes, for encrypting (never for opening an existing file).
+    public func checkLongEnough() throws(PassphraseError) {
+        guard secret.byteCount >= Self.minimumLength else { throw .tooShort(secret.byteCount) }
     }
 
     /// Reads the first line of a private file (mode 0600); the line end is not part of it.
@@ -30,6 +38,7 @@ public enum PassphraseError: Error, Sendable, Hashable, CustomStringConvertible 
     case empty
     case unreadable(SecretFile.ReadError)
     case readableByOthers(path: String, permissions: UInt32)
+    case tooShort(Int)
 
     public var description: String {
         switch self {
@@ -37,6 +46,8 @@ public enum PassphraseError: Error, Sendable, Hashable, CustomStringConvertible 
         case .unreadable(let error): "passphrase file: \(error)"
         case .readableByOthers(let path, let permissions):
             SecretFile.readableByOthers(path, permissions: permissions)
+        case .tooShort(let count):
+            "the passphrase is \(count) bytes long; a keyring is encrypted only with \(Passphrase.minimumLength) or more"
         }
     }
 
@@ -45,6 +56,7 @@ public enum PassphraseError: Error, Sendable, Hashable, CustomStringConvertible 
         case .empty: "put the passphrase on the first line of the file"
         case .unreadable(let error): error.hint
         case .readableByOthers(let path, _): "chmod 600 \(path)"
+        case .tooShort: "choose a longer passphrase, such as four random words"
         }
     }
 }

@@ -11,11 +11,11 @@ public struct ShipmentID: Sendable, CustomStringConvertible {
     private var storage: Storage = (0, 0, 0, 0, 0, 0, 0, 0)
     private var length: UInt8 = 0
 
-    /// Parses an ID from outside; throws ``InputError/invalidShipmentID(reason:)`` with the exact problem.
+    /// Parses an ID from outside; throws ``InputError/invalidShipmentID(_:reason:)`` with the exact problem.
     public init(_ text: some StringProtocol) throws(InputError) {
         let string = String(text)
         if let problem = Self.problem(in: string.utf8, scalars: string.unicodeScalars) {
-            throw .invalidShipmentID(reason: problem)
+            throw .invalidShipmentID(string, reason: problem)
         }
         self.init(unchecked: string.utf8)
     }

@@ -50,7 +50,7 @@ struct CommandFailure: Error {
             self.init(message: error.description, hint: error.hint, exitCode: Self.status(of: error))
         case let error as PassphraseError:
             let status: ExitStatus = switch error {
-            case .empty: .usage
+            case .empty, .tooShort: .usage
             case .unreadable: .usage
             case .readableByOthers: .permission
             }

@@ -22,6 +22,13 @@ struct DeliveryOTPCommand: ParsableCommand {
     /// Runs the command and turns every failure into one `delivery-otp: error:` line
     /// (plus an optional hint) and a distinct exit code; never a stack trace.
     static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        // `help X` for an X that is not a command prints the root help and exits 0 in
+        // ArgumentParser; a typo there is a usage error like any other.
+        if arguments.first == "help", arguments.count > 1, commandPath(arguments.dropFirst()).count < arguments.count - 1 {
+            Diagnostics.fail(CommandFailure(message: "unknown command '\(arguments.dropFirst().joined(separator: " "))'",
+                                            hint: "run 'delivery-otp --help' for the commands", exitCode: .usage))
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -31,14 +38,26 @@ struct DeliveryOTPCommand: ParsableCommand {
             if let failure = CommandFailure(known: error) { Diagnostics.fail(failure) }
             // Help and version requests print and exit 0 the usual way.
             if exitCode(for: error) == .success { exit(withError: error) }
-            // Anything else comes from argument parsing: a usage error.
-            let subcommand = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") } ?? ""
-            let known = configuration.subcommands.contains { $0._commandName == subcommand }
+            // Anything else comes from argument parsing: a usage error, pointing to the help
+            // of the deepest command named (`delivery-otp keys rotate --help`).
+            let path = commandPath(arguments.drop { $0.hasPrefix("-") })
             Diagnostics.fail(CommandFailure(
                 message: firstLine(of: message(for: error)),
-                hint: "run 'delivery-otp\(known ? " " + subcommand : "") --help' for usage",
+                hint: "run '\((["delivery-otp"] + path).joined(separator: " ")) --help' for usage",
                 exitCode: .usage))
         }
+    }
+
+    /// The leading words of `words` that name a command and its subcommands (`keys`, `rotate`).
+    private static func commandPath(_ words: some Sequence<String>) -> [String] {
+        var path: [String] = []
+        var level: [any ParsableCommand.Type] = configuration.subcommands
+        for word in words {
+            guard let next = level.first(where: { $0._commandName == word }) else { break }
+            path.append(word)
+            level = next.configuration.subcommands
+        }
+        return path
     }
 
     private static func firstLine(of text: String) -> String {

@@ -30,8 +30,10 @@ struct KeySourceOptions: ParsableArguments {
             return (CodeGenerator(dayKey: dayKey), keyID)
         }
         // Reading the published example keyring to try the tool is fine, with a warning.
-        let loaded = try KeyringFile(path: keyring!).load(passphrase: try passphrase.passphrase(), exampleMayBeShared: true)
+        let given = try passphrase.passphrase()
+        let loaded = try KeyringFile(path: keyring!).load(passphrase: given, exampleMayBeShared: true)
         loaded.warnings.forEach(Diagnostics.warning)
+        PassphraseOptions.noteIfUnneeded(given, loaded, path: keyring!)
         let (dayKey, keyID) = try loaded.keyring.dayKey(scope: scope, date: date)
         return (CodeGenerator(dayKey: dayKey), keyID)
     }
@@ -45,6 +47,13 @@ struct PassphraseOptions: ParsableArguments {
         "A file (mode 0600) whose first line is the keyring's passphrase. Or set DELIVERY_OTP_PASSPHRASE.",
         valueName: "file"))
     var passphraseFile: String?
+
+    /// Tells the user that a passphrase was given for a keyring that is not encrypted.
+    static func noteIfUnneeded(_ passphrase: Passphrase?, _ loaded: KeyringFile.Loaded, path: String) {
+        if passphrase != nil && !loaded.isEncrypted {
+            Diagnostics.note("\(path) is not encrypted: the passphrase is not needed")
+        }
+    }
 
     /// The passphrase, or nil when none was given.
     func passphrase() throws -> Passphrase? {

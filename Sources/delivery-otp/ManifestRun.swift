@@ -16,9 +16,10 @@ struct ManifestRun {
         let format = try inputFormat()
         let policy = try valuePolicy()
         let zone = try command.timeZone.map { try DeliveryTimeZone($0) } ?? .current
-        let loaded = try KeyringFile(path: command.keys.keyring!).load(passphrase: try command.keys.passphrase.passphrase(),
-                                                                       exampleMayBeShared: true)
+        let passphrase = try command.keys.passphrase.passphrase()
+        let loaded = try KeyringFile(path: command.keys.keyring!).load(passphrase: passphrase, exampleMayBeShared: true)
         loaded.warnings.forEach(Diagnostics.warning)
+        PassphraseOptions.noteIfUnneeded(passphrase, loaded, path: command.keys.keyring!)
 
         let input: Int32
         var inputSize: Int?
@@ -77,7 +78,7 @@ struct ManifestRun {
         let elapsed = max(Timestamp.monotonicSeconds() - started, 0.000_001)
         if showProgress { Diagnostics.writeAll(2, "\n") }
         let rate = Double(summary.rowsRead) / elapsed
-        Diagnostics.note("\(summary.rowsRead) rows read, \(summary.issued) codes issued, \(summary.notRequired) not required, "
+        Diagnostics.note("\(counted(summary.rowsRead, "row")) read, \(counted(summary.issued, "code")) issued, \(summary.notRequired) not required, "
             + "\(summary.rejected) rejected, \(String(format: "%.2f", elapsed)) s, \(String(format: "%.2f", rate / 1_000_000)) M rows/s")
     }
 

@@ -81,11 +81,11 @@ struct CommandLineTests {
 
     static let badInputs: [BadInput] = [
         BadInput(name: "an ID with a space", arguments: ["--date", "2024-01-17", "TBA 1"], status: 64,
-                 message: "invalid shipment ID: character outside 0x21-0x7E U+0020 (space) at position 4"),
+                 message: "invalid shipment ID 'TBA 1': character outside 0x21-0x7E U+0020 (space) at position 4"),
         BadInput(name: "an ID with non-ASCII", arguments: ["--date", "2024-01-17", "TBÄ1"], status: 64,
-                 message: "invalid shipment ID: non-ASCII character U+00C4 at position 3"),
+                 message: "invalid shipment ID 'TB\\u{00C4}1': non-ASCII character U+00C4 at position 3"),
         BadInput(name: "an ID of 65 characters", arguments: ["--date", "2024-01-17", String(repeating: "A", count: 65)], status: 64,
-                 message: "invalid shipment ID: it is 65 characters long; the maximum is 64"),
+                 message: "invalid shipment ID '\(String(repeating: "A", count: 65))': it is 65 characters long; the maximum is 64"),
         BadInput(name: "2024-02-30", arguments: ["--date", "2024-02-30", "X"], status: 64,
                  message: "invalid date '2024-02-30': February 2024 has 29 days"),
         BadInput(name: "a date that is not YYYY-MM-DD", arguments: ["--date", "17.01.2024", "X"], status: 64,

@@ -67,7 +67,7 @@ struct KeyringDurabilityTests {
         let directory = try TemporaryDirectory()
         let keyring = directory.file("keyring.json")
         // Encrypted, so that each read-modify-write spends ~0.1 s in scrypt: a wide window for a race.
-        let environment = ["DELIVERY_OTP_PASSPHRASE": "race"]
+        let environment = ["DELIVERY_OTP_PASSPHRASE": "race for the lock"]
         _ = try CommandRunner.run(["keys", "init", "--keyring", keyring, "--active-from", "2024-03-01"] + Self.now, environment: environment)
         for round in 0..<4 {
             let first = try Self.start(["keys", "rotate", "--keyring", keyring, "--active-from", "2025-0\(round + 1)-10"] + Self.now,
@@ -78,7 +78,7 @@ struct KeyringDurabilityTests {
             second.waitUntilExit()
             #expect(first.terminationStatus == 0 && second.terminationStatus == 0)
         }
-        let keys = try KeyringFile(path: keyring).load(passphrase: try Passphrase("race")).keyring.keys
+        let keys = try KeyringFile(path: keyring).load(passphrase: try Passphrase("race for the lock")).keyring.keys
         #expect(keys.count == 9)
         let audit = try String(contentsOfFile: keyring + ".audit.jsonl", encoding: .utf8)
         #expect(audit.split(separator: "\n").count == 9)

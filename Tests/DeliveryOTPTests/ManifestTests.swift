@@ -74,7 +74,7 @@ struct ManifestTests {
         #expect(lines[1].contains(try Self.code(#"A,"1"#, "2024-01-17", "D1")))
         #expect(lines[2].hasPrefix("B2,2024-01-17,D1,true,\(try Self.code("B2", "2024-01-17", "D1")),"))
         // The bad row starts on physical line 5: the quoted line break spans lines 3 and 4.
-        #expect(result.stderr.contains("line 5: invalid shipment ID: character outside 0x21-0x7E U+0020 (space) at position 2"))
+        #expect(result.stderr.contains("line 5: invalid shipment ID 'C 3': character outside 0x21-0x7E U+0020 (space) at position 2"))
     }
 
     @Test("JSON lines in, JSON lines out; a repeated member and a number in exponent form are refused")
@@ -125,7 +125,7 @@ struct ManifestTests {
         #expect(Self.rows(output).map { $0[0] } == ["GOOD1", "GOOD8"])
         let rejected = try String(contentsOfFile: rejectsPath, encoding: .utf8).split(separator: "\n").map(String.init)
         #expect(rejected == [
-            "line 3: invalid shipment ID: character outside 0x21-0x7E U+0020 (space) at position 4",
+            "line 3: invalid shipment ID 'BAD ID': character outside 0x21-0x7E U+0020 (space) at position 4",
             "line 4: invalid date '2024-02-30': February 2024 has 29 days",
             "line 5: no key covers 2023-12-31",
             "line 6: invalid scope: 'D/1'",

@@ -44,7 +44,7 @@ extension DeliveryOTPCommand {
                                                                       valueName: "format"))
         var inputFormat: String?
 
-        @Option(name: .long, help: ArgumentHelp("Where to write the records (default: - for standard output).", valueName: "file"))
+        @Option(name: .long, help: ArgumentHelp("Where to write the records; - is standard output.", valueName: "file"))
         var out: String = "-"
 
         @Option(name: .long, help: ArgumentHelp(

@@ -36,8 +36,10 @@ struct KeyringFileOptions: ParsableArguments {
 
     /// Loads the keyring and shows its warnings.
     func load() throws -> KeyringFile.Loaded {
-        let loaded = try file.load(passphrase: try passphrase.passphrase())
+        let given = try passphrase.passphrase()
+        let loaded = try file.load(passphrase: given)
         loaded.warnings.forEach(Diagnostics.warning)
+        PassphraseOptions.noteIfUnneeded(given, loaded, path: keyring)
         return loaded
     }
 }

@@ -17,6 +17,11 @@ extension DeliveryOTPCommand.Keys {
                 throw CommandFailure(message: "no passphrase given",
                                      hint: "give --passphrase-file FILE or set DELIVERY_OTP_PASSPHRASE", exitCode: .usage)
             }
+            try passphrase.checkLongEnough()
+            if try keyring.file.load(passphrase: passphrase).isEncrypted {
+                Diagnostics.note("\(keyring.keyring) is already encrypted; nothing was changed")
+                return
+            }
             // A plain keyring loads without a passphrase; an encrypted one is re-encrypted (new salt and nonce).
             try keyring.file.update(passphrase: passphrase, encrypt: true, now: now) { current in
                 (current, [AuditLog.Event(operation: "encrypt")])
@@ -35,6 +40,10 @@ extension DeliveryOTPCommand.Keys {
 
         func run() throws {
             let now = try clock.instant()
+            if try !keyring.file.load(passphrase: try keyring.passphrase.passphrase()).isEncrypted {
+                Diagnostics.note("\(keyring.keyring) is not encrypted; nothing was changed")
+                return
+            }
             try keyring.file.update(passphrase: try keyring.passphrase.passphrase(), encrypt: false, now: now) { current in
                 (current, [AuditLog.Event(operation: "decrypt")])
             }

@@ -25,6 +25,7 @@ extension DeliveryOTPCommand.Keys {
             let now = try clock.instant()
             let start = try activeFrom.map { try parseDate($0, option: "--active-from") } ?? clock.today(at: now)
             let passphrase = try keyring.passphrase.passphrase()
+            try passphrase?.checkLongEnough()
             let (created, key) = try Keyring.initial(activeFrom: start, now: now)
             let keptAs = try keyring.file.create(
                 created, passphrase: passphrase, replaceExisting: force, now: now,
