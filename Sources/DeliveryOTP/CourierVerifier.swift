@@ -24,12 +24,7 @@ public enum AttemptAdmission: Sendable, Hashable {
 /// A counted attempt awaiting its verdict.
 public struct AttemptTicket: Sendable, Hashable {
     public let id: Int64
-    /// True when this is the last attempt the limit allows: a wrong code locks the shipment for the day.
-    public let isLast: Bool
-    public init(id: Int64, isLast: Bool) {
-        self.id = id
-        self.isLast = isLast
-    }
+    public init(id: Int64) { self.id = id }
 }
 
 /// One line of the attempt log. It never holds the typed code or any key.
@@ -66,8 +61,8 @@ public struct AttemptRecord: Sendable, Hashable {
 /// ``begin(shipment:date:scope:limit:deviceID:at:)`` must make the attempt
 /// durable before it returns, so that no outcome is computed, let alone shown,
 /// for an attempt that a crash could forget. A store also keeps (SPEC.md §9):
-/// - the lock: once a shipment is locked for a date, it stays locked that day,
-///   whatever limit a later call passes;
+/// - the lock: the last attempt a limit allows locks the shipment for its date in
+///   the same commit, and a lock lasts that day whatever limit a later call passes;
 /// - the latest time it has seen: a `begin` whose time is more than
 ///   ``AttemptClock/tolerance`` earlier is refused with
 ///   ``AttemptStoreError/Kind/clockMovedBack(latest:)`` and not counted, so that
@@ -102,10 +97,14 @@ public enum AttemptClock {
     /// Ten minutes: room for a clock corrected by a few minutes, none for replaying an earlier hour.
     public static let tolerance: Int64 = 600
 
-    /// Refuses `time` when it is more than ``tolerance`` before `latest`.
-    public static func check(_ time: Timestamp, latest: Timestamp?) throws(AttemptStoreError) {
-        guard let latest, time.secondsSinceEpoch < latest.secondsSinceEpoch - tolerance else { return }
-        throw AttemptStoreError("the clock (\(time)) is more than 10 minutes behind the latest attempt time (\(latest)); nothing was counted",
+    /// Refuses `time` when it is more than ``tolerance`` before `latest`, and an attempt for a date
+    /// before `latestDate` (a clock set back across midnight would reach the previous day's counts).
+    public static func check(_ time: Timestamp, date: DeliveryDate, latest: Timestamp?, latestDate: DeliveryDate?) throws(AttemptStoreError) {
+        guard let latest else { return }
+        let behind = time.secondsSinceEpoch < latest.secondsSinceEpoch - tolerance
+        let earlierDay = latestDate.map { date < $0 } ?? false
+        guard behind || earlierDay else { return }
+        throw AttemptStoreError("the clock (\(time)) is behind the latest attempt time (\(latest)); nothing was counted",
                                 kind: .clockMovedBack(latest: latest))
     }
 }
@@ -198,7 +197,7 @@ public enum CourierError: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .attemptLimit(let limit): "the attempt limit must be 1 to 10, not \(limit)"
         case .clockMovedBack(let now, let latest):
-            "the device clock says \(now), more than 10 minutes before an attempt already recorded at \(latest); nothing was counted"
+            "the device clock says \(now), before an attempt already recorded at \(latest) (by more than 10 minutes, or on an earlier day); nothing was counted"
         case .deviceKeys(let error): error.description
         case .store(let error): "attempt store: \(error)"
         }

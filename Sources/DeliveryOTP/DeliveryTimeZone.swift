@@ -35,7 +35,8 @@ public struct DeliveryTimeZone: Hashable, Sendable, CustomStringConvertible {
     /// `instant` as RFC 3339 local time with this zone's offset, e.g. `2024-01-17T10:15:00+01:00`.
     public func format(_ instant: Timestamp) -> String {
         let offset = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(instant.secondsSinceEpoch))))
-        let local = Timestamp(secondsSinceEpoch: instant.secondsSinceEpoch + offset).description.dropLast()  // drop "Z"
+        let (sum, overflow) = instant.secondsSinceEpoch.addingReportingOverflow(offset)
+        let local = Timestamp(secondsSinceEpoch: overflow ? instant.secondsSinceEpoch : sum).description.dropLast()  // drop "Z"
         let sign = offset < 0 ? "-" : "+"
         let magnitude = abs(offset)
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }

@@ -65,8 +65,10 @@ public struct DeviceKeys: Sendable {
         guard let header = try? decoder.decode(Header.self, from: data) else { throw .notJSON }
         guard header.format == Self.formatName else { throw .wrongFormat(found: header.format) }
         guard header.version == Self.currentVersion else { throw .unsupportedVersion(header.version ?? 0) }
-        if let duplicate = JSONDuplicateMembers.first(in: bytes) {
-            throw .invalidField(duplicate, "given twice; each member may appear once")
+        switch JSONDuplicateMembers.check(bytes) {
+        case .duplicate(let path): throw .invalidField(path, "given twice; each member may appear once")
+        case .unreadable: throw .notJSON
+        case nil: break
         }
         let document: Document
         do { document = try decoder.decode(Document.self, from: data) } catch {

@@ -72,8 +72,10 @@ struct EncryptedKeyring {
     /// Opens an encrypted keyring; a wrong passphrase (or any changed byte) is `.wrongPassphrase`.
     static func open<R>(_ data: Data, path: String, passphrase: Passphrase,
                         _ body: (UnsafeRawBufferPointer) throws(KeyringFileError) -> R) throws(KeyringFileError) -> R {
-        if let duplicate = data.withUnsafeBytes({ JSONDuplicateMembers.first(in: $0) }) {
-            throw .invalid(path: path, .duplicateMember(path: duplicate))
+        switch data.withUnsafeBytes({ JSONDuplicateMembers.check($0) }) {
+        case .duplicate(let member): throw .invalid(path: path, .duplicateMember(path: member))
+        case .unreadable: throw .invalid(path: path, .notJSON(reason: "not one JSON object in UTF-8, nested at most \(JSONDuplicateMembers.maximumDepth) deep"))
+        case nil: break
         }
         let document: Document
         do { document = try JSONDecoder().decode(Document.self, from: data) } catch {

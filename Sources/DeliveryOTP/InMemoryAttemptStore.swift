@@ -23,7 +23,7 @@ public struct InMemoryAttemptStore: AttemptStore, Sendable {
                                      attempt: attempt, deviceID: deviceID)
             return id
         }
-        try AttemptClock.check(time, latest: latest)
+        try AttemptClock.check(time, date: date, latest: latest, latestDate: rows.values.map(\.date).max())
         latest = max(latest ?? time, time)
         let key = Key(shipment: shipment, date: date)
         if let acceptedAt = handovers[key] {
@@ -37,7 +37,8 @@ public struct InMemoryAttemptStore: AttemptStore, Sendable {
             return .locked
         }
         let id = record(.interrupted, counted + 1)
-        return .counted(AttemptTicket(id: id, isLast: counted + 1 >= limit), number: counted + 1)
+        if counted + 1 >= limit { locks.insert(key) }
+        return .counted(AttemptTicket(id: id), number: counted + 1)
     }
 
     public mutating func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp) throws(AttemptStoreError) {
@@ -45,11 +46,7 @@ public struct InMemoryAttemptStore: AttemptStore, Sendable {
         row.outcome = accepted ? .accepted : .rejected
         rows[ticket.id] = row
         let key = Key(shipment: row.shipment, date: row.date)
-        if accepted {
-            handovers[key] = time
-        } else if ticket.isLast {
-            locks.insert(key)
-        }
+        if accepted { handovers[key] = time }
     }
 
     public func records(since: Timestamp?) throws(AttemptStoreError) -> [AttemptRecord] {

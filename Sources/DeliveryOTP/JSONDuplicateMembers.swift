@@ -3,13 +3,33 @@
 /// implementations would read different secrets). Key files refuse such a
 /// document (SPEC.md §8).
 ///
-/// It reads the bytes in place and only as far as it needs; text that is not
-/// valid JSON is left for the decoder to report, so it answers nil then.
+/// Names are compared as Swift strings, the way the decoder's dictionaries do
+/// (`"dayKeys"` and `"day\u212Aeys"` are one name), after their escapes are
+/// resolved. A document this scanner cannot read to the end (deeper than 64
+/// levels, a byte-order mark, text that is not one JSON object) is refused as
+/// well: what it cannot check must not reach the decoder.
 enum JSONDuplicateMembers {
-    /// The path of the first duplicate, such as `keys[0].secret`; nil when there is none.
-    static func first(in bytes: UnsafeRawBufferPointer) -> String? {
+    enum Finding: Equatable {
+        /// The path of the first duplicate, such as `keys[0].secret`.
+        case duplicate(String)
+        /// Not readable as one JSON object in UTF-8 within the nesting bound.
+        case unreadable
+    }
+
+    static let maximumDepth = 64
+
+    /// Nil when every object names each member once.
+    static func check(_ bytes: UnsafeRawBufferPointer) -> Finding? {
         var scanner = Scanner(bytes: bytes)
-        return try? scanner.value(path: "", depth: 0)
+        do {
+            scanner.skipSpace()
+            guard scanner.peek == UInt8(ascii: "{") else { return .unreadable }
+            if try scanner.value(depth: 0) { return .duplicate(scanner.path.joined()) }
+            scanner.skipSpace()
+            return scanner.index == bytes.count ? nil : .unreadable
+        } catch {
+            return .unreadable
+        }
     }
 
     private struct Malformed: Error {}
@@ -17,7 +37,8 @@ enum JSONDuplicateMembers {
     private struct Scanner {
         let bytes: UnsafeRawBufferPointer
         var index = 0
-        static let maximumDepth = 64
+        /// The path to the value being read, as `keys`, `[0]`, `.secret` parts; joined only when reported.
+        var path: [String] = []
 
         init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -27,55 +48,59 @@ enum JSONDuplicateMembers {
             while let byte = peek, byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D { index += 1 }
         }
 
-        /// Returns the path of a duplicate inside this value, or nil.
-        mutating func value(path: String, depth: Int) throws(Malformed) -> String? {
-            guard depth < Self.maximumDepth else { throw Malformed() }
+        /// True when a duplicate was found inside this value; `path` then leads to it.
+        mutating func value(depth: Int) throws(Malformed) -> Bool {
+            guard depth < maximumDepth else { throw Malformed() }
             skipSpace()
             switch peek {
             case UInt8(ascii: "{"):
                 index += 1
-                var names = Set<[UInt8]>()
+                var names = Set<String>()
                 skipSpace()
-                if peek == UInt8(ascii: "}") { index += 1; return nil }
+                if peek == UInt8(ascii: "}") { index += 1; return false }
                 while true {
                     skipSpace()
                     let name = try string()
-                    let child = path.isEmpty ? String(decoding: name, as: UTF8.self) : "\(path).\(String(decoding: name, as: UTF8.self))"
-                    if !names.insert(name).inserted { return child }
+                    path.append(path.isEmpty ? name : "." + name)
+                    if !names.insert(name).inserted { return true }
                     skipSpace()
                     guard peek == UInt8(ascii: ":") else { throw Malformed() }
                     index += 1
-                    if let found = try value(path: child, depth: depth + 1) { return found }
+                    if try value(depth: depth + 1) { return true }
+                    path.removeLast()
                     skipSpace()
                     if peek == UInt8(ascii: ",") { index += 1; continue }
                     guard peek == UInt8(ascii: "}") else { throw Malformed() }
                     index += 1
-                    return nil
+                    return false
                 }
             case UInt8(ascii: "["):
                 index += 1
                 skipSpace()
-                if peek == UInt8(ascii: "]") { index += 1; return nil }
+                if peek == UInt8(ascii: "]") { index += 1; return false }
                 var element = 0
                 while true {
-                    if let found = try value(path: "\(path)[\(element)]", depth: depth + 1) { return found }
+                    path.append("[\(element)]")
+                    if try value(depth: depth + 1) { return true }
+                    path.removeLast()
                     element += 1
                     skipSpace()
                     if peek == UInt8(ascii: ",") { index += 1; continue }
                     guard peek == UInt8(ascii: "]") else { throw Malformed() }
                     index += 1
-                    return nil
+                    return false
                 }
             case UInt8(ascii: "\""):
                 _ = try string()
-                return nil
-            case nil:
-                throw Malformed()
+                return false
             default:
-                // A number, true, false or null: skip to the next delimiter.
-                while let byte = peek, byte != UInt8(ascii: ","), byte != UInt8(ascii: "}"), byte != UInt8(ascii: "]"),
-                      byte != 0x20, byte != 0x09, byte != 0x0A, byte != 0x0D { index += 1 }
-                return nil
+                // A number, true, false or null: its characters only, up to the next delimiter.
+                let start = index
+                while let byte = peek, byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: ".")
+                        || (byte >= 0x30 && byte <= 0x39) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                        || byte == UInt8(ascii: "E") { index += 1 }
+                guard index > start else { throw Malformed() }
+                return false
             }
         }
 
@@ -87,8 +112,8 @@ enum JSONDuplicateMembers {
             return unit
         }
 
-        /// A string's content with its escapes resolved, so `"a"` and `"\u0061"` are one name.
-        mutating func string() throws(Malformed) -> [UInt8] {
+        /// A string's content with its escapes resolved, so `"a"` and `"\u0061"` are one name. Must be valid UTF-8.
+        mutating func string() throws(Malformed) -> String {
             guard peek == UInt8(ascii: "\"") else { throw Malformed() }
             index += 1
             var content: [UInt8] = []
@@ -96,7 +121,8 @@ enum JSONDuplicateMembers {
                 index += 1
                 switch byte {
                 case UInt8(ascii: "\""):
-                    return content
+                    guard let text = String(validating: content, as: UTF8.self) else { throw Malformed() }
+                    return text
                 case UInt8(ascii: "\\"):
                     guard let escape = peek else { throw Malformed() }
                     index += 1
@@ -106,6 +132,7 @@ enum JSONDuplicateMembers {
                     case UInt8(ascii: "n"): content.append(0x0A)
                     case UInt8(ascii: "r"): content.append(0x0D)
                     case UInt8(ascii: "t"): content.append(0x09)
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): content.append(escape)
                     case UInt8(ascii: "u"):
                         var scalar = try hexUnit()
                         if (0xD800...0xDBFF).contains(scalar) {
@@ -119,8 +146,10 @@ enum JSONDuplicateMembers {
                         }
                         guard let decoded = Unicode.Scalar(scalar) else { throw Malformed() }
                         content.append(contentsOf: Array(String(decoded).utf8))
-                    default: content.append(escape)
+                    default: throw Malformed()
                     }
+                case 0x00..<0x20:
+                    throw Malformed()
                 default:
                     content.append(byte)
                 }

@@ -65,7 +65,14 @@ public struct Keyring: Sendable {
         for (index, record) in document.keys.enumerated() {
             keys.append(try Self.key(from: record, at: "keys[\(index)]"))
         }
-        try self.init(keys: keys, isExample: document.example ?? false)
+        // The published example secrets count as example keys even where the flag was removed.
+        let published = keys.contains { key in Self.publishedExampleSecrets.contains { $0 == key.secret } }
+        try self.init(keys: keys, isExample: (document.example ?? false) || published)
+    }
+
+    /// The secrets of `keys-example/keyring.json`, known to everyone: "EXAMPLE-ONLY key N: never use in".
+    static let publishedExampleSecrets: [SecretKey] = ["1", "2"].map { number in
+        SecretKey(copying: "EXAMPLE-ONLY key \(number): never use in".utf8)
     }
 
     /// The key for `date`: among unrevoked keys active on or before it, the one

@@ -41,7 +41,11 @@ struct KeyringDocument: Codable {
             throw .notJSON(reason: DecodingErrorText.describe(error))
         }
         guard header.format == formatName else { throw .wrongFormat(found: header.format) }
-        if let duplicate = JSONDuplicateMembers.first(in: bytes) { throw .duplicateMember(path: duplicate) }
+        switch JSONDuplicateMembers.check(bytes) {
+        case .duplicate(let path): throw .duplicateMember(path: path)
+        case .unreadable: throw .notJSON(reason: "not one JSON object in UTF-8 (no byte-order mark), nested at most \(JSONDuplicateMembers.maximumDepth) deep")
+        case nil: break
+        }
         guard let version = header.version else {
             throw .invalidField(path: "version", reason: "missing")
         }

@@ -116,7 +116,8 @@ public struct SQLiteAttemptStore: AttemptStore {
             var admission: AttemptAdmission = .locked
             try queue.inTransaction(.immediate) { db in
                 let latest = try Int64.fetchOne(db, sql: "SELECT latest FROM clock WHERE id = 1")
-                try AttemptClock.check(time, latest: latest.map(Timestamp.init(secondsSinceEpoch:)))
+                let latestDate = try String.fetchOne(db, sql: "SELECT MAX(delivery_date) FROM attempt").flatMap { try? DeliveryDate($0) }
+                try AttemptClock.check(time, date: date, latest: latest.map(Timestamp.init(secondsSinceEpoch:)), latestDate: latestDate)
                 try db.execute(sql: """
                     INSERT INTO clock (id, latest) VALUES (1, ?)
                     ON CONFLICT (id) DO UPDATE SET latest = MAX(latest, excluded.latest)
@@ -139,7 +140,11 @@ public struct SQLiteAttemptStore: AttemptStore {
                     return .commit
                 }
                 let row = try insert(db, .interrupted, counted + 1)
-                admission = .counted(AttemptTicket(id: row, isLast: counted + 1 >= limit), number: counted + 1)
+                // The last attempt the limit allows locks the shipment now, in the same commit, so a
+                // crash before its verdict cannot leave it open to a later, looser limit. (An accepted
+                // code still opens the door: the handover is checked before the lock.)
+                if counted + 1 >= limit { try Self.lock(db, id, day, at: time) }
+                admission = .counted(AttemptTicket(id: row), number: counted + 1)
                 return .commit
             }
             return admission
@@ -163,11 +168,6 @@ public struct SQLiteAttemptStore: AttemptStore {
                 if accepted {
                     try db.execute(sql: """
                         INSERT OR IGNORE INTO handover (shipment, delivery_date, accepted_at)
-                        SELECT shipment, delivery_date, ? FROM attempt WHERE id = ?
-                        """, arguments: [time.secondsSinceEpoch, ticket.id])
-                } else if ticket.isLast {
-                    try db.execute(sql: """
-                        INSERT OR IGNORE INTO lock (shipment, delivery_date, locked_at)
                         SELECT shipment, delivery_date, ? FROM attempt WHERE id = ?
                         """, arguments: [time.secondsSinceEpoch, ticket.id])
                 }

@@ -13,6 +13,7 @@ struct ManifestRun {
                       DistinctFiles.Named(option: "--keyring", path: command.keys.keyring!)]
         if let passphraseFile = command.keys.passphrase.passphraseFile { inputs.append(.init(option: "--passphrase-file", path: passphraseFile)) }
         try DistinctFiles.check(outputs: outputs, inputs: inputs)
+        for output in outputs { try DistinctFiles.refuseKeyMaterial(output.path, option: output.option) }
         let format = try inputFormat()
         let policy = try valuePolicy()
         let zone = try command.timeZone.map { try DeliveryTimeZone($0) } ?? .current

@@ -1,11 +1,14 @@
 import DeliveryOTP
 import Foundation
 
-/// On SIGINT or SIGTERM, removes the temporary files of writes in progress
+/// On SIGINT, SIGTERM, SIGHUP or SIGPIPE, removes the temporary files of writes in progress
 /// (``PendingFiles``), then ends the process by the same signal, as the shell expects.
 enum SignalCleanup {
     static func install() {
-        for signal in [SIGINT, SIGTERM] {
+        // Build the table now: the handler must not be the first to touch it (no allocation in a handler).
+        PendingFiles.prepare()
+        // SIGHUP: the terminal went away; SIGPIPE: `| head` closed the reader of --rejects - or the feed.
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in
                 PendingFiles.removeAll()

@@ -105,3 +105,54 @@ struct AttemptLimitTests {
         #expect(try reopened.synchronousLevel() == 2)
     }
 }
+
+/// Findings of the review of the fixes above, each as a test.
+@Suite("The attempt limit after a crash and across midnight")
+struct AttemptLimitEdgeTests {
+    @Test("a last attempt interrupted before its verdict locks the shipment, whatever limit comes next", arguments: [false, true])
+    func interruptedLastAttemptLocks(sqlite: Bool) throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("state.sqlite")
+        var memory = InMemoryAttemptStore()
+        let date = try DeliveryDate("2024-01-17"), scope = try Scope("DEPOT-12")
+        let time = Timestamp(rfc3339: "2024-01-17T12:00:00+01:00")!
+        // Three attempts under a limit of 3, the last one killed before its verdict.
+        for _ in 0..<3 {
+            if sqlite {
+                var store = try SQLiteAttemptStore(path: path)
+                _ = try store.begin(shipment: AttemptLimitTests.shipment, date: date, scope: scope, limit: 3, deviceID: nil, at: time)
+            } else {
+                _ = try memory.begin(shipment: AttemptLimitTests.shipment, date: date, scope: scope, limit: 3, deviceID: nil, at: time)
+            }
+        }
+        let right = try CourierVerifierTests.code("2024-01-17")
+        if sqlite {
+            var door = try AttemptLimitTests.door(try SQLiteAttemptStore(path: path))
+            #expect(try door.verify(right, for: AttemptLimitTests.shipment) == .locked)
+        } else {
+            var door = try AttemptLimitTests.door(memory)
+            #expect(try door.verify(right, for: AttemptLimitTests.shipment) == .locked)
+        }
+    }
+
+    @Test("a clock set back across midnight, even by minutes, cannot reach the previous day's counts", arguments: [false, true])
+    func backAcrossMidnight(sqlite: Bool) throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("state.sqlite")
+        var memory = InMemoryAttemptStore()
+        let keys = try DeviceKeys(keyring: AttemptLimitTests.keyring, scope: try Scope("DEPOT-12"), from: try DeliveryDate("2024-01-17"),
+                                  days: 2, timeZone: CourierVerifierTests.berlin)
+        func check(at time: String) throws -> DoorOutcome {
+            let instant = Timestamp(rfc3339: time)!
+            if sqlite {
+                var door = try CourierVerifier(deviceKeys: keys, store: try SQLiteAttemptStore(path: path), clock: { instant })
+                return try door.verify("000000", for: AttemptLimitTests.shipment)
+            }
+            var door = try CourierVerifier(deviceKeys: keys, store: memory, clock: { instant })
+            defer { memory = door.store }
+            return try door.verify("000000", for: AttemptLimitTests.shipment)
+        }
+        #expect(try check(at: "2024-01-18T00:05:00+01:00") == .rejected(attemptsLeft: 4))
+        #expect(throws: CourierError.self) { try check(at: "2024-01-17T23:58:00+01:00") }
+    }
+}

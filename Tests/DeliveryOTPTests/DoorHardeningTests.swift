@@ -49,7 +49,7 @@ struct DoorHardeningTests {
         let back = try door.verify("TBA3", "000000", at: "2024-01-17T11:00:00+01:00")
         #expect(back.status == 65)
         #expect(back.stdout.isEmpty)
-        #expect(back.stderr.contains("more than 10 minutes before an attempt already recorded"))
+        #expect(back.stderr.contains("before an attempt already recorded at 2024-01-17T11:00:00Z (by more than 10 minutes"))
         #expect(back.stderr.contains("delivery-otp: hint: set the device clock to the correct time"))
         let log = try CommandRunner.run(["attempts", "export", "--state", door.state])
         #expect(log.stdout.split(separator: "\n").count == 1)

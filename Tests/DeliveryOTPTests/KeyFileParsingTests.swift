@@ -29,11 +29,37 @@ struct KeyFileParsingTests {
             (#"{"é": 1, "\u00e9": 2}"#, "é"),
             (#"{"a": {"x": 1}, "b": {"x": 1}}"#, nil),
             (#"{"a": "a", "b": ["a", "a"]}"#, nil),
-            (#"{"a": 1, "b""#, nil),  // malformed: left for the decoder to report
+            // Names equal as strings (canonical equivalence), as the decoder's dictionaries see them.
+            ("{\"day\u{212A}eys\": 1, \"dayKeys\": 2}", "dayKeys"),
           ] as [(String, String?)])
     func duplicateScanner(_ json: String, _ expected: String?) {
-        let found = Array(json.utf8).withUnsafeBytes { JSONDuplicateMembers.first(in: $0) }
-        #expect(found == expected)
+        let found = Array(json.utf8).withUnsafeBytes { JSONDuplicateMembers.check($0) }
+        #expect(found == expected.map { .duplicate($0) })
+    }
+
+    @Test("what the scanner cannot read to the end is refused, not waved through", arguments: [
+        #"{"a": 1, "b""#,
+        "\u{FEFF}{\"a\": 1, \"a\": 2}",
+        String(repeating: "[", count: 70) + String(repeating: "]", count: 70),
+        #"{"a": [\#(String(repeating: "[", count: 70))\#(String(repeating: "]", count: 70))], "b": 1}"#,
+        #"{"a": 1} trailing"#,
+        #"["not", "an", "object"]"#,
+    ])
+    func unreadableIsRefused(_ json: String) {
+        #expect(Array(json.utf8).withUnsafeBytes { JSONDuplicateMembers.check($0) } == .unreadable)
+    }
+
+    @Test("a keyring behind a byte-order mark, or nested past the bound, is refused with exit 65")
+    func bypassesRefused() throws {
+        let directory = try TemporaryDirectory()
+        let key = #"{"id": "k-1", "secret": "\#(Self.secret)", "activeFrom": "2024-01-01"}"#
+        let deep = String(repeating: "[", count: 70) + String(repeating: "]", count: 70)
+        for text in ["\u{FEFF}" + Self.keyring(key),
+                     #"{"format": "delivery-otp-keyring", "version": 1, "pad": \#(deep), "keys": [\#(key)]}"#] {
+            let path = try directory.write("kr.json", text)
+            let result = try CommandRunner.run(["issue", "--keyring", path, "--date", "2024-01-17", "X"])
+            #expect(result.status == 65, "\(result.stderr)")
+        }
     }
 
     @Test("a device-key file with a member given twice is refused with exit 65")

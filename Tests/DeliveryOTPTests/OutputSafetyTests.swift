@@ -141,3 +141,45 @@ struct OutputSafetyTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
     }
 }
+
+@Suite("Outputs: standard output twice, key material behind --force, example keys without their flag", .serialized)
+struct OutputSafetyReviewTests {
+    @Test("--out /dev/stdout and --rejects - are one output when standard output is a pipe")
+    func stdoutTwice() throws {
+        let directory = try TemporaryDirectory()
+        let manifest = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\n")
+        let result = try CommandRunner.run(["issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", manifest,
+                                            "--out", "/dev/stdout", "--rejects", "-"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--rejects and --out name standard output"))
+        // Two outputs to /dev/null are harmless.
+        let null = try CommandRunner.run(["issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", manifest,
+                                          "--out", "/dev/null", "--rejects", "/dev/null", "--time-zone", "UTC"])
+        #expect(null.status == 0, "\(null.stderr)")
+    }
+
+    @Test("issue --out --force never replaces another keyring or a device-key file")
+    func feedNeverReplacesKeys() throws {
+        let directory = try TemporaryDirectory()
+        let other = try OutputSafetyTests.keyring(in: directory, name: "other.json")
+        let before = FileManager.default.contents(atPath: other)
+        let manifest = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\n")
+        let result = try CommandRunner.run(["issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", manifest,
+                                            "--out", other, "--force"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("holds keys; a feed never replaces key material"))
+        #expect(FileManager.default.contents(atPath: other) == before)
+    }
+
+    @Test("the published example secrets are example keys even with the flag removed")
+    func exampleWithoutFlag() throws {
+        let directory = try TemporaryDirectory()
+        let text = try String(contentsOfFile: Repository.path("keys-example/keyring.json"), encoding: .utf8)
+            .replacingOccurrences(of: "\"example\": true,", with: "")
+        #expect(!text.contains("example\":"))
+        let keyring = try directory.write("unflagged.json", text)
+        let check = try CommandRunner.run(["keys", "check", "--keyring", keyring, "--now", "2024-01-17T09:00:00Z"])
+        #expect(check.status == 1)
+        #expect(check.stderr.contains("published example keys"))
+    }
+}

@@ -33,7 +33,8 @@ public struct KeyringFile: Sendable {
     public func load(passphrase: Passphrase?, exampleMayBeShared: Bool = false) throws(KeyringFileError) -> Loaded {
         let outcome: Result<Loaded, KeyringFileError>
         do throws(SecretFile.ReadError) {
-            outcome = try SecretFile.withContents(of: path) { (bytes, permissions) throws(KeyringFileError) -> Loaded in
+            // The resolved target, the same file update() locks and writes.
+            outcome = try SecretFile.withContents(of: target) { (bytes, permissions) throws(KeyringFileError) -> Loaded in
                 let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!),
                                 count: bytes.count, deallocator: .none)
                 struct Header: Decodable { var format: String? }
@@ -56,7 +57,7 @@ public struct KeyringFile: Sendable {
                 return Loaded(keyring: keyring, isEncrypted: encrypted, warnings: warnings)
             }
         } catch {
-            throw .unreadable(error)
+            throw .unreadable(SecretFile.ReadError(path: path, reason: error.reason))  // the path as the user gave it
         }
         return try outcome.get()
     }

@@ -23,6 +23,9 @@ public enum PendingFiles {
         return table
     }()
 
+    /// Builds the table, so that a signal handler never does; call before installing one.
+    public static func prepare() { _ = table }
+
     static func register(_ path: String) {
         lock.withLock { _ in
             // Beyond `capacity` writes at once, a file is simply not removed on a signal.

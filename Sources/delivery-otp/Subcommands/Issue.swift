@@ -53,7 +53,7 @@ extension DeliveryOTPCommand {
         var rejects: String?
 
         @Option(name: .customLong("time-zone"), help: ArgumentHelp(
-            "The tz database zone for valid_until, the end of the delivery day (default: the system's).", valueName: "tz"))
+            "The IANA zone for valid_until, the end of the delivery day (default: the system's, else UTC).", valueName: "tz"))
         var timeZone: String?
 
         @Option(name: .customLong("threshold"), parsing: .singleValue, help: ArgumentHelp(

@@ -4,7 +4,7 @@ import DeliveryOTP
 extension DeliveryOTPCommand {
     struct Keys: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Manage master keys: create, rotate, revoke, list, check, export day keys to devices.",
+            abstract: "Manage master keys: create, rotate, revoke, list, check, export day keys to devices, encrypt at rest.",
             discussion: """
                 Every change is written atomically (a crash leaves the old or the new file), \
                 serialised with a lock on FILE.lock, and recorded in FILE.audit.jsonl. \

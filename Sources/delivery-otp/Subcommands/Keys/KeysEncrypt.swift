@@ -5,7 +5,10 @@ extension DeliveryOTPCommand.Keys {
     struct Encrypt: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Encrypt a plain keyring at rest (scrypt N=2^17 r=8 p=1, AES-256-GCM).",
-            discussion: "The passphrase comes from --passphrase-file or DELIVERY_OTP_PASSPHRASE."
+            discussion: """
+                The passphrase comes from --passphrase-file or DELIVERY_OTP_PASSPHRASE and \
+                must be at least 12 bytes. A keyring that is already encrypted is left as it is.
+                """
         )
 
         @OptionGroup var keyring: KeyringFileOptions

@@ -16,7 +16,7 @@ extension DeliveryOTPCommand.Keys {
         @OptionGroup var scope: ScopeOption
         @OptionGroup var clock: ClockOptions
 
-        @Option(name: .long, help: ArgumentHelp("The first date (default: today).", valueName: "date"))
+        @Option(name: .long, help: ArgumentHelp("The first date (default: today in --time-zone).", valueName: "date"))
         var from: String?
 
         @Option(name: .long, help: ArgumentHelp("How many days, 1 to 7.", valueName: "n"))

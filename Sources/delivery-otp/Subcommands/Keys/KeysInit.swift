@@ -8,7 +8,8 @@ extension DeliveryOTPCommand.Keys {
             discussion: """
                 The key comes from OpenSSL's CSPRNG. The file is created with mode 0600 \
                 and never overwrites an existing one; with --force the old file is kept \
-                as FILE.replaced-TIME. With a passphrase the keyring is encrypted at rest.
+                as FILE.replaced-TIME. With a passphrase (12 bytes or more) the keyring is \
+                encrypted at rest.
                 """
         )
 
