@@ -115,7 +115,7 @@ struct ManifestRun {
             guard parts.count == 2, parts[0].count == 3, parts[0].allSatisfy({ $0.isASCII && $0.isUppercase }),
                   let amount = ValuePolicy.Amount(parts[1]) else {
                 throw CommandFailure(message: "invalid --threshold '\(rule)'",
-                                     hint: "write CUR=AMOUNT with an ISO 4217 code, e.g. USD=150 or EUR=99.50, or 'all'",
+                                     hint: "write CUR=AMOUNT with an ISO 4217 code and an amount up to \(ValuePolicy.Amount.maximum), e.g. USD=150 or EUR=99.50, or 'all'",
                                      exitCode: .usage)
             }
             policy.setThreshold(amount, for: parts[0])

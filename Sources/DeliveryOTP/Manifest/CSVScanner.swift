@@ -15,43 +15,56 @@ enum CSVScanner {
         return lastRecordBoundary(bytes)
     }
 
-    /// The end of the last complete record in quoted CSV. A line end counts as a
-    /// record end only outside quotes: with RFC 4180's doubled quotes, that is
-    /// when the number of quotes before it is even.
+    /// The end of the last complete record in quoted CSV, by the same definition of a
+    /// record that ``record(_:from:scratch:field:)`` parses with, so the splitter and
+    /// the parser always agree: a quote opens a quoted field only at the start of a
+    /// field, a line end inside a quoted field is part of it, and a malformed record
+    /// (a quote inside an unquoted field, text after a closing quote) still ends at
+    /// its line end. A bad row can neither move a chunk boundary into a quoted field
+    /// nor swallow the rows after it.
     static func lastRecordBoundary(_ bytes: UnsafeRawBufferPointer) -> Int {
-        var inQuotes = false, end = 0
-        for index in 0..<bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                inQuotes.toggle()
-            } else if byte == UInt8(ascii: "\n") && !inQuotes {
-                end = index + 1
-            }
+        var scratch: [UInt8] = []
+        var index = 0, end = 0
+        while index < bytes.count, let record = record(bytes, from: index, scratch: &scratch, copying: false, field: { _, _ in }) {
+            guard record.next > index, bytes[record.next - 1] == UInt8(ascii: "\n") else { break }
+            end = record.next
+            index = record.next
         }
         return end
     }
 
-    /// Parses one CSV record starting at `start`; calls `field` for each field with
-    /// its unquoted bytes. Returns the index after the record and the line ends it spans,
-    /// or nil for an unterminated quote.
+    /// One parsed record: the index after it, the line ends it spans, and what is wrong with it, if anything.
+    struct Record {
+        var next: Int
+        var lines: Int
+        /// Nil for a well-formed RFC 4180 record; else why the row is a reject.
+        var problem: String?
+    }
+
+    /// Parses one CSV record (RFC 4180) starting at `start`; calls `field` for each field
+    /// with its unquoted bytes. Nil when the record does not end within `bytes` (a quoted
+    /// field still open at the end). A malformed record is parsed to its line end and
+    /// returned with a `problem`, so that the rows after it are read as usual.
     @inline(__always)
     static func record(
-        _ bytes: UnsafeRawBufferPointer, from start: Int, scratch: inout [UInt8],
+        _ bytes: UnsafeRawBufferPointer, from start: Int, scratch: inout [UInt8], copying: Bool = true,
         field: (Int, UnsafeRawBufferPointer) -> Void
-    ) -> (next: Int, lines: Int)? {
+    ) -> Record? {
         var index = start, column = 0, lines = 0
+        var problem: String?
         let count = bytes.count
         while true {
+            var fieldStart = index
             if index < count && bytes[index] == UInt8(ascii: "\"") {
                 // Quoted field: copy it out, turning "" into ".
-                scratch.removeAll(keepingCapacity: true)
+                if copying { scratch.removeAll(keepingCapacity: true) }
                 index += 1
                 while true {
                     guard index < count else { return nil }
                     let byte = bytes[index]
                     if byte == UInt8(ascii: "\"") {
                         if index + 1 < count && bytes[index + 1] == UInt8(ascii: "\"") {
-                            scratch.append(UInt8(ascii: "\""))
+                            if copying { scratch.append(UInt8(ascii: "\"")) }
                             index += 2
                             continue
                         }
@@ -59,31 +72,42 @@ enum CSVScanner {
                         break
                     }
                     if byte == UInt8(ascii: "\n") { lines += 1 }
-                    scratch.append(byte)
+                    if copying { scratch.append(byte) }
                     index += 1
                 }
-                scratch.withUnsafeBytes { field(column, $0) }
-            } else {
-                let fieldStart = index
-                while index < count {
-                    let byte = bytes[index]
-                    if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "\n") { break }
+                let closed = index
+                if index < count && bytes[index] == UInt8(ascii: "\r") && index + 1 < count && bytes[index + 1] == UInt8(ascii: "\n") {
                     index += 1
                 }
-                var fieldEnd = index
-                if fieldEnd > fieldStart && (index == count || bytes[index] == UInt8(ascii: "\n"))
-                    && bytes[fieldEnd - 1] == UInt8(ascii: "\r") { fieldEnd -= 1 }
-                field(column, UnsafeRawBufferPointer(rebasing: bytes[fieldStart..<fieldEnd]))
+                if index < count && bytes[index] != UInt8(ascii: ",") && bytes[index] != UInt8(ascii: "\n") {
+                    // Text after the closing quote: the rest of the field is read as unquoted text.
+                    problem = problem ?? "text after the closing quote of field \(column + 1)"
+                    index = closed
+                    fieldStart = index
+                } else {
+                    scratch.withUnsafeBytes { field(column, $0) }
+                    column += 1
+                    if index >= count { return Record(next: index, lines: lines, problem: problem) }
+                    if bytes[index] == UInt8(ascii: "\n") { return Record(next: index + 1, lines: lines + 1, problem: problem) }
+                    index += 1  // the separator
+                    continue
+                }
             }
-            column += 1
-            if index < count && bytes[index] == UInt8(ascii: "\r") && index + 1 < count && bytes[index + 1] == UInt8(ascii: "\n") {
+            // Unquoted field (or the rest of a malformed one): up to a separator or the line end.
+            while index < count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "\n") { break }
+                if byte == UInt8(ascii: "\"") && problem == nil { problem = "a quote inside unquoted field \(column + 1)" }
                 index += 1
             }
-            if index >= count { return (index, lines) }
-            if bytes[index] == UInt8(ascii: "\n") { return (index + 1, lines + 1) }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            // A quoted field followed by something other than a separator.
-            return nil
+            var fieldEnd = index
+            if fieldEnd > fieldStart && (index == count || bytes[index] == UInt8(ascii: "\n"))
+                && bytes[fieldEnd - 1] == UInt8(ascii: "\r") { fieldEnd -= 1 }
+            field(column, UnsafeRawBufferPointer(rebasing: bytes[fieldStart..<fieldEnd]))
+            column += 1
+            if index >= count { return Record(next: index, lines: lines, problem: problem) }
+            if bytes[index] == UInt8(ascii: "\n") { return Record(next: index + 1, lines: lines + 1, problem: problem) }
+            index += 1  // the separator
         }
     }
 }

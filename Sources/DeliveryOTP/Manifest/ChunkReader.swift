@@ -29,8 +29,10 @@ struct ChunkReader {
     private static func fill(_ buffer: inout ByteBuffer, to target: Int, from fd: Int32, atEnd: inout Bool) throws(ManifestError) {
         buffer.reserve(target)
         while !atEnd && buffer.count < target {
+            // Up to the target, never the whole capacity: a buffer that grew for a long record
+            // must not make later chunks larger (chunk boundaries stay the same from run to run).
             let space = buffer.free
-            let got = read(fd, space.baseAddress!, space.count)
+            let got = read(fd, space.baseAddress!, min(space.count, target - buffer.count))
             if got < 0 {
                 if errno == EINTR { continue }
                 throw .io("cannot read the manifest: \(String(cString: strerror(errno)))")
@@ -46,6 +48,12 @@ struct ChunkReader {
         while true {
             try Self.fill(&carry, to: carry.count + 4096, from: fd, atEnd: &atEnd)
             let bytes = carry.bytes
+            // A CR not followed by LF before any LF: CR-only line ends. Hand back the first
+            // "line" so that the header check refuses the file (never a silent empty feed).
+            if let cr = bytes[searched...].firstIndex(of: UInt8(ascii: "\r")), cr + 1 < bytes.count,
+               bytes[cr + 1] != UInt8(ascii: "\n"), !bytes[..<cr].contains(UInt8(ascii: "\n")) {
+                return (Array(bytes[...cr]), 0)
+            }
             if let newline = bytes[searched...].firstIndex(of: UInt8(ascii: "\n")) {
                 let record = Array(bytes[...newline])
                 carry.removeFirst(newline + 1)

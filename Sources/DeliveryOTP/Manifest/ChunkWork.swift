@@ -261,12 +261,19 @@ struct ChunkWork: Sendable {
                         if length > 0 { copy.copyMemory(from: value.baseAddress!, byteCount: length) }
                         fields[field] = UnsafeRawBufferPointer(start: copy, count: value.count > 256 ? 257 : length)
                     }
-                    guard let (end, spanned) = parsed else {
+                    guard let parsed else {
+                        // Only the input's last record can be open at the end of a chunk.
                         reject(line: line, "unterminated quoted field")
                         break
                     }
-                    next = end
-                    lines = spanned
+                    next = parsed.next
+                    lines = parsed.lines
+                    if let problem = parsed.problem {
+                        reject(line: line, "malformed CSV: \(problem)")
+                        index = next
+                        line += lines
+                        continue
+                    }
                 }
                 if column != expected {
                     reject(line: line, "expected \(expected) fields, found \(column)")
@@ -356,7 +363,10 @@ struct ChunkWork: Sendable {
             let value = fields[Field.value.rawValue]
             if present[Field.value.rawValue] && value.count > 0 {
                 guard let amount = ValuePolicy.Amount(bytes: value) else {
-                    reject(line: line, "malformed order_value \(Printable.quoted(text(.value))): expected a decimal such as 149.90")
+                    let shaped = value.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") } && value.count <= 24
+                    reject(line: line, shaped && value.filter({ $0 == UInt8(ascii: ".") }).count <= 1
+                        ? "order_value \(Printable.quoted(text(.value))) is out of range (at most \(ValuePolicy.Amount.maximum) with 6 decimals)"
+                        : "malformed order_value \(Printable.quoted(text(.value))): expected a decimal such as 149.90")
                     return
                 }
                 micros = amount.micros

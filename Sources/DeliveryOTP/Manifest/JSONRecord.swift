@@ -50,11 +50,20 @@ enum JSONRecord {
                 cursor.skipSpace()
                 guard cursor.take(UInt8(ascii: ":")) else { throw .notAnObject }
                 cursor.skipSpace()
-                let field = key.escaped ? nil : names.firstIndex { name in
-                    name.count == key.end - key.start && name.withUnsafeBytes { name in
-                        memcmp(name.baseAddress!, base + key.start, name.count) == 0
+                // A name with escapes (`shipment\u005fid`) is the name it decodes to, as for any JSON reader.
+                let field = key.escaped
+                    ? withUnsafeTemporaryAllocation(byteCount: 256, alignment: 1) { decoded -> Int? in
+                        guard let length = unescape(base + key.start, count: key.end - key.start, into: decoded.baseAddress!),
+                              length <= 256 else { return nil }
+                        return names.firstIndex { name in
+                            name.count == length && name.withUnsafeBytes { memcmp($0.baseAddress!, decoded.baseAddress!, length) == 0 }
+                        }
                     }
-                }
+                    : names.firstIndex { name in
+                        name.count == key.end - key.start && name.withUnsafeBytes { name in
+                            memcmp(name.baseAddress!, base + key.start, name.count) == 0
+                        }
+                    }
                 guard let field else {
                     guard cursor.skipValue(depth: 0) else { throw .notAnObject }
                     cursor.skipSpace()

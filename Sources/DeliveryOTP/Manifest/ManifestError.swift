@@ -12,8 +12,11 @@ public enum ManifestError: Error, Sendable, Hashable, CustomStringConvertible {
     /// It stops the run, as memory must stay bounded.
     case recordTooLong(offset: Int)
     /// The CSV header cannot be read as one: an unterminated quote, a column named twice,
-    /// or text that looks like JSON lines (`looksLikeJSON`).
-    case badHeader(String, looksLikeJSON: Bool)
+    /// CR-only line ends, or text that looks like JSON lines; with how to fix it.
+    case badHeader(String, hint: String)
+
+    static let headerHint = "the header must name each column once: shipment_id, delivery_date, and optionally scope, order_value, currency"
+    static let jsonLinesHint = "this looks like JSON lines: name the file .jsonl or give --input-format jsonl"
     /// Reading or writing failed.
     case io(String)
 
@@ -33,8 +36,7 @@ public enum ManifestError: Error, Sendable, Hashable, CustomStringConvertible {
         case .missingColumn, .empty: "the header must name shipment_id and delivery_date (scope, order_value, currency are optional)"
         case .rejectedRow: "fix the row, or run without --strict to send bad rows to --rejects"
         case .recordTooLong: "look for an unterminated quote there; no real record is that long"
-        case .badHeader(_, true): "this looks like JSON lines: name the file .jsonl or give --input-format jsonl"
-        case .badHeader: "the header must name each column once: shipment_id, delivery_date, and optionally scope, order_value, currency"
+        case .badHeader(_, let hint): hint
         case .io: nil
         }
     }

@@ -153,19 +153,26 @@ public struct ManifestIssuer: Sendable {
         init(header: (bytes: [UInt8], lines: Int)) throws(ManifestError) {
             var names: [String] = []
             var scratch: [UInt8] = []
+            // A UTF-8 byte order mark before the first name, quoted or not, is not part of it.
+            let start = header.bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+            if let cr = header.bytes.firstIndex(of: UInt8(ascii: "\r")), cr + 1 == header.bytes.count || header.bytes[cr + 1] != UInt8(ascii: "\n") {
+                throw .badHeader("ends its lines with CR alone; only LF and CR LF line ends are read",
+                                 hint: "convert the line ends, e.g. tr '\\r' '\\n' < old.csv > new.csv")
+            }
             let parsed = header.bytes.withUnsafeBytes { bytes in
-                CSVScanner.record(bytes, from: 0, scratch: &scratch) { _, field in
+                CSVScanner.record(bytes, from: start, scratch: &scratch) { _, field in
                     var name = String(decoding: field, as: UTF8.self).trimmingCharacters(in: .whitespaces)
                     if names.isEmpty && name.hasPrefix("\u{FEFF}") { name.removeFirst() }  // a UTF-8 byte order mark
                     names.append(name)
                 }
             }
             let looksLikeJSON = header.bytes.first { $0 != 0x20 && $0 != 0x09 && $0 != 0xEF && $0 != 0xBB && $0 != 0xBF } == UInt8(ascii: "{")
-            guard parsed != nil else { throw .badHeader("has an unterminated quote", looksLikeJSON: looksLikeJSON) }
-            if looksLikeJSON { throw .badHeader("starts with '{'", looksLikeJSON: true) }
+            guard let parsed else { throw .badHeader("has an unterminated quote", hint: looksLikeJSON ? ManifestError.jsonLinesHint : ManifestError.headerHint) }
+            if let problem = parsed.problem { throw .badHeader("is malformed: \(problem)", hint: looksLikeJSON ? ManifestError.jsonLinesHint : ManifestError.headerHint) }
+            if looksLikeJSON { throw .badHeader("starts with '{'", hint: ManifestError.jsonLinesHint) }
             var seen = Set<String>()
             for name in names where !name.isEmpty && !seen.insert(name).inserted {
-                throw .badHeader("names the column '\(name)' twice", looksLikeJSON: false)
+                throw .badHeader("names the column '\(name)' twice", hint: ManifestError.headerHint)
             }
             typealias Field = ChunkWork.Field
             guard let shipment = names.firstIndex(of: Field.shipment.name) else { throw .missingColumn(Field.shipment.name) }

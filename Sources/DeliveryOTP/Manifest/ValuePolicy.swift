@@ -39,7 +39,11 @@ public struct ValuePolicy: Sendable, Hashable {
 
         public init(units: Int64) { micros = units * Self.scale }
 
-        /// Parses `123`, `99.99` or `0.5`: digits, an optional point and up to six decimals.
+        /// The largest amount there is: 9223372036854.775807.
+        public static let maximum = Amount(micros: .max)
+
+        /// Parses `123`, `99.99` or `0.5`: digits, an optional point and up to six decimals;
+        /// nil for anything else and for amounts above ``maximum``.
         public init?(_ text: some StringProtocol) {
             guard let amount = Self.parse(UnsafeRawBufferPointer?.none, text: Array(text.utf8)) else { return nil }
             self = amount
@@ -79,7 +83,11 @@ public struct ValuePolicy: Sendable, Hashable {
             guard digits > 0, !seenPoint || fractionDigits > 0 else { return nil }
             var scaledFraction = fraction
             for _ in fractionDigits..<6 { scaledFraction *= 10 }
-            return Amount(micros: units * scale + scaledFraction)
+            // Up to 9,223,372,036,854.775807: beyond that micros would not fit in 64 bits.
+            let (scaled, overflow) = units.multipliedReportingOverflow(by: scale)
+            let (micros, carry) = scaled.addingReportingOverflow(scaledFraction)
+            guard !overflow, !carry else { return nil }
+            return Amount(micros: micros)
         }
 
         public static func < (lhs: Amount, rhs: Amount) -> Bool { lhs.micros < rhs.micros }

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+@testable import DeliveryOTP
+
+/// The manifest review's reproductions (issue 11), each as it was reported.
+@Suite("Manifest rows are never dropped, values never crash, and names mean what JSON says", .serialized)
+struct ManifestReviewTests {
+    @Test("one malformed quoted row is a reject and the rows after it are issued")
+    func malformedQuotedRow() throws {
+        let directory = try TemporaryDirectory()
+        let (result, output) = try ManifestTests.issue("shipment_id,delivery_date\n\"A\"B,2024-03-05\nC,2024-03-05\nD,2024-03-05\n",
+                                                       in: directory)
+        #expect(result.status == 0)
+        #expect(ManifestTests.rows(output).map { $0[0] } == ["C", "D"])
+        #expect(result.stderr.contains("line 2: malformed CSV: text after the closing quote of field 1"))
+        #expect(result.stderr.contains("3 rows read, 2 codes issued, 0 not required, 1 rejected"))
+    }
+
+    @Test("a quote inside an unquoted field is a reject, and the splitter is not thrown off by it")
+    func quoteInsideUnquotedField() throws {
+        let directory = try TemporaryDirectory()
+        var manifest = "shipment_id,delivery_date,note\nab\"c,2024-03-05,x\n"
+        for index in 0..<400 { manifest += "R\(index),2024-03-05,\"multi\nline \(index)\"\n" }
+        let input = try directory.write("m.csv", manifest)
+        var feeds: Set<String> = []
+        for threads in 1...3 {
+            let out = directory.file("out\(threads).csv"), rejects = directory.file("rejects\(threads).txt")
+            let inFD = open(input, O_RDONLY), outFD = open(out, O_WRONLY | O_CREAT, 0o600), rejectFD = open(rejects, O_WRONLY | O_CREAT, 0o600)
+            defer { close(inFD); close(outFD); close(rejectFD) }
+            let issuer = ManifestIssuer(keyring: try ManifestDifferentialTests.keyring.get(), options: .init(
+                format: .csv, timeZone: try DeliveryTimeZone("UTC"), threads: threads, chunkSize: 1024))
+            let summary = try issuer.run(input: inFD, output: outFD, rejects: rejectFD)
+            #expect(summary.rowsRead == 401)
+            #expect(summary.rejected == 1)
+            #expect(try String(contentsOfFile: rejects, encoding: .utf8) == "line 2: malformed CSV: a quote inside unquoted field 1\n")
+            feeds.insert(try String(contentsOfFile: out, encoding: .utf8))
+        }
+        #expect(feeds.count == 1)
+        #expect(feeds.first?.split(separator: "\n").count == 1 + 400)
+    }
+
+    @Test("an order_value beyond 64 bits is a reject with its line, and such a threshold a usage error",
+          arguments: ["9300000000000", "99999999999999999999", "9223372036854.775808"])
+    func hugeValues(_ value: String) throws {
+        let directory = try TemporaryDirectory()
+        let (result, output) = try ManifestTests.issue(
+            "shipment_id,delivery_date,order_value,currency\nA,2024-03-05,\(value),EUR\nB,2024-03-05,1,EUR\n", in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("line 2: order_value '\(value)' is out of range"))
+        #expect(ManifestTests.rows(output).count == 1)
+        let json = try ManifestTests.issue(#"{"shipment_id": "A", "delivery_date": "2024-03-05", "order_value": \#(value), "currency": "EUR"}"# + "\n",
+                                           named: "m.jsonl", in: directory)
+        #expect(json.result.status == 0)
+        #expect(json.result.stderr.contains("line 1: order_value '\(value)' is out of range"))
+        let threshold = try ManifestTests.issue("shipment_id,delivery_date\nA,2024-03-05\n", named: "t.csv", ["--threshold", "EUR=\(value)"],
+                                                in: directory)
+        #expect(threshold.result.status == 64)
+        #expect(ValuePolicy.Amount(value) == nil)
+        #expect(ValuePolicy.Amount("9223372036854.775807") == ValuePolicy.Amount.maximum)
+    }
+
+    @Test("a JSON member name with escapes is the name it decodes to: a second shipment_id is a duplicate")
+    func escapedMemberNames() throws {
+        let directory = try TemporaryDirectory()
+        let manifest = #"""
+            {"shipment_id":"A","delivery_date":"2024-03-05","shipment\u005fid":"B"}
+            {"shipment\u005fid":"C","delivery_date":"2024-03-05"}
+
+            """#
+        let (result, output) = try ManifestTests.issue(manifest, named: "m.jsonl", in: directory)
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("line 1: shipment_id appears twice"))
+        #expect(output?.contains(#""shipment_id":"C""#) == true)
+    }
+
+    @Test("CR-only line ends are refused with exit 65; a byte order mark before a quoted header is read")
+    func lineEndsAndByteOrderMark() throws {
+        let directory = try TemporaryDirectory()
+        let (cr, crOutput) = try ManifestTests.issue("shipment_id,delivery_date\rA,2024-03-05\rB,2024-03-05\r", in: directory)
+        #expect(cr.status == 65)
+        #expect(cr.stderr.contains("ends its lines with CR alone"))
+        #expect(crOutput == nil)
+        let (bom, bomOutput) = try ManifestTests.issue("\u{FEFF}\"shipment_id\",\"delivery_date\"\nA,2024-03-05\n", named: "bom.csv", in: directory)
+        #expect(bom.status == 0, "\(bom.stderr)")
+        #expect(ManifestTests.rows(bomOutput).map { $0[0] } == ["A"])
+    }
+}
