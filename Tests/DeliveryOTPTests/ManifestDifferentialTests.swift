@@ -166,13 +166,25 @@ struct ManifestDifferentialTests {
         #expect(Self.rejectedLines(rejects) == expectedRejects, "seed \(seed), \(threads) threads, chunk \(chunkSize)")
     }
 
-    @Test("random JSON-lines manifests give the model's records, with quotes and backslashes escaped",
+    @Test("random JSON-lines manifests give the model's records, with quotes and backslashes escaped, and malformed lines rejected",
           arguments: [(5, 2, 1024), (6, 1, 1 << 19)])
     func jsonAgreesWithModel(seed: UInt64, threads: Int, chunkSize: Int) throws {
         var random = SeededGenerator(state: seed)
         let keyring = try Self.keyring.get(), zone = try DeliveryTimeZone("Europe/Berlin")
         var manifest = "", expected: [[String]] = [], expectedRejects: [Int] = []
+        let malformed = [
+            #"{"shipment_id":"A","delivery_date":"2024-01-17","shipment\u005fid":"B"}"#,  // a duplicate once decoded
+            #"{"shipment_id":"A","delivery_date":"2024-01-17""#,
+            #"{"shipment_id":"A","delivery_date":"2024-01-17","order_value":9300000000000,"currency":"EUR"}"#,
+            #"{"shipment_id":"A","delivery_date":"2024-01-17"} {}"#,
+            #"["shipment_id","A"]"#,
+        ]
         for line in 1...1500 {
+            if Int.random(in: 0..<25, using: &random) == 0 {
+                manifest += malformed.randomElement(using: &random)! + "\n"
+                expectedRejects.append(line)
+                continue
+            }
             let row = Self.randomRow(&random, scopes: ["D1", "depot-7"])
             var object: [String: Any] = ["shipment_id": row.id, "delivery_date": row.date, "scope": row.scope]
             if !row.value.isEmpty { object["order_value"] = row.value }

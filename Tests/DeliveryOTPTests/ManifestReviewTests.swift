@@ -85,3 +85,34 @@ struct ManifestReviewTests {
         #expect(ManifestTests.rows(bomOutput).map { $0[0] } == ["A"])
     }
 }
+
+@Suite("Chunk boundaries never change the feed")
+struct ManifestDeterminismTests {
+    @Test("a record longer than the chunk target, then malformed and multi-line rows: the same feed for every thread count and run")
+    func longRecordThenRows() throws {
+        let directory = try TemporaryDirectory()
+        var manifest = "shipment_id,delivery_date,note\nLONG,2024-03-05,\"" + String(repeating: "x", count: 600 * 1024) + "\"\n"
+        for index in 0..<3000 {
+            switch index % 97 {
+            case 0: manifest += "\"Q\(index)\"z,2024-03-05,n\n"
+            case 1: manifest += "q\"\(index),2024-03-05,n\n"
+            case 2: manifest += "M\(index),2024-03-05,\"two\nlines\"\n"
+            default: manifest += "R\(index),2024-03-05,n\n"
+            }
+        }
+        let input = try directory.write("m.csv", manifest)
+        var results: Set<String> = []
+        for (run, threads) in [1, 2, 3, 2, 3].enumerated() {
+            let out = directory.file("out\(run)"), rejects = directory.file("rejects\(run)")
+            let inFD = open(input, O_RDONLY), outFD = open(out, O_WRONLY | O_CREAT, 0o600), rejectFD = open(rejects, O_WRONLY | O_CREAT, 0o600)
+            defer { close(inFD); close(outFD); close(rejectFD) }
+            let issuer = ManifestIssuer(keyring: try ManifestDifferentialTests.keyring.get(), options: .init(
+                format: .csv, timeZone: try DeliveryTimeZone("UTC"), threads: threads))
+            let summary = try issuer.run(input: inFD, output: outFD, rejects: rejectFD)
+            #expect(summary.rowsRead == 3001)
+            #expect(summary.rejected == 2 * 31)  // the malformed rows; LONG and the multi-line rows are issued
+            results.insert(try String(contentsOfFile: out, encoding: .utf8) + "\u{0}" + String(contentsOfFile: rejects, encoding: .utf8))
+        }
+        #expect(results.count == 1)
+    }
+}
