@@ -87,7 +87,8 @@ struct ManifestDifferentialTests {
         return [row.id, row.date, row.scope, String(required), code, required ? keyID.rawValue : "", zone.endOfDay(date)]
     }
 
-    static func run(_ manifest: String, format: ManifestIssuer.Format, threads: Int, chunkSize: Int) throws -> (output: String, rejects: String) {
+    static func run(_ manifest: String, format: ManifestIssuer.Format, threads: Int, chunkSize: Int) throws
+        -> (output: String, rejects: String, summary: ManifestIssuer.Summary) {
         let directory = try TemporaryDirectory()
         let input = try directory.write("in", manifest)
         let out = directory.file("out"), rejects = directory.file("rejects")
@@ -95,8 +96,8 @@ struct ManifestDifferentialTests {
         defer { close(inFD); close(outFD); close(rejectFD) }
         let issuer = ManifestIssuer(keyring: try keyring.get(), options: .init(
             format: format, timeZone: try DeliveryTimeZone("Europe/Berlin"), threads: threads, chunkSize: chunkSize))
-        _ = try issuer.run(input: inFD, output: outFD, rejects: rejectFD)
-        return (try String(contentsOfFile: out, encoding: .utf8), try String(contentsOfFile: rejects, encoding: .utf8))
+        let summary = try issuer.run(input: inFD, output: outFD, rejects: rejectFD)
+        return (try String(contentsOfFile: out, encoding: .utf8), try String(contentsOfFile: rejects, encoding: .utf8), summary)
     }
 
     static func rejectedLines(_ rejects: String) -> [Int] {
@@ -158,7 +159,11 @@ struct ManifestDifferentialTests {
             }
             line += 1 + row.note.filter { $0 == "\n" }.count
         }
-        let (output, rejects) = try Self.run(manifest, format: .csv, threads: threads, chunkSize: chunkSize)
+        let (output, rejects, summary) = try Self.run(manifest, format: .csv, threads: threads, chunkSize: chunkSize)
+        // Every data row accounted for exactly once: read, then issued, not required or rejected.
+        #expect(summary.rowsRead == rows, "seed \(seed)")
+        #expect(summary.issued + summary.notRequired + summary.rejected == rows, "seed \(seed)")
+        #expect(summary.rejected == expectedRejects.count, "seed \(seed)")
         if rows >= 1000 {
             #expect(expectedRejects.count > rows / 10 && expectedRejects.count < rows * 9 / 10, "the random rows mix good and bad ones")
         }
@@ -192,7 +197,8 @@ struct ManifestDifferentialTests {
             manifest += String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self) + "\n"
             if let fields = Self.model(row, keyring: keyring, zone: zone) { expected.append(fields) } else { expectedRejects.append(line) }
         }
-        let (output, rejects) = try Self.run(manifest, format: .jsonLines, threads: threads, chunkSize: chunkSize)
+        let (output, rejects, summary) = try Self.run(manifest, format: .jsonLines, threads: threads, chunkSize: chunkSize)
+        #expect(summary.rowsRead == 1500 && summary.rejected == expectedRejects.count, "seed \(seed)")
         let records = try output.split(separator: "\n").map { line in
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             return ManifestIssuer.outputColumns.map { name in
