@@ -16,6 +16,25 @@ struct ManifestReviewTests {
         #expect(result.stderr.contains("3 rows read, 2 codes issued, 0 not required, 1 rejected"))
     }
 
+    @Test("a malformed row ends at its own line end: a later quote in it opens nothing, so no row after it is lost",
+          arguments: ["A\"1,\"x", "\"A1\"x,\"2024-06-01"])
+    func malformedRowEndsAtItsLine(_ bad: String) throws {
+        let directory = try TemporaryDirectory()
+        let (result, output) = try ManifestTests.issue(
+            "shipment_id,delivery_date\n\(bad)\nA2,2024-06-01\nA3,2024-06-01\nA4,\"2024-06-01\"\nA5,2024-06-01\n", in: directory)
+        #expect(result.status == 0)
+        #expect(ManifestTests.rows(output).map { $0[0] } == ["A2", "A3", "A4", "A5"])
+        #expect(result.stderr.contains("5 rows read, 4 codes issued, 0 not required, 1 rejected"))
+        #expect(result.stderr.contains("line 2: malformed CSV"))
+    }
+
+    @Test("amounts of the wrong shape are malformed, not out of range", arguments: [".5", "5.", ".", "1.1234567", "1..2"])
+    func malformedAmounts(_ value: String) throws {
+        let directory = try TemporaryDirectory()
+        let (result, _) = try ManifestTests.issue("shipment_id,delivery_date,order_value,currency\nA,2024-03-05,\(value),EUR\n", in: directory)
+        #expect(result.stderr.contains("line 2: malformed order_value '\(value)'"))
+    }
+
     @Test("a quote inside an unquoted field is a reject, and the splitter is not thrown off by it")
     func quoteInsideUnquotedField() throws {
         let directory = try TemporaryDirectory()

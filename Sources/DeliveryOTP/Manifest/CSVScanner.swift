@@ -43,8 +43,9 @@ enum CSVScanner {
 
     /// Parses one CSV record (RFC 4180) starting at `start`; calls `field` for each field
     /// with its unquoted bytes. Nil when the record does not end within `bytes` (a quoted
-    /// field still open at the end). A malformed record is parsed to its line end and
-    /// returned with a `problem`, so that the rows after it are read as usual.
+    /// field still open at the end). A malformed record is returned with a `problem` and
+    /// ends at the first line end after the point where it went wrong (later quotes in it
+    /// open nothing), so that the rows after it are read as usual.
     @inline(__always)
     static func record(
         _ bytes: UnsafeRawBufferPointer, from start: Int, scratch: inout [UInt8], copying: Bool = true,
@@ -55,7 +56,9 @@ enum CSVScanner {
         let count = bytes.count
         while true {
             var fieldStart = index
-            if index < count && bytes[index] == UInt8(ascii: "\"") {
+            // Once a record is malformed, a quote opens nothing: the record ends at the next line end,
+            // so one bad row can never swallow the rows after it.
+            if problem == nil && index < count && bytes[index] == UInt8(ascii: "\"") {
                 // Quoted field: copy it out, turning "" into ".
                 if copying { scratch.removeAll(keepingCapacity: true) }
                 index += 1

@@ -363,8 +363,7 @@ struct ChunkWork: Sendable {
             let value = fields[Field.value.rawValue]
             if present[Field.value.rawValue] && value.count > 0 {
                 guard let amount = ValuePolicy.Amount(bytes: value) else {
-                    let shaped = value.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") } && value.count <= 24
-                    reject(line: line, shaped && value.filter({ $0 == UInt8(ascii: ".") }).count <= 1
+                    reject(line: line, ValuePolicy.Amount.isWellFormed(value)
                         ? "order_value \(Printable.quoted(text(.value))) is out of range (at most \(ValuePolicy.Amount.maximum) with 6 decimals)"
                         : "malformed order_value \(Printable.quoted(text(.value))): expected a decimal such as 149.90")
                     return

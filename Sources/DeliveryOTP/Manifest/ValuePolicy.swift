@@ -57,6 +57,15 @@ public struct ValuePolicy: Sendable, Hashable {
 
         private init(micros: Int64) { self.micros = micros }
 
+        /// True for the shape ``init(bytes:)`` reads (digits, then optionally a point and 1 to 6
+        /// digits), whatever the size: such text that does not parse is out of range, not malformed.
+        public static func isWellFormed(_ bytes: UnsafeRawBufferPointer) -> Bool {
+            let digit: (UInt8) -> Bool = { $0 >= 0x30 && $0 <= 0x39 }
+            guard let point = bytes.firstIndex(of: UInt8(ascii: ".")) else { return !bytes.isEmpty && bytes.allSatisfy(digit) }
+            let whole = bytes[..<point], fraction = bytes[(point + 1)...]
+            return !whole.isEmpty && whole.allSatisfy(digit) && (1...6).contains(fraction.count) && fraction.allSatisfy(digit)
+        }
+
         private static func parse(_ bytes: UnsafeRawBufferPointer?, text: [UInt8]?) -> Amount? {
             let count = bytes?.count ?? text!.count
             @inline(__always) func at(_ index: Int) -> UInt8 { bytes?[index] ?? text![index] }
