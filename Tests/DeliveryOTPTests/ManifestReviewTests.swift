@@ -37,22 +37,15 @@ struct ManifestReviewTests {
 
     @Test("a quote inside an unquoted field is a reject, and the splitter is not thrown off by it")
     func quoteInsideUnquotedField() throws {
-        let directory = try TemporaryDirectory()
         var manifest = "shipment_id,delivery_date,note\nab\"c,2024-03-05,x\n"
         for index in 0..<400 { manifest += "R\(index),2024-03-05,\"multi\nline \(index)\"\n" }
-        let input = try directory.write("m.csv", manifest)
         var feeds: Set<String> = []
         for threads in 1...3 {
-            let out = directory.file("out\(threads).csv"), rejects = directory.file("rejects\(threads).txt")
-            let inFD = open(input, O_RDONLY), outFD = open(out, O_WRONLY | O_CREAT, 0o600), rejectFD = open(rejects, O_WRONLY | O_CREAT, 0o600)
-            defer { close(inFD); close(outFD); close(rejectFD) }
-            let issuer = ManifestIssuer(keyring: try ManifestDifferentialTests.keyring.get(), options: .init(
-                format: .csv, timeZone: try DeliveryTimeZone("UTC"), threads: threads, chunkSize: 1024))
-            let summary = try issuer.run(input: inFD, output: outFD, rejects: rejectFD)
+            let (output, rejects, summary) = try ManifestDifferentialTests.run(manifest, format: .csv, threads: threads, chunkSize: 1024)
             #expect(summary.rowsRead == 401)
             #expect(summary.rejected == 1)
-            #expect(try String(contentsOfFile: rejects, encoding: .utf8) == "line 2: malformed CSV: a quote inside unquoted field 1\n")
-            feeds.insert(try String(contentsOfFile: out, encoding: .utf8))
+            #expect(rejects == "line 2: malformed CSV: a quote inside unquoted field 1\n")
+            feeds.insert(output)
         }
         #expect(feeds.count == 1)
         #expect(feeds.first?.split(separator: "\n").count == 1 + 400)
@@ -109,7 +102,6 @@ struct ManifestReviewTests {
 struct ManifestDeterminismTests {
     @Test("a record longer than the chunk target, then malformed and multi-line rows: the same feed for every thread count and run")
     func longRecordThenRows() throws {
-        let directory = try TemporaryDirectory()
         var manifest = "shipment_id,delivery_date,note\nLONG,2024-03-05,\"" + String(repeating: "x", count: 600 * 1024) + "\"\n"
         for index in 0..<3000 {
             switch index % 97 {
@@ -119,18 +111,12 @@ struct ManifestDeterminismTests {
             default: manifest += "R\(index),2024-03-05,n\n"
             }
         }
-        let input = try directory.write("m.csv", manifest)
         var results: Set<String> = []
-        for (run, threads) in [1, 2, 3, 2, 3].enumerated() {
-            let out = directory.file("out\(run)"), rejects = directory.file("rejects\(run)")
-            let inFD = open(input, O_RDONLY), outFD = open(out, O_WRONLY | O_CREAT, 0o600), rejectFD = open(rejects, O_WRONLY | O_CREAT, 0o600)
-            defer { close(inFD); close(outFD); close(rejectFD) }
-            let issuer = ManifestIssuer(keyring: try ManifestDifferentialTests.keyring.get(), options: .init(
-                format: .csv, timeZone: try DeliveryTimeZone("UTC"), threads: threads))
-            let summary = try issuer.run(input: inFD, output: outFD, rejects: rejectFD)
+        for threads in [1, 2, 3, 2, 3] {
+            let (output, rejects, summary) = try ManifestDifferentialTests.run(manifest, format: .csv, threads: threads, chunkSize: 1 << 19)
             #expect(summary.rowsRead == 3001)
             #expect(summary.rejected == 2 * 31)  // the malformed rows; LONG and the multi-line rows are issued
-            results.insert(try String(contentsOfFile: out, encoding: .utf8) + "\u{0}" + String(contentsOfFile: rejects, encoding: .utf8))
+            results.insert(output + "\u{0}" + rejects)
         }
         #expect(results.count == 1)
     }
