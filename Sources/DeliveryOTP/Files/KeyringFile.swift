@@ -81,9 +81,9 @@ public struct KeyringFile: Sendable {
 
     /// Reads, changes and writes the keyring under an exclusive lock, so that
     /// concurrent updates are serialised and none is lost. Encryption is kept
-    /// as it was (with a fresh salt and nonce), unless `encrypt` says otherwise.
+    /// as it was (with a fresh salt and nonce); ``setEncryption(_:passphrase:now:)`` changes it.
     @discardableResult
-    public func update(passphrase: Passphrase?, encrypt: Bool? = nil, now: Timestamp,
+    public func update(passphrase: Passphrase?, now: Timestamp,
                        _ change: (Keyring) throws(KeyringFileError) -> (Keyring, [AuditLog.Event]))
         throws(KeyringFileError) -> Keyring {
         let lock: FileLock
@@ -91,10 +91,22 @@ public struct KeyringFile: Sendable {
         defer { withExtendedLifetime(lock) {} }
         let loaded = try load(passphrase: passphrase)
         let (updated, events) = try change(loaded.keyring)
-        let encrypted = encrypt ?? loaded.isEncrypted
-        try write(updated, passphrase: encrypted ? passphrase : nil, mode: .replace)
+        try write(updated, passphrase: loaded.isEncrypted ? passphrase : nil, mode: .replace)
         try appendAudit(events, now: now)
         return updated
+    }
+
+    /// Encrypts (`true`) or decrypts (`false`) the keyring at rest under the lock, reading it
+    /// once; false, with nothing written or audited, when it already is that way.
+    public func setEncryption(_ encrypt: Bool, passphrase: Passphrase?, now: Timestamp) throws(KeyringFileError) -> Bool {
+        let lock: FileLock
+        do { lock = try FileLock(for: target) } catch { throw .writeFailed(error) }
+        defer { withExtendedLifetime(lock) {} }
+        let loaded = try load(passphrase: passphrase)
+        guard loaded.isEncrypted != encrypt else { return false }
+        try write(loaded.keyring, passphrase: encrypt ? passphrase : nil, mode: .replace)
+        try appendAudit([AuditLog.Event(operation: encrypt ? "encrypt" : "decrypt")], now: now)
+        return true
     }
 
     private func write(_ keyring: Keyring, passphrase: Passphrase?, mode: AtomicFile.Mode) throws(KeyringFileError) {

@@ -21,13 +21,9 @@ extension DeliveryOTPCommand.Keys {
                                      hint: "give --passphrase-file FILE or set DELIVERY_OTP_PASSPHRASE", exitCode: .usage)
             }
             try passphrase.checkLongEnough()
-            if try keyring.file.load(passphrase: passphrase).isEncrypted {
+            guard try keyring.file.setEncryption(true, passphrase: passphrase, now: now) else {
                 Diagnostics.note("\(keyring.keyring) is already encrypted; nothing was changed")
                 return
-            }
-            // A plain keyring loads without a passphrase; an encrypted one is re-encrypted (new salt and nonce).
-            try keyring.file.update(passphrase: passphrase, encrypt: true, now: now) { current in
-                (current, [AuditLog.Event(operation: "encrypt")])
             }
             Diagnostics.note("\(keyring.keyring) is encrypted")
         }
@@ -43,12 +39,9 @@ extension DeliveryOTPCommand.Keys {
 
         func run() throws {
             let now = try clock.instant()
-            if try !keyring.file.load(passphrase: try keyring.passphrase.passphrase()).isEncrypted {
+            guard try keyring.file.setEncryption(false, passphrase: try keyring.passphrase.passphrase(), now: now) else {
                 Diagnostics.note("\(keyring.keyring) is not encrypted; nothing was changed")
                 return
-            }
-            try keyring.file.update(passphrase: try keyring.passphrase.passphrase(), encrypt: false, now: now) { current in
-                (current, [AuditLog.Event(operation: "decrypt")])
             }
             Diagnostics.note("\(keyring.keyring) is no longer encrypted")
         }
