@@ -10,7 +10,10 @@ import Glibc
 /// looked at (SPEC.md §9). It also keeps each day's locks and the latest time
 /// it has seen (see ``AttemptStore``). The file is created with mode 0600 and
 /// carries a schema version, so later releases can migrate it.
-public struct SQLiteAttemptStore: AttemptStore {
+///
+/// One value (and its copies) holds one connection, and calls on it are serialised,
+/// so it can be shared between tasks. Its methods block while SQLite syncs the file.
+public struct SQLiteAttemptStore: AttemptStore, Sendable {
     public let path: String
     private let queue: DatabaseQueue
 
@@ -18,12 +21,18 @@ public struct SQLiteAttemptStore: AttemptStore {
     public static let schemaVersion = 2
 
     /// Opens the store, creating it (mode 0600) and migrating it as needed.
+    ///
+    /// Fails with kind ``AttemptStoreError/Kind/cannotOpen`` when the file cannot be opened
+    /// or created, ``AttemptStoreError/Kind/notADatabase`` when it is not an attempt store,
+    /// and ``AttemptStoreError/Kind/schemaTooNew(found:supported:)`` when a newer release wrote it.
     public init(path: String) throws(AttemptStoreError) {
         self.path = path
         // Create the file ourselves so that it, and the -wal and -shm files
         // SQLite makes with the same mode, are never readable by others.
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw AttemptStoreError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw AttemptStoreError("cannot open \(path): \(String(cString: strerror(errno)))", kind: .cannotOpen)
+        }
         close(fd)
         var configuration = Configuration()
         configuration.journalMode = .wal
@@ -35,15 +44,17 @@ public struct SQLiteAttemptStore: AttemptStore {
             // commit, so an attempt is on disk before its outcome is computed (SPEC.md §9).
             // A DatabaseQueue has one connection, so this holds for every transaction.
             try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            try Self.migrator.migrate(queue)
+            // Refuse a newer schema before migrating, so that nothing is written to it.
             let version = try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
             guard version <= Self.schemaVersion else {
-                throw AttemptStoreError("\(path) has schema version \(version); this release knows \(Self.schemaVersion): upgrade delivery-otp")
+                throw AttemptStoreError("\(path) has schema version \(version); this release knows \(Self.schemaVersion)",
+                                        kind: .schemaTooNew(found: version, supported: Self.schemaVersion))
             }
+            try Self.migrator.migrate(queue)
         } catch let error as AttemptStoreError {
             throw error
         } catch {
-            throw AttemptStoreError("cannot use \(path) as a state file: \(Self.describe(error))")
+            throw Self.storeError("cannot use \(path) as a state file", error, opening: true)
         }
     }
 
@@ -98,7 +109,7 @@ public struct SQLiteAttemptStore: AttemptStore {
         try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
-    public mutating func begin(shipment: ShipmentID, date: DeliveryDate, scope: Scope, limit: Int, deviceID: DeviceID?,
+    public func begin(shipment: ShipmentID, date: DeliveryDate, scope: Scope, limit: Int, deviceID: DeviceID?,
                                at time: Timestamp) throws(AttemptStoreError) -> AttemptAdmission {
         let id = shipment.rawValue, day = date.description
         func insert(_ db: Database, _ outcome: AttemptRecord.Outcome, _ attempt: Int?) throws -> Int64 {
@@ -151,7 +162,7 @@ public struct SQLiteAttemptStore: AttemptStore {
         } catch let error as AttemptStoreError {
             throw error
         } catch {
-            throw AttemptStoreError("cannot record the attempt in \(path): \(Self.describe(error))")
+            throw Self.storeError("cannot record the attempt in \(path)", error)
         }
     }
 
@@ -160,7 +171,7 @@ public struct SQLiteAttemptStore: AttemptStore {
                        arguments: [shipment, day, time.secondsSinceEpoch])
     }
 
-    public mutating func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp) throws(AttemptStoreError) {
+    public func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp) throws(AttemptStoreError) {
         do {
             try queue.inTransaction(.immediate) { db in
                 try db.execute(sql: "UPDATE attempt SET outcome = ? WHERE id = ?",
@@ -174,7 +185,7 @@ public struct SQLiteAttemptStore: AttemptStore {
                 return .commit
             }
         } catch {
-            throw AttemptStoreError("cannot record the verdict in \(path): \(Self.describe(error))")
+            throw Self.storeError("cannot record the verdict in \(path)", error)
         }
     }
 
@@ -197,11 +208,11 @@ public struct SQLiteAttemptStore: AttemptStore {
                 }
             }
         } catch {
-            throw AttemptStoreError("cannot read \(path): \(Self.describe(error))")
+            throw Self.storeError("cannot read \(path)", error)
         }
     }
 
-    public mutating func prune(before date: DeliveryDate) throws(AttemptStoreError) {
+    public func prune(before date: DeliveryDate) throws(AttemptStoreError) {
         do {
             try queue.inTransaction(.immediate) { db in
                 try db.execute(sql: "DELETE FROM attempt WHERE delivery_date < ?", arguments: [date.description])
@@ -210,13 +221,22 @@ public struct SQLiteAttemptStore: AttemptStore {
                 return .commit
             }
         } catch {
-            throw AttemptStoreError("cannot prune \(path): \(Self.describe(error))")
+            throw Self.storeError("cannot prune \(path)", error)
         }
     }
 
-    /// One line, from SQLite's own message.
-    private static func describe(_ error: any Error) -> String {
-        if let error = error as? DatabaseError { return error.message ?? "SQLite error \(error.resultCode.rawValue)" }
-        return String(describing: error)
+    /// One line, from SQLite's own message, with a kind from SQLite's primary result code.
+    private static func storeError(_ context: String, _ error: any Error, opening: Bool = false) -> AttemptStoreError {
+        guard let error = error as? DatabaseError else {
+            return AttemptStoreError("\(context): \(error)", kind: opening ? .cannotOpen : .io)
+        }
+        let message = "\(context): \(error.message ?? "SQLite error \(error.resultCode.rawValue)")"
+        let kind: AttemptStoreError.Kind = switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT: .notADatabase
+        case .SQLITE_BUSY, .SQLITE_LOCKED: .busy
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH: .cannotOpen
+        default: .io
+        }
+        return AttemptStoreError(message, kind: kind)
     }
 }

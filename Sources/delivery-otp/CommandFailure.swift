@@ -5,6 +5,7 @@ enum ExitStatus: Int32 {
     case rejected = 1
     case locked = 2
     case alreadyAccepted = 3
+    case notACode = 4
     case usage = 64
     case dataError = 65
     case systemError = 71
@@ -35,19 +36,25 @@ struct CommandFailure: Error {
             self = failure
         case let error as InputError:
             self.init(message: error.description, hint: error.hint, exitCode: .usage)
+        case let error as DeviceKeysError:
+            self.init(message: CommandLineWording.message(for: error), hint: CommandLineWording.hint(for: error) ?? error.hint,
+                      exitCode: Self.status(of: error))
         case let error as TimeZoneError:
             self.init(message: error.description, hint: error.hint, exitCode: .usage)
         case let error as KeyringError:
-            self.init(message: error.description, hint: error.hint, exitCode: .dataError)
+            self.init(message: error.description, hint: CommandLineWording.hint(for: error) ?? error.hint, exitCode: .dataError)
         case let error as KeyringLifecycleError:
             switch error {
-            case .keyring(let inner): self.init(message: inner.description, hint: inner.hint, exitCode: .dataError)
+            case .keyring(let inner):
+                self.init(message: inner.description, hint: CommandLineWording.hint(for: inner) ?? inner.hint, exitCode: .dataError)
             case .random(let inner): self.init(message: inner.description, exitCode: .systemError)
             }
         case let error as KeyringFileError:
-            self.init(message: error.description, hint: error.hint, exitCode: Self.status(of: error))
-        case let error as DeviceKeysError:
-            self.init(message: error.description, hint: error.hint, exitCode: Self.status(of: error))
+            let hint: String? = switch error {
+            case .invalid(_, let inner), .lifecycle(let inner): CommandLineWording.hint(for: inner) ?? error.hint
+            default: error.hint
+            }
+            self.init(message: error.description, hint: hint, exitCode: Self.status(of: error))
         case let error as PassphraseError:
             let status: ExitStatus = switch error {
             case .empty, .tooShort: .usage
@@ -55,20 +62,19 @@ struct CommandFailure: Error {
             case .readableByOthers: .permission
             }
             self.init(message: error.description, hint: error.hint, exitCode: status)
-        case let error as AtomicFile.WriteError:
+        case let error as FileWriteError:
             self.init(message: error.description, hint: error.alreadyExists ? "use --force to replace it" : nil,
                       exitCode: error.alreadyExists ? .cannotCreate : .ioError)
         case let error as CourierError:
             let status: ExitStatus = switch error {
             case .attemptLimit: .usage
-            case .deviceKeys(let inner): Self.status(of: inner)
-            case .store: .ioError
+            case .noKeyForToday: .dataError
+            case .store(let inner): Self.status(of: inner)
             case .clockMovedBack: .dataError
             }
             self.init(message: error.description, hint: error.hint, exitCode: status)
         case let error as AttemptStoreError:
-            self.init(message: "attempt store: \(error)", hint: "check that the state file is writable and not damaged",
-                      exitCode: .ioError)
+            self.init(message: "attempt store: \(error)", hint: error.hint, exitCode: Self.status(of: error))
         case let error as RandomSourceError:
             self.init(message: error.description, exitCode: .systemError)
         default:
@@ -84,6 +90,16 @@ struct CommandFailure: Error {
         case .exists: .cannotCreate
         case .writeFailed, .auditFailed: .ioError
         case .random, .encryption: .systemError
+        }
+    }
+
+    /// A store that cannot be opened is a usage error (a wrong --state path); a damaged or newer
+    /// one is a data error; the rest are I/O errors.
+    private static func status(of error: AttemptStoreError) -> ExitStatus {
+        switch error.kind {
+        case .cannotOpen: .cannotCreate
+        case .notADatabase, .schemaTooNew, .clockMovedBack: .dataError
+        case .busy, .io: .ioError
         }
     }
 

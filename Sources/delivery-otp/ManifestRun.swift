@@ -1,4 +1,4 @@
-import DeliveryOTP
+@_spi(Tools) import DeliveryOTP
 import Foundation
 
 /// `issue --manifest`: files, policy and reporting around the library's ManifestIssuer.
@@ -69,7 +69,8 @@ struct ManifestRun {
             rejects?.abandon()
             switch error {
             case .missingColumn, .empty, .rejectedRow, .recordTooLong, .badHeader:
-                throw CommandFailure(message: "\(manifest): \(error)", hint: error.hint, exitCode: .dataError)
+                throw CommandFailure(message: "\(manifest): \(error)", hint: CommandLineWording.hint(for: error) ?? error.hint,
+                                     exitCode: .dataError)
             case .io:
                 throw CommandFailure(message: error.description, exitCode: .ioError)
             }

@@ -22,7 +22,7 @@ struct AttemptLimitTests {
 
     @Test("a caller's limit above the device file's does not raise it")
     func callerCannotRaise() throws {
-        var door = try Self.door(InMemoryAttemptStore(), limit: 10, fileLimit: 3)
+        let door = try Self.door(InMemoryAttemptStore(), limit: 10, fileLimit: 3)
         #expect(door.attemptLimit == 3)
         #expect(try door.verify("000000", for: Self.shipment) == .rejected(attemptsLeft: 2))
         #expect(try door.verify("000001", for: Self.shipment) == .rejected(attemptsLeft: 1))
@@ -44,12 +44,12 @@ struct AttemptLimitTests {
         let path = directory.file("state.sqlite")
         func check(_ limit: Int?, _ code: String) throws -> DoorOutcome {
             if sqlite {
-                var door = try Self.door(try SQLiteAttemptStore(path: path), limit: limit)
+                let door = try Self.door(try SQLiteAttemptStore(path: path), limit: limit)
                 return try door.verify(code, for: Self.shipment)
             }
             return try memory.verify(code, for: Self.shipment, limit: limit)
         }
-        var memory = MemoryDoor()
+        let memory = MemoryDoor()
         let right = try CourierVerifierTests.code("2024-01-17")
         // The last allowed attempt fails: the lock is stored then, not only counted.
         #expect(try check(1, "000000" == right ? "000001" : "000000") == .rejected(attemptsLeft: 0))
@@ -59,11 +59,9 @@ struct AttemptLimitTests {
 
     /// An in-memory store kept across verifiers with different limits.
     struct MemoryDoor {
-        var store = InMemoryAttemptStore()
-        mutating func verify(_ code: String, for shipment: ShipmentID, limit: Int?) throws -> DoorOutcome {
-            var door = try AttemptLimitTests.door(store, limit: limit)
-            defer { store = door.store }
-            return try door.verify(code, for: shipment)
+        let store = InMemoryAttemptStore()
+        func verify(_ code: String, for shipment: ShipmentID, limit: Int?) throws -> DoorOutcome {
+            try AttemptLimitTests.door(store, limit: limit).verify(code, for: shipment)
         }
     }
 
@@ -71,14 +69,13 @@ struct AttemptLimitTests {
     func clockMovedBack(sqlite: Bool) throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("state.sqlite")
-        var memory = InMemoryAttemptStore()
+        let memory = InMemoryAttemptStore()
         func check(at time: String) throws -> DoorOutcome {
             if sqlite {
-                var door = try Self.door(try SQLiteAttemptStore(path: path), at: time)
+                let door = try Self.door(try SQLiteAttemptStore(path: path), at: time)
                 return try door.verify("000000", for: Self.shipment)
             }
-            var door = try Self.door(memory, at: time)
-            defer { memory = door.store }
+            let door = try Self.door(memory, at: time)
             return try door.verify("000000", for: Self.shipment)
         }
         func count() throws -> Int {
@@ -113,13 +110,13 @@ struct AttemptLimitEdgeTests {
     func interruptedLastAttemptLocks(sqlite: Bool) throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("state.sqlite")
-        var memory = InMemoryAttemptStore()
+        let memory = InMemoryAttemptStore()
         let date = try DeliveryDate("2024-01-17"), scope = try Scope("DEPOT-12")
         let time = Timestamp(rfc3339: "2024-01-17T12:00:00+01:00")!
         // Three attempts under a limit of 3, the last one killed before its verdict.
         for _ in 0..<3 {
             if sqlite {
-                var store = try SQLiteAttemptStore(path: path)
+                let store = try SQLiteAttemptStore(path: path)
                 _ = try store.begin(shipment: AttemptLimitTests.shipment, date: date, scope: scope, limit: 3, deviceID: nil, at: time)
             } else {
                 _ = try memory.begin(shipment: AttemptLimitTests.shipment, date: date, scope: scope, limit: 3, deviceID: nil, at: time)
@@ -127,10 +124,10 @@ struct AttemptLimitEdgeTests {
         }
         let right = try CourierVerifierTests.code("2024-01-17")
         if sqlite {
-            var door = try AttemptLimitTests.door(try SQLiteAttemptStore(path: path))
+            let door = try AttemptLimitTests.door(try SQLiteAttemptStore(path: path))
             #expect(try door.verify(right, for: AttemptLimitTests.shipment) == .locked)
         } else {
-            var door = try AttemptLimitTests.door(memory)
+            let door = try AttemptLimitTests.door(memory)
             #expect(try door.verify(right, for: AttemptLimitTests.shipment) == .locked)
         }
     }
@@ -139,17 +136,16 @@ struct AttemptLimitEdgeTests {
     func backAcrossMidnight(sqlite: Bool) throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("state.sqlite")
-        var memory = InMemoryAttemptStore()
+        let memory = InMemoryAttemptStore()
         let keys = try DeviceKeys(keyring: AttemptLimitTests.keyring, scope: try Scope("DEPOT-12"), from: try DeliveryDate("2024-01-17"),
                                   days: 2, timeZone: CourierVerifierTests.berlin)
         func check(at time: String) throws -> DoorOutcome {
             let instant = Timestamp(rfc3339: time)!
             if sqlite {
-                var door = try CourierVerifier(deviceKeys: keys, store: try SQLiteAttemptStore(path: path), clock: { instant })
+                let door = try CourierVerifier(deviceKeys: keys, store: try SQLiteAttemptStore(path: path), clock: { instant })
                 return try door.verify("000000", for: AttemptLimitTests.shipment)
             }
-            var door = try CourierVerifier(deviceKeys: keys, store: memory, clock: { instant })
-            defer { memory = door.store }
+            let door = try CourierVerifier(deviceKeys: keys, store: memory, clock: { instant })
             return try door.verify("000000", for: AttemptLimitTests.shipment)
         }
         #expect(try check(at: "2024-01-18T00:05:00+01:00") == .rejected(attemptsLeft: 4))

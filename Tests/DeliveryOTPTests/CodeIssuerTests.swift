@@ -21,7 +21,7 @@ struct CodeIssuerTests {
             CodeGenerator(dayKey: try keyring.dayKey(scope: request.scope, date: request.date).dayKey).code(for: request.shipment).value
         }
         for threads in [1, 2, 7] {
-            var issuer = CodeIssuer(keyring: keyring)
+            let issuer = try CodeIssuer(keyring: keyring)
             #expect(try issuer.codes(for: requests, threads: threads).map(\.value) == expected)
         }
     }
@@ -30,7 +30,7 @@ struct CodeIssuerTests {
     func uncoveredDate() throws {
         let keyring = try Keyring(keys: [Keyring.Key(id: try KeyID("k-a"), secret: SecretKey(copying: [UInt8](repeating: 3, count: 32)),
                                                      activeFrom: try DeliveryDate("2024-01-01"), createdAt: nil)])
-        var issuer = CodeIssuer(keyring: keyring)
+        let issuer = try CodeIssuer(keyring: keyring)
         let request = IssueRequest(shipment: try ShipmentID("X"), date: try DeliveryDate("2023-12-31"), scope: .empty)
         #expect(throws: KeyringError.noKeyCovers(try DeliveryDate("2023-12-31"))) { try issuer.codes(for: [request], threads: 2) }
     }

@@ -14,9 +14,16 @@ struct CommandRunner {
         return bundleDirectory.appendingPathComponent("delivery-otp").path
     }()
 
-    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+    /// Runs another program (python3, sqlite3) the same way.
+    @discardableResult
+    static func runTool(_ path: String, _ arguments: [String]) throws -> Result {
+        try run(arguments, program: path)
+    }
+
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+                    program: String = executable) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
+        process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }

@@ -35,6 +35,17 @@ struct DoorCommandTests {
         }
     }
 
+    @Test("typed input that is not six digits prints 'not a code', exits 4 and uses up no attempt")
+    func notACodeCountsNothing() throws {
+        let door = try Door()
+        let typo = try door.verify("TBA1", "12345a")
+        #expect(typo.status == 4)
+        #expect(typo.stdout == "not a code (six digits expected; nothing was counted)\n")
+        let right = try door.code("TBA1", on: "2024-01-17")
+        let wrong = try door.verify("TBA1", right == "000000" ? "000001" : "000000")
+        #expect(wrong.stdout == "rejected (4 attempts left)\n")
+    }
+
     @Test("accepted 0, rejected with attempts left 1, locked 2, already accepted 3")
     func outcomesAndExitCodes() throws {
         let door = try Door()
@@ -50,12 +61,14 @@ struct DoorCommandTests {
         #expect(again.stdout == "already accepted at 2024-01-17T10:00:00+01:00\n")
 
         // The store refuses a clock more than 10 minutes behind its latest attempt, so go on from 11:30.
+        let right2 = try door.code("TBA2", on: "2024-01-17")
+        let wrong2 = right2 == "000000" ? "000001" : "000000"
         for left in [4, 3, 2, 1, 0] {
-            let result = try door.verify("TBA2", "12345x", at: "2024-01-17T11:30:00+01:00")
+            let result = try door.verify("TBA2", wrong2, at: "2024-01-17T11:30:00+01:00")
             #expect(result.status == 1)
             #expect(result.stdout == "rejected (\(left) attempt\(left == 1 ? "" : "s") left)\n")
         }
-        let locked = try door.verify("TBA2", try door.code("TBA2", on: "2024-01-17"), at: "2024-01-17T11:31:00+01:00")
+        let locked = try door.verify("TBA2", right2, at: "2024-01-17T11:31:00+01:00")
         #expect(locked.status == 2)
         #expect(locked.stdout == "locked\n")
     }

@@ -1,7 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
-@testable import DeliveryOTP
+@_spi(Tools) @testable import DeliveryOTP
 
 /// The manifest issuer's fast paths (word-at-a-time splitting, the raw-byte
 /// slot table, padded copies, buffers reused across chunks) against a plain
@@ -84,7 +84,7 @@ struct ManifestDifferentialTests {
         if !row.currency.isEmpty && !(row.currency.count == 3 && row.currency.allSatisfy { ("A"..."Z").contains($0) }) { return nil }
         let required = ValuePolicy().requiresCode(value: amount, currency: row.currency.isEmpty ? nil : row.currency)
         let code = required ? CodeGenerator(dayKey: dayKey).code(for: id).description : ""
-        return [row.id, row.date, row.scope, String(required), code, required ? keyID.rawValue : "", zone.endOfDay(date)]
+        return [row.id, row.date, row.scope, String(required), code, required ? keyID.rawValue : "", zone.format(zone.endOfDay(date))]
     }
 
     static func run(_ manifest: String, format: ManifestIssuer.Format, threads: Int, chunkSize: Int) throws

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import DeliveryOTP
+@_spi(Tools) @testable import DeliveryOTP
 
 /// `issue --manifest`, end to end through the built executable, and the library's issuer with small chunks.
 @Suite("Issuing a delivery day's manifest", .serialized)

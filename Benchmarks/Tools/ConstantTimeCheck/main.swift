@@ -8,7 +8,7 @@
 //
 // Run by scripts/check-constant-time.
 import CMemcheck
-import DeliveryOTP
+@_spi(Tools) import DeliveryOTP
 
 #if canImport(Glibc)
 import Glibc

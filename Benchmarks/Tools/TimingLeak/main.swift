@@ -8,7 +8,7 @@
 //
 // Run by scripts/check-constant-time; build it in release mode.
 import CCycleCounter
-import DeliveryOTP
+@_spi(Tools) import DeliveryOTP
 
 #if canImport(Glibc)
 import Glibc

@@ -54,17 +54,24 @@ public struct CodeGenerator: Sendable {
     }
 
     /// The codes for many shipments of this day and scope, in order, two at a time.
-    public func codes(for shipments: [ShipmentID]) -> [DeliveryCode] {
-        [DeliveryCode](unsafeUninitializedCapacity: shipments.count) { output, initialized in
+    public func codes(for shipments: some Collection<ShipmentID>) -> [DeliveryCode] {
+        let count = shipments.count
+        return [DeliveryCode](unsafeUninitializedCapacity: count) { output, initialized in
             var index = 0
-            while index + 1 < shipments.count {
-                let (a, b) = codes(for: shipments[index], shipments[index + 1])
-                output.initializeElement(at: index, to: a)
-                output.initializeElement(at: index + 1, to: b)
-                index += 2
+            var iterator = shipments.makeIterator()
+            while let first = iterator.next() {
+                if let second = iterator.next() {
+                    let (a, b) = codes(for: first, second)
+                    output.initializeElement(at: index, to: a)
+                    output.initializeElement(at: index + 1, to: b)
+                    index += 2
+                } else {
+                    output.initializeElement(at: index, to: code(for: first))
+                    index += 1
+                }
             }
-            if index < shipments.count { output.initializeElement(at: index, to: code(for: shipments[index])) }
-            initialized = shipments.count
+            precondition(index == count, "the collection's count did not match its elements")
+            initialized = index
         }
     }
 
@@ -78,13 +85,13 @@ public struct CodeGenerator: Sendable {
     /// All ones when `code` is the code for `shipment`, else zero, computed
     /// without a branch or memory index that depends on the key. The
     /// constant-time checks (Benchmarks/ConstantTimeCheck) stop here.
-    package func matchMask(_ code: DeliveryCode, for shipment: ShipmentID) -> UInt32 {
+    @_spi(Tools) public func matchMask(_ code: DeliveryCode, for shipment: ShipmentID) -> UInt32 {
         ConstantTime.equalMask(self.code(for: shipment).value, code.value)
     }
 
     /// The full 32-byte tag `T` of spec §2, for tests and for the timing-leak
     /// harness's deliberately leaky comparison.
-    package func tag(for shipment: ShipmentID, into tag: UnsafeMutableRawPointer) {
+    @_spi(Tools) public func tag(for shipment: ShipmentID, into tag: UnsafeMutableRawPointer) {
         shipment.withBytes { id in
             HMACSHA256Midstate.authenticate(state.midstate, id, state.dateBytes, into: tag)
         }

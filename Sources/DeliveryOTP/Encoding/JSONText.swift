@@ -99,6 +99,13 @@ package struct JSONText {
         return String(decoding: text.bytes, as: UTF8.self)
     }
 
+    /// Hands the bytes to `body`, then wipes them; for callers with typed errors.
+    package mutating func consumeTyped<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        defer { bytes.withUnsafeMutableBytes { SecureMemory.wipe($0) } }
+        let result: Result<R, E> = bytes.withUnsafeBytes { buffer in Result { () throws(E) in try body(buffer) } }
+        return try result.get()
+    }
+
     /// Hands the bytes to `body`, then wipes them (for text that holds secrets).
     package mutating func consume<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         defer { bytes.withUnsafeMutableBytes { SecureMemory.wipe($0) } }

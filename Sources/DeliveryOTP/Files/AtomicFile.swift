@@ -11,17 +11,10 @@ import Darwin
 /// (created with `O_EXCL` by `mkstemp`, mode set before any byte is written),
 /// written, fsynced, then renamed over the target (or linked, when the target
 /// must not exist yet), and the folder fsynced so the new name is durable.
-public enum AtomicFile {
-    public struct WriteError: Error, Sendable, Hashable, CustomStringConvertible {
-        public let path: String
-        public let code: Int32
-        public var alreadyExists: Bool { code == EEXIST }
-        public var description: String {
-            alreadyExists ? "\(path) already exists" : "cannot write \(path): \(String(cString: strerror(code)))"
-        }
-    }
+package enum AtomicFile {
+    package typealias WriteError = FileWriteError
 
-    public enum Mode: Sendable {
+    package enum Mode: Sendable {
         /// Fail with `EEXIST` if the target exists.
         case createNew
         /// Replace the target if it exists.
@@ -29,7 +22,7 @@ public enum AtomicFile {
     }
 
     /// A symbolic link at `path` is followed: the file it points to is replaced and the link stays a link.
-    public static func write(
+    package static func write(
         _ bytes: UnsafeRawBufferPointer, to path: String, permissions: mode_t = 0o600, mode: Mode
     ) throws(WriteError) {
         let destination = resolved(path)
@@ -72,7 +65,7 @@ public enum AtomicFile {
     /// Before `--force` replaces a file that may hold key material, keeps it as
     /// `PATH.replaced-TIME` (a hard link, so no byte is copied or lost); returns that
     /// name, or nil when there is no regular file at `path`.
-    public static func keepCopy(of path: String, now: Timestamp) throws(WriteError) -> String? {
+    package static func keepCopy(of path: String, now: Timestamp) throws(WriteError) -> String? {
         var info = stat()
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
         let aside = "\(path).replaced-\(now.description.replacingOccurrences(of: ":", with: ""))"
@@ -101,18 +94,18 @@ extension AtomicFile {
     /// temporary file in the target's folder, and only ``commit()`` gives it
     /// its name (after fsync). If the process dies first, the name never
     /// appears, so a consumer never reads a truncated file.
-    public final class Pending {
-        public let path: String
-        public let mode: Mode
+    package final class Pending {
+        package let path: String
+        package let mode: Mode
         /// Write the content here.
-        public let fd: Int32
+        package let fd: Int32
         /// Nil when the target is a device or pipe written in place.
         private let temporary: String?
         /// The name the file gets: `path` with symbolic links resolved.
         private let destination: String
         private var finished = false
 
-        public init(path: String, permissions: mode_t = 0o600, mode: Mode) throws(WriteError) {
+        package init(path: String, permissions: mode_t = 0o600, mode: Mode) throws(WriteError) {
             self.path = path
             self.mode = mode
             // A device or a pipe (/dev/stdout, a FIFO a consumer reads) cannot be replaced
@@ -175,7 +168,7 @@ extension AtomicFile {
         }
 
         /// Flushes the content to disk and gives the file its name.
-        public func commit() throws(WriteError) {
+        package func commit() throws(WriteError) {
             guard !finished else { return }
             finished = true
             defer { close(fd) }
@@ -197,7 +190,7 @@ extension AtomicFile {
         }
 
         /// Removes the temporary file; the target is untouched.
-        public func abandon() {
+        package func abandon() {
             guard !finished else { return }
             finished = true
             close(fd)

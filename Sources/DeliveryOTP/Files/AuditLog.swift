@@ -4,20 +4,20 @@ import Glibc
 
 /// The keyring's audit trail: one JSON line per key operation appended to
 /// `KEYRING.audit.jsonl` (mode 0600) and fsynced. It never holds a secret.
-public struct AuditLog: Sendable {
-    public let path: String
+package struct AuditLog: Sendable {
+    package let path: String
 
-    public init(keyringPath: String) {
+    package init(keyringPath: String) {
         path = keyringPath + ".audit.jsonl"
     }
 
-    public struct Event: Sendable {
-        public var operation: String
-        public var keyID: KeyID?
-        public var fingerprint: KeyFingerprint?
-        public var details: [(String, String)]
+    package struct Event: Sendable {
+        package var operation: String
+        package var keyID: KeyID?
+        package var fingerprint: KeyFingerprint?
+        package var details: [(String, String)]
 
-        public init(operation: String, key: Keyring.Key? = nil, details: [(String, String)] = []) {
+        package init(operation: String, key: Keyring.Key? = nil, details: [(String, String)] = []) {
             self.operation = operation
             self.keyID = key?.id
             self.fingerprint = key.map { KeyFingerprint(of: $0.secret) }
@@ -26,7 +26,7 @@ public struct AuditLog: Sendable {
     }
 
     /// Appends the events, one line each, and makes them durable.
-    public func append(_ events: [Event], at time: Timestamp) throws(AtomicFile.WriteError) {
+    package func append(_ events: [Event], at time: Timestamp) throws(AtomicFile.WriteError) {
         let user = Self.userName()
         var text = ""
         for event in events {

@@ -11,11 +11,11 @@ import Darwin
 /// The lock file is separate from the data file because updates rename a new
 /// file over the old one, and a lock on the old inode would not stop a second
 /// writer that opened the new one.
-public final class FileLock {
+package final class FileLock {
     private let fd: Int32
 
     /// Blocks until no other process holds the lock for `path`.
-    public init(for path: String) throws(AtomicFile.WriteError) {
+    package init(for path: String) throws(AtomicFile.WriteError) {
         let lockPath = path + ".lock"
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw AtomicFile.WriteError(path: lockPath, code: errno) }

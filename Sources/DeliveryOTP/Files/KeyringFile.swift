@@ -2,54 +2,46 @@ import Foundation
 
 /// A keyring on disk: reading with permission checks and optional decryption,
 /// and locked, atomic, audited updates.
-public struct KeyringFile: Sendable {
+package struct KeyringFile: Sendable {
     /// The path as the user gave it, for messages.
-    public let path: String
+    package let path: String
     /// The file itself, resolved once: when `path` is a symbolic link, updates write,
     /// lock and audit the file it points to, and the link stays a link.
-    public let target: String
+    package let target: String
 
-    public init(path: String) {
+    package init(path: String) {
         self.path = path
         self.target = AtomicFile.resolved(path)
     }
 
-    public var auditLog: AuditLog { AuditLog(keyringPath: target) }
+    package var auditLog: AuditLog { AuditLog(keyringPath: target) }
 
     /// A keyring as read, with what the reader should be told.
-    public struct Loaded: Sendable {
-        public let keyring: Keyring
-        public let isEncrypted: Bool
+    package struct Loaded: Sendable {
+        package let keyring: Keyring
+        package let isEncrypted: Bool
         /// Warnings for the user (the example-keys warning).
-        public let warnings: [String]
+        package let warnings: [String]
     }
 
     /// The warning printed whenever the published example keys are used.
-    public static let exampleWarning = "example keys: never use them in production"
+    package static let exampleWarning = "example keys: never use them in production"
 
     /// Reads and validates the keyring. A file that group or others can read is
     /// refused; with `exampleMayBeShared`, a file marked as an example (the published
     /// keys, readable by all in a fresh clone) only warns. An encrypted file needs `passphrase`.
-    public func load(passphrase: Passphrase?, exampleMayBeShared: Bool = false) throws(KeyringFileError) -> Loaded {
+    package func load(passphrase: Passphrase?, exampleMayBeShared: Bool = false) throws(KeyringFileError) -> Loaded {
         let outcome: Result<Loaded, KeyringFileError>
         do throws(SecretFile.ReadError) {
             // The resolved target, the same file update() locks and writes.
             outcome = try SecretFile.withContents(of: target) { (bytes, permissions) throws(KeyringFileError) -> Loaded in
-                let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!),
-                                count: bytes.count, deallocator: .none)
-                struct Header: Decodable { var format: String? }
-                let format = (try? JSONDecoder().decode(Header.self, from: data))?.format
-                let keyring: Keyring, encrypted: Bool
-                if format == EncryptedKeyring.formatName {
-                    guard let passphrase else { throw .encrypted(path: path) }
-                    keyring = try EncryptedKeyring.open(data, path: path, passphrase: passphrase) { (plaintext) throws(KeyringFileError) in
-                        do throws(KeyringError) { return try Keyring(json: plaintext) } catch { throw .invalid(path: path, error) }
-                    }
-                    encrypted = true
-                } else {
-                    do throws(KeyringError) { keyring = try Keyring(json: bytes) } catch { throw .invalid(path: path, error) }
-                    encrypted = false
+                let keyring: Keyring
+                do throws(KeyringError) {
+                    keyring = try Keyring(json: bytes, passphrase: passphrase)
+                } catch {
+                    throw error == .passphraseRequired ? .encrypted(path: path) : Self.fileError(error, path: path)
                 }
+                let encrypted = Keyring.isEncrypted(bytes)
                 if !SecretFile.isPrivate(permissions) && !(keyring.isExample && exampleMayBeShared) {
                     throw .readableByOthers(path: path, permissions: permissions)
                 }
@@ -65,7 +57,7 @@ public struct KeyringFile: Sendable {
     /// Writes a new keyring file, mode 0600. An existing file is never overwritten
     /// unless `replaceExisting`; then it is kept as `PATH.replaced-TIME`, never deleted.
     @discardableResult
-    public func create(_ keyring: Keyring, passphrase: Passphrase?, replaceExisting: Bool, now: Timestamp,
+    package func create(_ keyring: Keyring, passphrase: Passphrase?, replaceExisting: Bool, now: Timestamp,
                        audit: [AuditLog.Event]) throws(KeyringFileError) -> String? {
         let lock: FileLock
         do { lock = try FileLock(for: target) } catch { throw .writeFailed(error) }
@@ -83,7 +75,7 @@ public struct KeyringFile: Sendable {
     /// concurrent updates are serialised and none is lost. Encryption is kept
     /// as it was (with a fresh salt and nonce); ``setEncryption(_:passphrase:now:)`` changes it.
     @discardableResult
-    public func update(passphrase: Passphrase?, now: Timestamp,
+    package func update(passphrase: Passphrase?, now: Timestamp,
                        _ change: (Keyring) throws(KeyringFileError) -> (Keyring, [AuditLog.Event]))
         throws(KeyringFileError) -> Keyring {
         let lock: FileLock
@@ -98,7 +90,7 @@ public struct KeyringFile: Sendable {
 
     /// Encrypts (`true`) or decrypts (`false`) the keyring at rest under the lock, reading it
     /// once; false, with nothing written or audited, when it already is that way.
-    public func setEncryption(_ encrypt: Bool, passphrase: Passphrase?, now: Timestamp) throws(KeyringFileError) -> Bool {
+    package func setEncryption(_ encrypt: Bool, passphrase: Passphrase?, now: Timestamp) throws(KeyringFileError) -> Bool {
         let lock: FileLock
         do { lock = try FileLock(for: target) } catch { throw .writeFailed(error) }
         defer { withExtendedLifetime(lock) {} }
@@ -110,20 +102,25 @@ public struct KeyringFile: Sendable {
     }
 
     private func write(_ keyring: Keyring, passphrase: Passphrase?, mode: AtomicFile.Mode) throws(KeyringFileError) {
-        var plaintext = keyring.json()
-        let result: Result<Void, KeyringFileError> = plaintext.consume { bytes in
-            Result { () throws(KeyringFileError) in
-                if let passphrase {
-                    let sealed = try EncryptedKeyring.seal(bytes, passphrase: passphrase)
-                    try sealed.withUnsafeBytes { sealedBytes in
-                        Result { () throws(KeyringFileError) in try writeFile(sealedBytes, mode: mode) }
-                    }.get()
-                } else {
-                    try writeFile(bytes, mode: mode)
-                }
+        if let passphrase {
+            let sealed: [UInt8]
+            do throws(KeyringError) { sealed = try keyring.sealed(passphrase: passphrase) } catch {
+                throw Self.fileError(error, path: path)
             }
+            try sealed.withUnsafeBytes { bytes in Result { () throws(KeyringFileError) in try writeFile(bytes, mode: mode) } }.get()
+        } else {
+            try keyring.withJSON { (bytes) throws(KeyringFileError) in try writeFile(bytes, mode: mode) }
         }
-        try result.get()
+    }
+
+    /// A keyring error from the bytes API, as a file error naming `path`.
+    private static func fileError(_ error: KeyringError, path: String) -> KeyringFileError {
+        switch error {
+        case .wrongPassphrase: .wrongPassphrase(path: path)
+        case .encryptionFailed(let reason): .encryption(reason)
+        case .randomSourceFailed: .random
+        default: .invalid(path: path, error)
+        }
     }
 
     private func writeFile(_ bytes: UnsafeRawBufferPointer, mode: AtomicFile.Mode) throws(KeyringFileError) {
@@ -139,7 +136,7 @@ public struct KeyringFile: Sendable {
 }
 
 /// Why a keyring file could not be read or written. Never contains a secret.
-public enum KeyringFileError: Error, Sendable, CustomStringConvertible {
+package enum KeyringFileError: DeliveryOTPError {
     case unreadable(SecretFile.ReadError)
     case invalid(path: String, KeyringError)
     case readableByOthers(path: String, permissions: UInt32)
@@ -153,7 +150,7 @@ public enum KeyringFileError: Error, Sendable, CustomStringConvertible {
     /// scrypt or AES-GCM failed inside OpenSSL (not a wrong passphrase: that is ``wrongPassphrase(path:)``).
     case encryption(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unreadable(let error): error.description
         case .invalid(let path, let error): "\(path): \(error)"
@@ -170,7 +167,7 @@ public enum KeyringFileError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    public var hint: String? {
+    package var hint: String? {
         switch self {
         case .unreadable(let error): error.hint
         case .invalid(_, let error), .lifecycle(let error): error.hint

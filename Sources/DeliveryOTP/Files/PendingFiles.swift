@@ -13,7 +13,7 @@ import Synchronization
 /// The names are kept as C strings in a fixed table that is never freed;
 /// ``removeAll()`` only reads that table and calls `unlink`, both
 /// async-signal-safe. Registering and unregistering take a lock.
-public enum PendingFiles {
+package enum PendingFiles {
     static let capacity = 16
     private static let lock = Mutex(())
     /// `capacity` slots, each nil or a `strdup`ed path.
@@ -24,7 +24,7 @@ public enum PendingFiles {
     }()
 
     /// Builds the table, so that a signal handler never does; call before installing one.
-    public static func prepare() { _ = table }
+    package static func prepare() { _ = table }
 
     static func register(_ path: String) {
         lock.withLock { _ in
@@ -47,7 +47,7 @@ public enum PendingFiles {
 
     /// Unlinks every registered temporary file. Async-signal-safe: call it from a
     /// SIGINT or SIGTERM handler, then end the process.
-    public static func removeAll() {
+    package static func removeAll() {
         for index in 0..<capacity {
             if let entry = table[index] { unlink(entry) }
         }

@@ -8,39 +8,15 @@ import Darwin
 
 /// Reads a small file that holds secrets into a buffer that is wiped afterwards,
 /// and reports its permission bits from the same open file (no race between check and read).
-public enum SecretFile {
+package enum SecretFile {
     /// Keyrings and device-key files are small; anything larger is refused before it is read.
-    public static let maximumSize = 1 << 20
+    package static let maximumSize = 1 << 20
 
     /// Why a file could not be read.
-    public struct ReadError: Error, Sendable, Hashable, CustomStringConvertible {
-        public enum Reason: Sendable, Hashable {
-            case notFound, permissionDenied, notARegularFile, tooLarge, io(Int32)
-        }
-        public let path: String
-        public let reason: Reason
-
-        public var description: String {
-            switch reason {
-            case .notFound: "cannot read \(path): no such file"
-            case .permissionDenied: "cannot read \(path): permission denied"
-            case .notARegularFile: "cannot read \(path): not a regular file"
-            case .tooLarge: "cannot read \(path): larger than \(SecretFile.maximumSize / 1024) KiB"
-            case .io(let code): "cannot read \(path): \(String(cString: strerror(code)))"
-            }
-        }
-
-        public var hint: String? {
-            switch reason {
-            case .notFound: "check the path"
-            case .permissionDenied: "run as the file's owner"
-            default: nil
-            }
-        }
-    }
+    package typealias ReadError = FileReadError
 
     /// Calls `body` with the file's bytes and its permission bits, then wipes the bytes.
-    public static func withContents<R, E: Error>(
+    package static func withContents<R, E: Error>(
         of path: String, _ body: (UnsafeRawBufferPointer, _ permissions: UInt32) throws(E) -> R
     ) throws(ReadError) -> Result<R, E> {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -76,7 +52,7 @@ public enum SecretFile {
     }
 
     /// True when neither group nor others have any access (mode 0600 or stricter).
-    public static func isPrivate(_ permissions: UInt32) -> Bool { permissions & 0o077 == 0 }
+    package static func isPrivate(_ permissions: UInt32) -> Bool { permissions & 0o077 == 0 }
 
     /// The one-line refusal for a secret file that group or others can read, like ssh's.
     static func readableByOthers(_ path: String, permissions: UInt32) -> String {

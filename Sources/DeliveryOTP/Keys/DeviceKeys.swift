@@ -47,8 +47,32 @@ public struct DeviceKeys: Sendable {
         self.deviceID = deviceID
     }
 
-    /// Parses and validates a device-key file.
-    public init(json bytes: UnsafeRawBufferPointer) throws(DeviceKeysError) {
+    /// Parses and validates device keys from the bytes of a device-key file (format v1,
+    /// SPEC.md §7), for keys that arrive over the network or live in a keychain.
+    ///
+    /// No permission is checked (there is no file). The secrets are copied into wiped-on-release
+    /// storage; the caller's `bytes` are left as they are (see ``SecretBuffer``).
+    public init(json bytes: some ContiguousBytes) throws(DeviceKeysError) {
+        let result: Result<DeviceKeys, DeviceKeysError> = bytes.withUnsafeBytes { buffer in
+            Result { () throws(DeviceKeysError) in try DeviceKeys(parsing: buffer) }
+        }
+        self = try result.get()
+    }
+
+    /// Calls `body` with the device-key file (format v1) as bytes, then wipes them.
+    public func withJSON<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        var text = jsonText()
+        return try text.consumeTyped(body)
+    }
+
+    /// The device-key file (format v1) as bytes. They hold the day keys' secrets: wipe them
+    /// with ``SecretBuffer`` when done, or use ``withJSON(_:)``.
+    public func jsonBytes() -> [UInt8] {
+        jsonText().bytes
+    }
+
+    /// Parses and validates a device-key file in place.
+    init(parsing bytes: UnsafeRawBufferPointer) throws(DeviceKeysError) {
         let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!),
                         count: bytes.count, deallocator: .none)
         struct Header: Decodable { var format: String?; var version: Int? }
@@ -111,7 +135,7 @@ public struct DeviceKeys: Sendable {
         do throws(SecretFile.ReadError) {
             outcome = try SecretFile.withContents(of: path) { (bytes, permissions) throws(DeviceKeysError) -> DeviceKeys in
                 let keys: DeviceKeys
-                do throws(DeviceKeysError) { keys = try DeviceKeys(json: bytes) } catch { throw .inFile(path, error) }
+                do throws(DeviceKeysError) { keys = try DeviceKeys(parsing: bytes) } catch { throw .inFile(path, error) }
                 if !SecretFile.isPrivate(permissions) {
                     throw .readableByOthers(path: path, permissions: permissions)
                 }
@@ -124,15 +148,11 @@ public struct DeviceKeys: Sendable {
         return (keys, keys.isExample ? [KeyringFile.exampleWarning] : [])
     }
 
-    /// Writes the file atomically, mode 0600; refuses to replace an existing file unless `replace`.
-    public func write(to path: String, replace: Bool) throws(AtomicFile.WriteError) {
-        var text = json()
-        let result = text.consume { bytes in
-            Result { () throws(AtomicFile.WriteError) in
-                try AtomicFile.write(bytes, to: path, permissions: 0o600, mode: replace ? .replace : .createNew)
-            }
+    /// Writes the file atomically and durably, mode 0600; refuses to replace an existing file unless `replace`.
+    public func write(to path: String, replace: Bool) throws(FileWriteError) {
+        try withJSON { (bytes) throws(FileWriteError) in
+            try AtomicFile.write(bytes, to: path, permissions: 0o600, mode: replace ? .replace : .createNew)
         }
-        try result.get()
     }
 
     /// The day key for `date`, refusing another scope or a date the file does not hold.
@@ -143,7 +163,7 @@ public struct DeviceKeys: Sendable {
     }
 
     /// Device-key file format v1, fields in the order of SPEC.md §7. Holds secrets: wipe after writing.
-    func json() -> JSONText {
+    func jsonText() -> JSONText {
         var text = JSONText()
         text.raw("{\n  \"format\": ")
         text.string(Self.formatName)
@@ -174,23 +194,36 @@ public struct DeviceKeys: Sendable {
 }
 
 /// Why device keys cannot be made or used.
-public enum DeviceKeysError: Error, Sendable, Hashable, CustomStringConvertible {
+public enum DeviceKeysError: DeliveryOTPError, Hashable {
+    /// A number of days outside 1 to ``DeviceKeys/maximumDays``.
     case dayCount(Int)
+    /// An attempt limit outside 1 to 10.
     case attemptLimit(Int)
+    /// The keyring has no key for one of the days.
     case keyring(KeyringError)
+    /// The bytes are not one JSON object.
     case notJSON
+    /// The `format` member is missing or names another kind of file.
     case wrongFormat(found: String?)
+    /// A `version` this release does not read.
     case unsupportedVersion(Int)
+    /// A member is missing, has the wrong type, or holds an invalid value: its path, and why.
     case invalidField(String, String)
+    /// A day key was asked for another scope than the one the keys hold.
     case wrongScope(Scope, holds: Scope)
+    /// The keys hold no day key for this date.
     case noKeyForDate(DeliveryDate, scope: Scope)
+    /// An error in the file at this path.
     indirect case inFile(String, DeviceKeysError)
-    case unreadable(SecretFile.ReadError)
+    /// The file could not be read.
+    case unreadable(FileReadError)
+    /// The file can be read by group or others: device keys are secrets.
     case readableByOthers(path: String, permissions: UInt32)
 
+    /// One line for a person.
     public var description: String {
         switch self {
-        case .dayCount(let days): "--days must be 1 to \(DeviceKeys.maximumDays), not \(days)"
+        case .dayCount(let days): "the number of days must be 1 to \(DeviceKeys.maximumDays), not \(days)"
         case .attemptLimit(let limit): "the attempt limit must be 1 to 10, not \(limit)"
         case .keyring(let error): error.description
         case .notJSON: "not a valid device-key file: the file is not valid JSON"
@@ -209,11 +242,12 @@ public enum DeviceKeysError: Error, Sendable, Hashable, CustomStringConvertible 
         }
     }
 
+    /// How to fix it.
     public var hint: String? {
         switch self {
         case .keyring(let error): error.hint
-        case .noKeyForDate: "export fresh day keys with 'delivery-otp keys export-device'"
-        case .wrongScope(_, let holds): "use --scope \(holds.rawValue), or the device keys for that scope"
+        case .noKeyForDate: "export fresh day keys for this device"
+        case .wrongScope(_, let holds): "ask for scope \(holds.rawValue), or use the device keys for that scope"
         case .notJSON, .wrongFormat, .invalidField: "compare the file with SPEC.md §7 (device-key file format v1)"
         case .inFile(_, let error): error.hint
         case .unreadable(let error): error.hint

@@ -40,19 +40,19 @@ struct EncryptedKeyring {
     }
 
     /// Seals the plaintext keyring JSON with a fresh salt and nonce.
-    static func seal(_ plaintext: UnsafeRawBufferPointer, passphrase: Passphrase) throws(KeyringFileError) -> [UInt8] {
+    static func seal(_ plaintext: UnsafeRawBufferPointer, passphrase: Passphrase) throws(KeyringError) -> [UInt8] {
         let salt: [UInt8], nonce: [UInt8]
         do {
             salt = try SecureRandom.bytes(count: 16)
             nonce = try SecureRandom.bytes(count: PassphraseCipher.nonceLength)
-        } catch { throw .random }
+        } catch { throw .randomSourceFailed }
         let kdf = Document.KDF(name: "scrypt", N: writtenN, r: 8, p: 1, salt: Data(salt).base64EncodedString())
         let key: SecretKey, sealed: [UInt8]
         do { key = try PassphraseCipher.deriveKey(passphrase: passphrase.secret, salt: salt, n: kdf.N, r: kdf.r, p: kdf.p) } catch {
-            throw .encryption("scrypt (OpenSSL) could not derive the file key")
+            throw .encryptionFailed("scrypt (OpenSSL) could not derive the file key")
         }
         do { sealed = try PassphraseCipher.seal(plaintext, key: key, nonce: nonce, aad: associatedData(kdf)) } catch {
-            throw .encryption("AES-256-GCM (OpenSSL) could not encrypt the keyring")
+            throw .encryptionFailed("AES-256-GCM (OpenSSL) could not encrypt the keyring")
         }
         var text = JSONText()
         text.raw("{\n  \"format\": ")
@@ -70,22 +70,23 @@ struct EncryptedKeyring {
     }
 
     /// Opens an encrypted keyring; a wrong passphrase (or any changed byte) is `.wrongPassphrase`.
-    static func open<R>(_ data: Data, path: String, passphrase: Passphrase,
-                        _ body: (UnsafeRawBufferPointer) throws(KeyringFileError) -> R) throws(KeyringFileError) -> R {
-        switch data.withUnsafeBytes({ JSONDuplicateMembers.check($0) }) {
-        case .duplicate(let member): throw .invalid(path: path, .duplicateMember(path: member))
-        case .unreadable: throw .invalid(path: path, .notJSON(reason: "not one JSON object in UTF-8, nested at most \(JSONDuplicateMembers.maximumDepth) deep"))
+    static func open<R>(_ bytes: UnsafeRawBufferPointer, passphrase: Passphrase,
+                        _ body: (UnsafeRawBufferPointer) throws(KeyringError) -> R) throws(KeyringError) -> R {
+        switch JSONDuplicateMembers.check(bytes) {
+        case .duplicate(let member): throw .duplicateMember(path: member)
+        case .unreadable: throw .notJSON(reason: "not one JSON object in UTF-8, nested at most \(JSONDuplicateMembers.maximumDepth) deep")
         case nil: break
         }
+        let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!),
+                        count: bytes.count, deallocator: .none)
         let document: Document
         do { document = try JSONDecoder().decode(Document.self, from: data) } catch {
-            throw .invalid(path: path, .invalidField(path: DecodingErrorText.path(of: error, root: "encrypted keyring"),
-                                                     reason: DecodingErrorText.describe(error)))
+            throw .invalidField(path: DecodingErrorText.path(of: error, root: "encrypted keyring"), reason: DecodingErrorText.describe(error))
         }
-        guard document.version == currentVersion else { throw .invalid(path: path, .unsupportedVersion(document.version)) }
+        guard document.version == currentVersion else { throw .unsupportedVersion(document.version) }
         let kdf = document.kdf
-        func refuse(_ field: String, _ reason: String) -> KeyringFileError {
-            .invalid(path: path, .invalidField(path: field, reason: reason))
+        func refuse(_ field: String, _ reason: String) -> KeyringError {
+            .invalidField(path: field, reason: reason)
         }
         guard kdf.name == "scrypt" else { throw refuse("kdf.name", "\(Printable.quoted(kdf.name)) is not supported; this release reads scrypt") }
         guard document.cipher == cipherName else { throw refuse("cipher", "\(Printable.quoted(document.cipher)) is not supported; this release reads \(cipherName)") }
@@ -105,14 +106,14 @@ struct EncryptedKeyring {
         let key: SecretKey
         do {
             key = try PassphraseCipher.deriveKey(passphrase: passphrase.secret, salt: Array(salt), n: kdf.N, r: kdf.r, p: kdf.p)
-        } catch { throw .encryption("scrypt (OpenSSL) could not derive the file key") }
-        var inner: Result<R, KeyringFileError>?
+        } catch { throw .encryptionFailed("scrypt (OpenSSL) could not derive the file key") }
+        var inner: Result<R, KeyringError>?
         do {
             try PassphraseCipher.open(Array(sealed), key: key, nonce: Array(nonce), aad: associatedData(kdf)) { plaintext in
-                inner = Result { () throws(KeyringFileError) in try body(plaintext) }
+                inner = Result { () throws(KeyringError) in try body(plaintext) }
             }
         } catch {
-            throw .wrongPassphrase(path: path)
+            throw .wrongPassphrase
         }
         return try inner!.get()
     }

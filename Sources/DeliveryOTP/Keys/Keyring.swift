@@ -58,8 +58,8 @@ public struct Keyring: Sendable {
         self.isExample = isExample
     }
 
-    /// Parses and validates keyring format v1 from the bytes of a file.
-    public init(json bytes: UnsafeRawBufferPointer) throws(KeyringError) {
+    /// Parses and validates keyring format v1 (plaintext) in place.
+    init(parsing bytes: UnsafeRawBufferPointer) throws(KeyringError) {
         let document = try KeyringDocument.decode(bytes)
         var keys: [Key] = []
         for (index, record) in document.keys.enumerated() {

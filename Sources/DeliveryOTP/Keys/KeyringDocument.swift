@@ -61,7 +61,7 @@ struct KeyringDocument: Codable {
 extension Keyring {
     /// Keyring format v1 as pretty-printed JSON, fields in the order of SPEC.md §4.
     /// Unknown fields of a file that was read are not kept.
-    func json() -> JSONText {
+    func jsonText() -> JSONText {
         var text = JSONText()
         text.raw("{\n  \"format\": ")
         text.string(KeyringDocument.formatName)

@@ -1,5 +1,5 @@
 /// Why a keyring cannot be used. Messages never contain secret material.
-public enum KeyringError: Error, Hashable, Sendable {
+public enum KeyringError: DeliveryOTPError, Hashable {
     /// The text is not JSON, or not a JSON object.
     case notJSON(reason: String)
     /// The `format` field is missing or names another kind of file.
@@ -34,9 +34,17 @@ public enum KeyringError: Error, Hashable, Sendable {
     case duplicateMember(path: String)
     /// The published example keys must not be changed: a keyring that holds them is for trying the tool only.
     case exampleKeyring
+    /// The keyring is encrypted (SPEC.md §5) and no passphrase was given.
+    case passphraseRequired
+    /// The passphrase does not open the encrypted keyring, or the file was altered.
+    case wrongPassphrase
+    /// scrypt or AES-256-GCM failed inside OpenSSL (not a wrong passphrase: that is ``wrongPassphrase``).
+    case encryptionFailed(String)
+    /// The system's secure random source failed while sealing; nothing was produced.
+    case randomSourceFailed
 }
 
-extension KeyringError: CustomStringConvertible {
+extension KeyringError {
     public var description: String {
         switch self {
         case .notJSON(let reason): "not a valid keyring: \(reason)"
@@ -63,6 +71,10 @@ extension KeyringError: CustomStringConvertible {
         case .duplicateMember(let path): "\(path) is given twice; each member may appear once"
         case .exampleKeyring:
             "this keyring holds the published example keys (\"example\": true), which must never be used or changed for production"
+        case .passphraseRequired: "the keyring is encrypted and no passphrase was given"
+        case .wrongPassphrase: "wrong passphrase for the encrypted keyring (or it was altered)"
+        case .encryptionFailed(let reason): reason
+        case .randomSourceFailed: "the system's secure random source (OpenSSL RAND_bytes) failed"
         }
     }
 
@@ -73,18 +85,22 @@ extension KeyringError: CustomStringConvertible {
             "compare the file with keys-example/keyring.json and SPEC.md (keyring format v1)"
         case .wrongFormat: "pass a keyring file (\"format\": \"\(KeyringDocument.formatName)\")"
         case .unsupportedVersion(let version) where version > KeyringDocument.currentVersion:
-            "upgrade delivery-otp to read this keyring"
+            "update to a release that reads this keyring version"
         case .unsupportedVersion: nil
         case .duplicateKeyID, .conflictingActiveFrom: "revoke one of the two keys"
         case .noKeyCovers: "use a later date, or add a key active from that date or earlier"
-        case .unknownKeyID: "list the keys with 'delivery-otp keys list'"
+        case .unknownKeyID: "use the id of one of the keyring's keys"
         case .activeFromTaken: "pick another date, or revoke that key"
-        case .dateInPast: "use --force to change codes for past dates on purpose"
+        case .dateInPast: "choose today or a later date, or allow changing codes for past dates on purpose"
         case .alreadyRevoked: nil
-        case .replacementTooLate(_, let latest): "use --replacement-from \(latest) or earlier"
-        case .replacementBeforeKey(_, let keyStart): "use --replacement-from \(keyStart) or later"
-        case .replacementAfterKey(_, let nextStart): "use --replacement-from before \(nextStart)"
-        case .exampleKeyring: "create a keyring of your own with 'delivery-otp keys init'"
+        case .replacementTooLate(_, let latest): "start the replacement on \(latest) or earlier"
+        case .replacementBeforeKey(_, let keyStart): "start the replacement on \(keyStart) or later"
+        case .replacementAfterKey(_, let nextStart): "start the replacement before \(nextStart)"
+        case .exampleKeyring: "create a keyring of your own"
+        case .passphraseRequired: "give the keyring's passphrase"
+        case .wrongPassphrase: "check the passphrase"
+        case .encryptionFailed: "check that the machine has memory to spare (scrypt needs 128 MiB and more)"
+        case .randomSourceFailed: nil
         }
     }
 }

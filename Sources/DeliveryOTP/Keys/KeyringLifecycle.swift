@@ -181,7 +181,25 @@ extension Keyring {
 }
 
 /// A lifecycle operation that could not be done; nothing was changed.
-public enum KeyringLifecycleError: Error, Sendable {
+public enum KeyringLifecycleError: DeliveryOTPError {
+    /// The change is not allowed (a date in the past, a taken start date, an unknown key, ...).
     case keyring(KeyringError)
+    /// The system's random source failed while generating a new key.
     case random(RandomSourceError)
+
+    /// One line for a person.
+    public var description: String {
+        switch self {
+        case .keyring(let error): error.description
+        case .random(let error): error.description
+        }
+    }
+
+    /// How to fix it.
+    public var hint: String? {
+        switch self {
+        case .keyring(let error): error.hint
+        case .random: nil
+        }
+    }
 }

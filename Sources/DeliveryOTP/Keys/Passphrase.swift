@@ -8,6 +8,13 @@ public struct Passphrase: Sendable {
         secret = SecretKey(copying: text.utf8)
     }
 
+    /// A passphrase from bytes (from a secrets manager or a keychain); the caller's copy is left
+    /// as it is (see ``SecretBuffer``). Empty is ``PassphraseError/empty``.
+    public init(bytes: some Collection<UInt8>) throws(PassphraseError) {
+        guard !bytes.isEmpty else { throw .empty }
+        secret = SecretKey(copying: bytes)
+    }
+
     /// The shortest passphrase that encrypts a keyring: scrypt slows guessing, it cannot make a short passphrase strong.
     public static let minimumLength = 12
 
@@ -34,12 +41,18 @@ public struct Passphrase: Sendable {
     }
 }
 
-public enum PassphraseError: Error, Sendable, Hashable, CustomStringConvertible {
+/// Why a passphrase cannot be used.
+public enum PassphraseError: DeliveryOTPError, Hashable {
+    /// No bytes at all (or an empty first line in a file).
     case empty
-    case unreadable(SecretFile.ReadError)
+    /// The passphrase file could not be read.
+    case unreadable(FileReadError)
+    /// The passphrase file can be read by group or others.
     case readableByOthers(path: String, permissions: UInt32)
+    /// Shorter than ``Passphrase/minimumLength`` bytes, for encrypting.
     case tooShort(Int)
 
+    /// One line for a person.
     public var description: String {
         switch self {
         case .empty: "the passphrase is empty"
@@ -51,9 +64,10 @@ public enum PassphraseError: Error, Sendable, Hashable, CustomStringConvertible 
         }
     }
 
+    /// How to fix it.
     public var hint: String? {
         switch self {
-        case .empty: "put the passphrase on the first line of the file"
+        case .empty: "give a passphrase (in a file, on its first line)"
         case .unreadable(let error): error.hint
         case .readableByOthers(let path, _): "chmod 600 \(path)"
         case .tooShort: "choose a longer passphrase, such as four random words"

@@ -493,7 +493,7 @@ struct ChunkWork: Sendable {
         func makeSlot(_ deliveryDate: DeliveryDate, scope bytes: UnsafeRawBufferPointer) -> Slot? {
             guard bytes.count <= Scope.maximumLength,
                   let scopeValue = try? Scope(String(decoding: bytes, as: UTF8.self)) else { return nil }
-            let validUntil = work.options.timeZone.endOfDay(deliveryDate)
+            let validUntil = work.options.timeZone.format(work.options.timeZone.endOfDay(deliveryDate))
             let date = deliveryDate.description, scope = scopeValue.rawValue
             func slot(generator: CodeGenerator?, failure: String?, keyID: String) -> Slot {
                 switch work.options.format {

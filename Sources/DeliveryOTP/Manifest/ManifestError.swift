@@ -1,6 +1,6 @@
 /// Why a manifest run stopped. Bad rows do not stop a run (they go to the
 /// rejects) unless it is strict.
-public enum ManifestError: Error, Sendable, Hashable, CustomStringConvertible {
+public enum ManifestError: DeliveryOTPError, Hashable {
     /// The CSV header lacks a required column.
     case missingColumn(String)
     /// The input is empty (no header).
@@ -16,7 +16,7 @@ public enum ManifestError: Error, Sendable, Hashable, CustomStringConvertible {
     case badHeader(String, hint: String)
 
     static let headerHint = "the header must name each column once: shipment_id, delivery_date, and optionally scope, order_value, currency"
-    static let jsonLinesHint = "this looks like JSON lines: name the file .jsonl or give --input-format jsonl"
+    package static let jsonLinesHint = "this looks like JSON lines: read it as JSON lines (a .jsonl file)"
     /// Reading or writing failed.
     case io(String)
 
@@ -34,7 +34,7 @@ public enum ManifestError: Error, Sendable, Hashable, CustomStringConvertible {
     public var hint: String? {
         switch self {
         case .missingColumn, .empty: "the header must name shipment_id and delivery_date (scope, order_value, currency are optional)"
-        case .rejectedRow: "fix the row, or run without --strict to send bad rows to --rejects"
+        case .rejectedRow: "fix the row, or issue without strict mode to send bad rows to the rejects"
         case .recordTooLong: "look for an unterminated quote there; no real record is that long"
         case .badHeader(_, let hint): hint
         case .io: nil

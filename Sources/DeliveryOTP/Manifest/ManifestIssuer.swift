@@ -48,7 +48,7 @@ public struct ManifestIssuer: Sendable {
 
     /// Runs the whole manifest from `input` to `output`, bad rows to `rejects`.
     /// `progress` is called now and then, from another thread, with the input bytes issued so far.
-    public func run(input: Int32, output: Int32, rejects: Int32,
+    @_spi(Tools) public func run(input: Int32, output: Int32, rejects: Int32,
                     progress: (@Sendable (Int) -> Void)? = nil) throws(ManifestError) -> Summary {
         var reader = ChunkReader(fd: input, chunkSize: options.chunkSize, quoted: options.format == .csv)
         defer { reader.close() }

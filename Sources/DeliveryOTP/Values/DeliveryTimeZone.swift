@@ -43,31 +43,34 @@ public struct DeliveryTimeZone: Hashable, Sendable, CustomStringConvertible {
         return "\(local)\(sign)\(two(magnitude / 3600)):\(two(magnitude / 60 % 60))"
     }
 
-    /// The last second of `date` in this zone, e.g. `2024-01-17T23:59:59+01:00` for Berlin in winter:
-    /// the second before the next local day begins, with the offset in force then. On a day
-    /// whose clocks go back at midnight (America/Santiago, 2024-04-06) that is 23:59:59 with
-    /// the later offset; where the next midnight does not exist, the day ends before 01:00.
-    public func endOfDay(_ date: DeliveryDate) -> String {
+    /// The last second of `date` in this zone: the second before the next local day begins,
+    /// when a code for `date` stops being valid. ``format(_:)`` writes it as local time, e.g.
+    /// `2024-01-17T23:59:59+01:00` for Berlin in winter. On a day whose clocks go back at
+    /// midnight (America/Santiago, 2024-04-06) that is 23:59:59 with the later offset; where
+    /// the next midnight does not exist, the day ends before 01:00.
+    public func endOfDay(_ date: DeliveryDate) -> Timestamp {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = zone
         // Noon of the next local day, then back to that day's first moment.
         let noonNext = Int64(date.daysSinceEpoch + 1) * 86_400 + 43_200
         let offset = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(noonNext))))
         let nextStart = calendar.startOfDay(for: Date(timeIntervalSince1970: TimeInterval(noonNext - offset)))
-        return format(Timestamp(secondsSinceEpoch: Int64(nextStart.timeIntervalSince1970.rounded(.down)) - 1))
+        return Timestamp(secondsSinceEpoch: Int64(nextStart.timeIntervalSince1970.rounded(.down)) - 1)
     }
 }
 
 /// A time zone name that the tz database does not know, or an abbreviation or
 /// POSIX-style name (`CET`, `GMT`, `EST5EDT`) that does not name one region's rules.
-public struct TimeZoneError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct TimeZoneError: DeliveryOTPError, Hashable {
+    /// The name that was refused.
     public let identifier: String
     public var description: String {
         identifier.contains("/")
             ? "unknown time zone \(Printable.quoted(identifier))"
             : "\(Printable.quoted(identifier)) is not an IANA time zone name: abbreviations and POSIX names do not say which region's rules apply"
     }
-    public var hint: String { "use an IANA time zone name such as Europe/Berlin, America/New_York or UTC" }
+    /// Names to use instead.
+    public var hint: String? { "use an IANA time zone name such as Europe/Berlin, America/New_York or UTC" }
 }
 
 extension Timestamp {

@@ -1,6 +1,6 @@
 /// A value from outside (a command line, a file, a typed field) that is not
 /// valid input for spec v1. Each case says what is wrong; ``hint`` says how to fix it.
-public enum InputError: Error, Hashable, Sendable {
+public enum InputError: DeliveryOTPError, Hashable {
     /// A shipment ID that is empty, longer than 64 characters, or has a character outside ASCII 0x21-0x7E.
     case invalidShipmentID(String, reason: String)
     /// A delivery date that is not `YYYY-MM-DD` or not a real calendar date.
@@ -13,7 +13,8 @@ public enum InputError: Error, Hashable, Sendable {
     case invalidDeviceID
 }
 
-extension InputError: CustomStringConvertible {
+extension InputError {
+    /// What is wrong, quoting the value (control characters escaped).
     public var description: String {
         switch self {
         case .invalidShipmentID(let text, let reason): "invalid shipment ID \(Printable.quoted(text)): \(reason)"
@@ -25,7 +26,7 @@ extension InputError: CustomStringConvertible {
     }
 
     /// How to fix it, in one line.
-    public var hint: String {
+    public var hint: String? {
         switch self {
         case .invalidShipmentID: "a shipment ID is 1 to 64 printable ASCII characters (0x21-0x7E), no spaces"
         case .invalidDate: "write the date as YYYY-MM-DD, e.g. 2024-01-17"

@@ -43,12 +43,7 @@ extension DeliveryOTPCommand {
                 let store = try SQLiteAttemptStore(path: state)
                 var output = OutputBuffer()
                 for record in try store.records(since: start) {
-                    output.append(JSONText.line(scalars: [
-                        ("time", .string(record.time.description)), ("shipmentId", .string(record.shipment.rawValue)),
-                        ("deliveryDate", .string(record.date.description)), ("scope", .string(record.scope.rawValue)),
-                        ("outcome", .string(record.outcome.rawValue)), ("attempt", record.attempt.map { .integer($0) } ?? .null),
-                        ("deviceId", record.deviceID.map { .string($0.rawValue) } ?? .null),
-                    ]))
+                    output.append(record.jsonLine)
                 }
             }
         }

@@ -15,7 +15,8 @@ extension DeliveryOTPCommand {
                 looked at; a lock lasts the rest of the day whatever limit a later call \
                 gives, and a clock more than 10 minutes behind the latest attempt is \
                 refused (exit 65, not counted). Prints 'accepted' (exit 0), 'rejected (N \
-                attempts left)' (exit 1), 'locked' (exit 2) or 'already accepted at TIME' (exit 3).
+                attempts left)' (exit 1), 'locked' (exit 2) or 'already accepted at TIME' (exit 3); \
+                input that is not six digits prints 'not a code' (exit 4) and counts nothing.
 
                 With --keyring and --date (the issuing side): prints 'accepted' (exit 0) \
                 or 'rejected' (exit 1), with no attempt limit.
@@ -103,9 +104,14 @@ extension DeliveryOTPCommand {
             }
             let instant = try ClockOptions.instant(from: now)
             let store = try SQLiteAttemptStore(path: try state ?? Self.defaultStatePath())
-            var verifier = try CourierVerifier(deviceKeys: deviceKeys, store: store, attemptLimit: maxAttempts,
+            let verifier = try CourierVerifier(deviceKeys: deviceKeys, store: store, attemptLimit: maxAttempts,
                                                clock: { instant })
-            switch try verifier.verify(code, for: id) {
+            let outcome: DoorOutcome
+            do { outcome = try verifier.verify(code, for: id) } catch {
+                if case .noKeyForToday(let date) = error { throw DeviceKeysError.noKeyForDate(date, scope: deviceKeys.scope) }
+                throw error
+            }
+            switch outcome {
             case .accepted:
                 Diagnostics.writeAll(1, "accepted\n")
             case .rejected(let left):
@@ -117,6 +123,9 @@ extension DeliveryOTPCommand {
             case .alreadyAccepted(let time):
                 Diagnostics.writeAll(1, "already accepted at \(deviceKeys.timeZone.format(time))\n")
                 throw ExitCode(ExitStatus.alreadyAccepted.rawValue)
+            case .notACode:
+                Diagnostics.writeAll(1, "not a code (six digits expected; nothing was counted)\n")
+                throw ExitCode(ExitStatus.notACode.rawValue)
             }
         }
 
