@@ -11,10 +11,10 @@ import Darwin
 /// (created with `O_EXCL` by `mkstemp`, mode set before any byte is written),
 /// written, fsynced, then renamed over the target (or linked, when the target
 /// must not exist yet), and the folder fsynced so the new name is durable.
-package enum AtomicFile {
-    package typealias WriteError = FileWriteError
+@_spi(Tools) public enum AtomicFile {
+    public typealias WriteError = FileWriteError
 
-    package enum Mode: Sendable {
+    public enum Mode: Sendable {
         /// Fail with `EEXIST` if the target exists.
         case createNew
         /// Replace the target if it exists.
@@ -94,18 +94,18 @@ extension AtomicFile {
     /// temporary file in the target's folder, and only ``commit()`` gives it
     /// its name (after fsync). If the process dies first, the name never
     /// appears, so a consumer never reads a truncated file.
-    package final class Pending {
+    public final class Pending {
         package let path: String
         package let mode: Mode
         /// Write the content here.
-        package let fd: Int32
+        public let fd: Int32
         /// Nil when the target is a device or pipe written in place.
         private let temporary: String?
         /// The name the file gets: `path` with symbolic links resolved.
         private let destination: String
         private var finished = false
 
-        package init(path: String, permissions: mode_t = 0o600, mode: Mode) throws(WriteError) {
+        public init(path: String, permissions: mode_t = 0o600, mode: Mode) throws(WriteError) {
             self.path = path
             self.mode = mode
             // A device or a pipe (/dev/stdout, a FIFO a consumer reads) cannot be replaced
@@ -168,7 +168,7 @@ extension AtomicFile {
         }
 
         /// Flushes the content to disk and gives the file its name.
-        package func commit() throws(WriteError) {
+        public func commit() throws(WriteError) {
             guard !finished else { return }
             finished = true
             defer { close(fd) }

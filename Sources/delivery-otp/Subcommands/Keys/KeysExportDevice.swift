@@ -1,5 +1,5 @@
 import ArgumentParser
-import DeliveryOTP
+@_spi(Tools) import DeliveryOTP
 
 extension DeliveryOTPCommand.Keys {
     struct ExportDevice: ParsableCommand {

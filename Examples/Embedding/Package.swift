@@ -1,0 +1,28 @@
+// swift-tools-version: 6.1
+// Two small programs that embed DeliveryOTP the way its users do, built in CI
+// (scripts/check-embedding) with warnings as errors: no unsafe pointers, no
+// temporary files, no matching on error text, no concurrency diagnostics.
+import PackageDescription
+
+let package = Package(
+    name: "DeliveryOTPEmbedding",
+    dependencies: [
+        .package(name: "DeliveryOTP", path: "../.."),
+    ],
+    targets: [
+        // A courier handheld: day keys arrive as bytes, verification runs in an actor.
+        .executableTarget(
+            name: "courier-app",
+            dependencies: [
+                .product(name: "DeliveryOTP", package: "DeliveryOTP"),
+                .product(name: "DeliveryOTPStore", package: "DeliveryOTP"),
+            ]
+        ),
+        // A carrier's backend: the keyring comes encrypted, as bytes; codes are issued from tasks.
+        .executableTarget(
+            name: "issuing-backend",
+            dependencies: [.product(name: "DeliveryOTP", package: "DeliveryOTP")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
