@@ -8,12 +8,13 @@ import Glibc
 /// The courier device's attempt store: a SQLite file (WAL, `synchronous=FULL`)
 /// in which every attempt is committed, and so fsynced, before its code is
 /// looked at (SPEC.md §9). It also keeps each day's locks and the latest time
-/// it has seen (see ``AttemptStore``). The file is created with mode 0600 and
+/// it has seen (see `AttemptStore`). The file is created with mode 0600 and
 /// carries a schema version, so later releases can migrate it.
 ///
 /// One value (and its copies) holds one connection, and calls on it are serialised,
 /// so it can be shared between tasks. Its methods block while SQLite syncs the file.
 public struct SQLiteAttemptStore: AttemptStore, Sendable {
+    /// The path of the SQLite file, as given.
     public let path: String
     private let queue: DatabaseQueue
 
@@ -22,9 +23,9 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
 
     /// Opens the store, creating it (mode 0600) and migrating it as needed.
     ///
-    /// Fails with kind ``AttemptStoreError/Kind/cannotOpen`` when the file cannot be opened
-    /// or created, ``AttemptStoreError/Kind/notADatabase`` when it is not an attempt store,
-    /// and ``AttemptStoreError/Kind/schemaTooNew(found:supported:)`` when a newer release wrote it.
+    /// Fails with kind `AttemptStoreError.Kind.cannotOpen` when the file cannot be opened
+    /// or created, `AttemptStoreError.Kind.notADatabase` when it is not an attempt store,
+    /// and `AttemptStoreError.Kind.schemaTooNew(found:supported:)` when a newer release wrote it.
     public init(path: String) throws(AttemptStoreError) {
         self.path = path
         // Create the file ourselves so that it, and the -wal and -shm files
@@ -109,6 +110,9 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
         try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
+    /// Counts an attempt, or records a locked or already-accepted try, in one immediate transaction
+    /// whose commit makes it durable. On any `AttemptStoreError` (such as kind `clockMovedBack` or `busy`)
+    /// nothing was counted.
     public func begin(shipment: ShipmentID, date: DeliveryDate, scope: Scope, limit: Int, deviceID: DeviceID?,
                                at time: Timestamp) throws(AttemptStoreError) -> AttemptAdmission {
         let id = shipment.rawValue, day = date.description
@@ -171,6 +175,7 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
                        arguments: [shipment, day, time.secondsSinceEpoch])
     }
 
+    /// Stores the verdict of a counted attempt; an accepted one records the handover for its day.
     public func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp) throws(AttemptStoreError) {
         do {
             try queue.inTransaction(.immediate) { db in
@@ -189,6 +194,8 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
         }
     }
 
+    /// The attempt log in the order the attempts began, from `since` on (all of it when nil).
+    /// Rows that no longer validate are skipped.
     public func records(since: Timestamp?) throws(AttemptStoreError) -> [AttemptRecord] {
         do {
             return try queue.read { db in
@@ -212,6 +219,8 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
         }
     }
 
+    /// Deletes the attempts, handovers and locks of delivery dates before `date`, in one transaction.
+    /// The latest time the store has seen is kept.
     public func prune(before date: DeliveryDate) throws(AttemptStoreError) {
         do {
             try queue.inTransaction(.immediate) { db in

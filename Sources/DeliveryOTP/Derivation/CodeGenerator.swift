@@ -5,10 +5,13 @@
 /// for IDs of 46 characters or more) and no heap allocation. It is immutable
 /// and safe to share between threads; its key material is wiped on release.
 public struct CodeGenerator: Sendable {
+    /// The scope of the day key: codes are for this scope only.
     public let scope: Scope
+    /// The date of the day key: codes are for this date only.
     public let date: DeliveryDate
     private let state: State
 
+    /// A generator for the scope and date of `dayKey`; precomputes the HMAC midstates.
     public init(dayKey: DayKey) {
         scope = dayKey.scope
         date = dayKey.date
@@ -141,6 +144,8 @@ public struct CodeGenerator: Sendable {
 
 /// The answer to "does this code open this parcel today?".
 public enum VerificationOutcome: String, Sendable, Hashable {
+    /// The code is right.
     case accepted
+    /// The code is wrong, or the text typed is not a six-digit code.
     case rejected
 }

@@ -4,10 +4,13 @@
 /// Courier devices hold day keys, never master secrets, so a lost device
 /// exposes one scope's codes for the days it was given.
 public struct DayKey: Sendable {
+    /// The length of a day key in bytes: 32.
     public static let byteCount = 32
     static let infoPrefix: [UInt8] = Array("delivery-otp/v1/day-key".utf8)
 
+    /// The scope this key makes codes for.
     public let scope: Scope
+    /// The delivery date this key makes codes for.
     public let date: DeliveryDate
     /// The 32-byte `Kd`. Only `keys export-device` should ever write it out.
     public let secret: SecretKey
@@ -44,8 +47,11 @@ public struct DayKey: Sendable {
 
 /// A day key of the wrong length.
 public struct DayKeyError: Error, Sendable, CustomStringConvertible {
+    /// The date of the day key that was refused.
     public let date: DeliveryDate
+    /// The length of the refused secret, in bytes (not 32).
     public let byteCount: Int
+    /// Names the date and the wrong length.
     public var description: String {
         "the day key for \(date) is \(byteCount) bytes; day keys are exactly \(DayKey.byteCount) bytes"
     }

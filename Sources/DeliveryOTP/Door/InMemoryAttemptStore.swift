@@ -21,6 +21,8 @@ public final class InMemoryAttemptStore: AttemptStore {
     /// An empty store.
     public init() {}
 
+    /// Counts an attempt, or records a locked or already-accepted try, as ``AttemptStore`` describes.
+    /// Throws ``AttemptStoreError`` (kind `clockMovedBack`) when `time` fails the ``AttemptClock`` check.
     public func begin(shipment: ShipmentID, date: DeliveryDate, scope: Scope, limit: Int, deviceID: DeviceID?,
                       at time: Timestamp) throws(AttemptStoreError) -> AttemptAdmission {
         try state.withLock { (state) throws(AttemptStoreError) -> AttemptAdmission in
@@ -50,6 +52,8 @@ public final class InMemoryAttemptStore: AttemptStore {
         }
     }
 
+    /// Stores the verdict of a counted attempt; an accepted one records the handover for its day.
+    /// Throws ``AttemptStoreError`` when `ticket` names no attempt in this store.
     public func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp) throws(AttemptStoreError) {
         try state.withLock { (state) throws(AttemptStoreError) in
             guard var row = state.rows[ticket.id] else { throw AttemptStoreError("no attempt \(ticket.id)") }
@@ -59,12 +63,14 @@ public final class InMemoryAttemptStore: AttemptStore {
         }
     }
 
+    /// The attempt log in the order the attempts began, from `since` on (all of it when nil).
     public func records(since: Timestamp?) throws(AttemptStoreError) -> [AttemptRecord] {
         state.withLock { state in
             state.rows.sorted { $0.key < $1.key }.map(\.value).filter { since == nil || $0.time >= since! }
         }
     }
 
+    /// Forgets the attempts, handovers and locks of delivery dates before `date`.
     public func prune(before date: DeliveryDate) throws(AttemptStoreError) {
         state.withLock { state in
             state.rows = state.rows.filter { $0.value.date >= date }

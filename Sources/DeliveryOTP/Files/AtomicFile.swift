@@ -12,8 +12,10 @@ import Darwin
 /// written, fsynced, then renamed over the target (or linked, when the target
 /// must not exist yet), and the folder fsynced so the new name is durable.
 @_spi(Tools) public enum AtomicFile {
+    /// The error of a failed write: the path and the `errno` value.
     public typealias WriteError = FileWriteError
 
+    /// What to do when the target already exists.
     public enum Mode: Sendable {
         /// Fail with `EEXIST` if the target exists.
         case createNew
@@ -105,6 +107,8 @@ extension AtomicFile {
         private let destination: String
         private var finished = false
 
+        /// Starts a write to `path`: a temporary file with mode `permissions` in its folder, or, for a
+        /// device or pipe, `path` itself, written in place. With `.createNew`, throws `EEXIST` when a file is there.
         public init(path: String, permissions: mode_t = 0o600, mode: Mode) throws(WriteError) {
             self.path = path
             self.mode = mode

@@ -5,15 +5,22 @@ import Foundation
 public struct DeviceKeys: Sendable {
     static let formatName = "delivery-otp-device-keys"
     static let currentVersion = 1
+    /// The most days one set of device keys may cover: 7.
     public static let maximumDays = 7
 
+    /// One day's key and the id of the master key it was derived from.
     public struct Entry: Sendable {
+        /// The id of the master key the day key was derived from.
         public let keyID: KeyID
+        /// The day key itself.
         public let dayKey: DayKey
+        /// The date the day key is for.
         public var date: DeliveryDate { dayKey.date }
     }
 
+    /// The scope of every day key in the set.
     public let scope: Scope
+    /// The time zone that decides which day it is on the device.
     public let timeZone: DeliveryTimeZone
     /// Sorted by date, one per date.
     public let entries: [Entry]

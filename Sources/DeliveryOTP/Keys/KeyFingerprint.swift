@@ -4,8 +4,10 @@
 /// written as four groups of four hex digits, e.g. `3f2a-91bc-0d4e-7a55`.
 public struct KeyFingerprint: Hashable, Sendable, CustomStringConvertible {
     static let info = Array("delivery-otp/v1/fingerprint".utf8)
+    /// The fingerprint as four groups of four hex digits, e.g. `3f2a-91bc-0d4e-7a55`.
     public let description: String
 
+    /// Computes the fingerprint of `secret` (SPEC.md §6).
     public init(of secret: SecretKey) {
         var bytes = [UInt8](repeating: 0, count: 8)
         secret.withUnsafeBytes { ikm in

@@ -12,14 +12,21 @@ import Foundation
 public struct Keyring: Sendable {
     /// One master key and its schedule.
     public struct Key: Sendable {
+        /// The key's id, unique in the keyring.
         public let id: KeyID
+        /// The master secret `K`, 16 to 64 bytes.
         public let secret: SecretKey
+        /// The first date the key is used for, until a later unrevoked key takes over.
         public let activeFrom: DeliveryDate
+        /// When the key was made; nil when that is not known (the field is optional in the file).
         public let createdAt: Timestamp?
+        /// When the key was revoked; nil while it is not.
         public let revokedAt: Timestamp?
 
+        /// The lengths a master secret may have, in bytes: 16 to 64.
         public static let secretLengths = 16...64
 
+        /// A key from its parts; ``Keyring/init(keys:isExample:)`` checks the secret's length and that ids are unique.
         public init(id: KeyID, secret: SecretKey, activeFrom: DeliveryDate,
                     createdAt: Timestamp?, revokedAt: Timestamp? = nil) {
             self.id = id
@@ -29,6 +36,7 @@ public struct Keyring: Sendable {
             self.revokedAt = revokedAt
         }
 
+        /// True when the key has been revoked (``revokedAt`` is set).
         public var isRevoked: Bool { revokedAt != nil }
     }
 
@@ -37,6 +45,9 @@ public struct Keyring: Sendable {
     /// True for files marked `"example": true`, which must never be used in production.
     public internal(set) var isExample: Bool
 
+    /// A keyring of `keys`, kept in this order. Throws ``KeyringError/noKeys`` for none,
+    /// ``KeyringError/duplicateKeyID(_:)`` for a repeated id, ``KeyringError/invalidField(path:reason:)`` for a secret
+    /// not 16 to 64 bytes, and ``KeyringError/conflictingActiveFrom(_:_:_:)`` for two unrevoked keys on one date.
     public init(keys: [Key], isExample: Bool = false) throws(KeyringError) {
         guard !keys.isEmpty else { throw .noKeys }
         var seenIDs = Set<KeyID>()

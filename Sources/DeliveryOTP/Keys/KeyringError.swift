@@ -45,6 +45,7 @@ public enum KeyringError: DeliveryOTPError, Hashable {
 }
 
 extension KeyringError {
+    /// One line for a person; never a secret.
     public var description: String {
         switch self {
         case .notJSON(let reason): "not a valid keyring: \(reason)"

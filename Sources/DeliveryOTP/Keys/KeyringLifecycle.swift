@@ -13,6 +13,7 @@ extension Keyring {
         case revoked
     }
 
+    /// Where `key` stands on `today`: revoked, scheduled, the active key, or superseded by a later one.
     public func status(of key: Key, today: DeliveryDate) -> KeyStatus {
         if key.isRevoked { return .revoked }
         if key.activeFrom > today { return .scheduled }
@@ -67,9 +68,12 @@ extension Keyring {
 
     /// A run of consecutive dates, `first` to `last` inclusive; a nil `last` is open-ended.
     public struct DateSpan: Sendable, Hashable, CustomStringConvertible {
+        /// The first date of the span.
         public let first: DeliveryDate
+        /// The last date of the span, inclusive; nil when the span is open-ended.
         public let last: DeliveryDate?
 
+        /// The span from `first` to `last` inclusive; a nil `last` makes it open-ended.
         public init(first: DeliveryDate, last: DeliveryDate?) {
             self.first = first
             self.last = last
@@ -81,6 +85,7 @@ extension Keyring {
             return DateSpan(first: start, last: end?.adding(days: -1))
         }
 
+        /// True when `date` is from ``first`` to ``last`` inclusive, or from ``first`` on when open-ended.
         public func contains(_ date: DeliveryDate) -> Bool { date >= first && last.map { date <= $0 } ?? true }
 
         /// `2024-03-10 to 2024-03-14`, `2024-03-10`, or `2024-03-10 onwards`.
@@ -92,7 +97,9 @@ extension Keyring {
 
     /// The result of a revocation.
     public struct Revocation: Sendable {
+        /// The new keyring: the key marked revoked, plus the replacement when there is one.
         public let keyring: Keyring
+        /// The revoked key, with its ``Keyring/Key/revokedAt`` set.
         public let revoked: Key
         /// The fresh key that takes over the revoked key's dates from its `activeFrom`; nil when
         /// the revoked key no longer served today or a later date, so nothing needs replacing.

@@ -82,7 +82,10 @@ extension SecretKey: Equatable {
 }
 
 extension SecretKey: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The length only, never the bytes: `SecretKey(32 bytes, redacted)`.
     public var description: String { "SecretKey(\(byteCount) bytes, redacted)" }
+    /// The same as ``description``: the bytes are never shown.
     public var debugDescription: String { description }
+    /// A mirror with no children, so `dump` and debuggers do not show the bytes.
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }

@@ -7,8 +7,8 @@ public enum ManifestError: DeliveryOTPError, Hashable {
     case empty
     /// `--strict`: the first bad row.
     case rejectedRow(line: Int, reason: String)
-    /// A record (or the header) that goes on past ``ChunkReader/maximumRecord``
-    /// bytes, starting at this byte offset: most likely an unterminated quote.
+    /// A record (or the header) that goes on past 16 MiB (16,777,216
+    /// bytes), starting at this byte offset: most likely an unterminated quote.
     /// It stops the run, as memory must stay bounded.
     case recordTooLong(offset: Int)
     /// The CSV header cannot be read as one: an unterminated quote, a column named twice,
@@ -20,6 +20,7 @@ public enum ManifestError: DeliveryOTPError, Hashable {
     /// Reading or writing failed.
     case io(String)
 
+    /// One line for a person.
     public var description: String {
         switch self {
         case .missingColumn(let name): "the manifest has no '\(name)' column"
@@ -31,6 +32,7 @@ public enum ManifestError: DeliveryOTPError, Hashable {
         }
     }
 
+    /// How to fix it; nil for ``io(_:)``.
     public var hint: String? {
         switch self {
         case .missingColumn, .empty: "the header must name shipment_id and delivery_date (scope, order_value, currency are optional)"

@@ -4,19 +4,36 @@ import Foundation
 /// Issues the codes of a delivery day's manifest (CSV or JSON lines), streaming:
 /// the input is read in chunks that end on record boundaries, worker threads
 /// issue the chunks on all cores, and a writer thread writes their output in
-/// input order (``ChunkPipeline``). Memory stays bounded by the chunk size
+/// input order (`ChunkPipeline`). Memory stays bounded by the chunk size
 /// times a fixed number of buffers, whatever the manifest's size.
 public struct ManifestIssuer: Sendable {
-    public enum Format: String, Sendable { case csv, jsonLines = "jsonl" }
+    /// The format of a manifest, and of the feed written from it.
+    public enum Format: String, Sendable {
+        /// CSV (RFC 4180) with a header row; lines end in LF or CR LF.
+        case csv
+        /// JSON lines: one JSON object per line (raw value `jsonl`).
+        case jsonLines = "jsonl"
+    }
 
+    /// How a manifest is read and issued.
     public struct Options: Sendable {
+        /// The format of the input, and so of the feed.
         public var format: Format
+        /// Which parcels need a code.
         public var policy: ValuePolicy
+        /// The time zone whose end of the delivery day is written as `valid_until`.
         public var timeZone: DeliveryTimeZone
+        /// When true, the first bad row stops the run (``ManifestError/rejectedRow(line:reason:)``)
+        /// instead of going to the rejects.
         public var strict: Bool
+        /// The number of worker threads; the initialiser raises it to at least 1.
         public var threads: Int
+        /// The size of an input chunk in bytes (the initialiser raises it to at least 1024);
+        /// a chunk grows to hold a longer record.
         public var chunkSize: Int
 
+        /// Options with defaults: the default value policy, the machine's time zone, not strict, one
+        /// thread per active core, 512 KiB chunks. `threads` below 1 becomes 1, `chunkSize` below 1024 becomes 1024.
         public init(format: Format, policy: ValuePolicy = ValuePolicy(), timeZone: DeliveryTimeZone = .current,
                     strict: Bool = false, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                     chunkSize: Int = 1 << 19) {
@@ -29,18 +46,27 @@ public struct ManifestIssuer: Sendable {
         }
     }
 
+    /// The counts of a finished run.
     public struct Summary: Sendable {
+        /// Records read, bad ones included; the CSV header and blank lines are not rows.
         public var rowsRead = 0
+        /// Rows that got a code.
         public var issued = 0
+        /// Rows that need no code under the value policy.
         public var notRequired = 0
+        /// Bad rows, written to the rejects.
         public var rejected = 0
     }
 
+    /// The feed's columns, in order: its CSV header, or the members of each JSON lines record.
     public static let outputColumns = ["shipment_id", "delivery_date", "scope", "code_required", "code", "key_id", "valid_until"]
 
+    /// The keys codes come from.
     public let keyring: Keyring
+    /// How the manifest is read and issued.
     public let options: Options
 
+    /// An issuer of codes from `keyring`, with `options`.
     public init(keyring: Keyring, options: Options) {
         self.keyring = keyring
         self.options = options

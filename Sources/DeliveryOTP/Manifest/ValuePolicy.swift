@@ -11,9 +11,12 @@ public struct ValuePolicy: Sendable, Hashable {
     /// Every parcel needs a code.
     public static let all = ValuePolicy(thresholds: [:], requireAll: true)
 
+    /// The threshold for each currency code, such as `EUR`; a currency not listed always needs a code.
     public private(set) var thresholds: [String: Amount]
+    /// True when every parcel needs a code, whatever its value.
     public let requireAll: Bool
 
+    /// A policy with `thresholds` (the defaults unless given); `requireAll` makes every parcel need a code.
     public init(thresholds: [String: Amount] = ValuePolicy.defaultThresholds, requireAll: Bool = false) {
         self.thresholds = thresholds
         self.requireAll = requireAll
@@ -33,10 +36,13 @@ public struct ValuePolicy: Sendable, Hashable {
 
     /// A non-negative decimal amount, exact to 1/1,000,000 of a unit.
     public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
+        /// The number of micros in one unit: 1,000,000.
         public static let scale: Int64 = 1_000_000
         /// The amount times 1,000,000.
         public let micros: Int64
 
+        /// An amount of whole units, e.g. `Amount(units: 100)` for 100. `units` must be at most
+        /// 9,223,372,036,854 (``maximum``): a larger value overflows and traps.
         public init(units: Int64) { micros = units * Self.scale }
 
         /// The largest amount there is: 9223372036854.775807.
@@ -99,8 +105,10 @@ public struct ValuePolicy: Sendable, Hashable {
             return Amount(micros: micros)
         }
 
+        /// Smaller amounts come first.
         public static func < (lhs: Amount, rhs: Amount) -> Bool { lhs.micros < rhs.micros }
 
+        /// The amount in decimal without trailing zeros, e.g. `100`, `99.9` or `0.5`.
         public var description: String {
             let units = micros / Self.scale, fraction = micros % Self.scale
             guard fraction != 0 else { return String(units) }

@@ -4,6 +4,7 @@
 /// throws: anything but six ASCII digits (white space around them is ignored)
 /// is simply not a code, and verification rejects it.
 public struct DeliveryCode: Sendable, CustomStringConvertible {
+    /// The number of digits in a code: 6.
     public static let digits = 6
     static let modulus: UInt32 = 1_000_000
 

@@ -8,10 +8,15 @@ public struct DeliveryDate: Hashable, Sendable, Comparable, CustomStringConverti
     private let storedMonth: UInt8
     private let storedDay: UInt8
 
+    /// The year, 1 to 9999.
     public var year: Int { Int(storedYear) }
+    /// The month, 1 to 12.
     public var month: Int { Int(storedMonth) }
+    /// The day of the month, 1 to 31.
     public var day: Int { Int(storedDay) }
 
+    /// A date from its parts. Throws ``InputError/invalidDate(_:reason:)`` when the year is not
+    /// 1 to 9999, the month not 1 to 12, or the month has no such day (`2024-02-30`).
     public init(year: Int, month: Int, day: Int) throws(InputError) {
         // The text for a message is only built when there is something wrong.
         guard (1...9999).contains(year) else {
@@ -81,6 +86,7 @@ public struct DeliveryDate: Hashable, Sendable, Comparable, CustomStringConverti
     /// The spec's `D`: `YYYY-MM-DD` as 10 ASCII bytes.
     public var asciiBytes: [UInt8] { Array(description.utf8) }
 
+    /// The date as `YYYY-MM-DD`, zero-padded.
     public var description: String { Self.format(year: year, month: month, day: day) }
 
     /// Days since 1970-01-01 (negative before).
@@ -122,6 +128,7 @@ public struct DeliveryDate: Hashable, Sendable, Comparable, CustomStringConverti
         self = date
     }
 
+    /// Earlier dates come first.
     public static func < (lhs: DeliveryDate, rhs: DeliveryDate) -> Bool {
         (lhs.storedYear, lhs.storedMonth, lhs.storedDay) < (rhs.storedYear, rhs.storedMonth, rhs.storedDay)
     }

@@ -1,4 +1,4 @@
-/// What every error of this library offers: a one-line ``description`` of what is wrong,
+/// What every error of this library offers: a one-line `description` of what is wrong,
 /// and an optional one-line ``hint`` on how to fix it.
 ///
 /// Both are written for a person, in words an app can show (they never name a

@@ -3,6 +3,7 @@ import Foundation
 /// A time zone from the tz database (`Europe/Berlin`), which decides when a
 /// delivery day begins and ends in its region.
 public struct DeliveryTimeZone: Hashable, Sendable, CustomStringConvertible {
+    /// The tz database name, such as `Europe/Berlin` or `UTC`.
     public let identifier: String
     private let zone: TimeZone
 
@@ -19,6 +20,7 @@ public struct DeliveryTimeZone: Hashable, Sendable, CustomStringConvertible {
         (try? DeliveryTimeZone(TimeZone.current.identifier)) ?? (try! DeliveryTimeZone("UTC"))
     }
 
+    /// The tz database name, the same as ``identifier``.
     public var description: String { identifier }
 
     /// The calendar date in this zone at `instant`. Instants parsed from text are within
@@ -64,6 +66,7 @@ public struct DeliveryTimeZone: Hashable, Sendable, CustomStringConvertible {
 public struct TimeZoneError: DeliveryOTPError, Hashable {
     /// The name that was refused.
     public let identifier: String
+    /// What is wrong, quoting the refused name.
     public var description: String {
         identifier.contains("/")
             ? "unknown time zone \(Printable.quoted(identifier))"

@@ -5,6 +5,7 @@
 /// value: copying one never allocates or touches a reference count, which
 /// keeps the per-code path free of both.
 public struct ShipmentID: Sendable, CustomStringConvertible {
+    /// The longest shipment ID, in characters (bytes): 64.
     public static let maximumLength = 64
 
     private typealias Storage = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
@@ -43,6 +44,7 @@ public struct ShipmentID: Sendable, CustomStringConvertible {
     /// The ID as text; its UTF-8 bytes are the spec's `I`.
     public var rawValue: String { withBytes { String(decoding: $0, as: UTF8.self) } }
 
+    /// The ID as text, the same as ``rawValue``.
     public var description: String { rawValue }
 
     /// The number of characters (bytes), 1 to 64.
@@ -68,12 +70,14 @@ public struct ShipmentID: Sendable, CustomStringConvertible {
 }
 
 extension ShipmentID: Hashable {
+    /// Two IDs are equal when they have the same bytes (case-sensitive).
     public static func == (lhs: ShipmentID, rhs: ShipmentID) -> Bool {
         lhs.length == rhs.length && withUnsafeBytes(of: lhs.storage) { a in
             withUnsafeBytes(of: rhs.storage) { b in a.elementsEqual(b) }
         }
     }
 
+    /// Hashes the ID's bytes.
     public func hash(into hasher: inout Hasher) {
         withBytes { hasher.combine(bytes: $0) }
     }

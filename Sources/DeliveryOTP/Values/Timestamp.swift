@@ -1,8 +1,11 @@
 /// An instant as RFC 3339 text (`2023-12-20T10:00:00Z`, `2024-01-17T23:59:59+01:00`),
 /// kept as whole seconds since 1970-01-01T00:00:00Z. Fractions of a second are accepted and dropped.
 public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// Whole seconds since 1970-01-01T00:00:00Z (negative before).
     public let secondsSinceEpoch: Int64
 
+    /// An instant from raw seconds since the epoch; the value is kept as given, even outside
+    /// ``supportedRange``.
     public init(secondsSinceEpoch: Int64) {
         self.secondsSinceEpoch = secondsSinceEpoch
     }
@@ -72,6 +75,7 @@ public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible
         DeliveryDate(daysSinceEpoch: Int(secondsSinceEpoch.floorDiv(86_400)))
     }
 
+    /// Earlier instants come first.
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.secondsSinceEpoch < rhs.secondsSinceEpoch }
 }
 
