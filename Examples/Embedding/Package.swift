@@ -23,6 +23,14 @@ let package = Package(
             name: "issuing-backend",
             dependencies: [.product(name: "DeliveryOTP", package: "DeliveryOTP")]
         ),
+        // The code in the DocC catalog and README's "Use the library", compiled and run.
+        .executableTarget(
+            name: "doc-snippets",
+            dependencies: [
+                .product(name: "DeliveryOTP", package: "DeliveryOTP"),
+                .product(name: "DeliveryOTPStore", package: "DeliveryOTP"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

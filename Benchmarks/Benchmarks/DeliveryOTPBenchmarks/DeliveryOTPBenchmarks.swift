@@ -1,5 +1,5 @@
 // Throughput of code derivation and verification, next to the peers a team
-// would otherwise use. Run with `swift package benchmark` (see BENCHMARKS.md).
+// would otherwise use. Run from Benchmarks/ with `swift package benchmark` (see BENCHMARKS.md).
 // Setup happens outside the measured closures; results go to blackHole.
 import Benchmark
 import CLibCryptoPeer
