@@ -2,7 +2,7 @@ import DeliveryOTP
 import GRDB
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The courier device's attempt store: a SQLite file (WAL, `synchronous=FULL`)
@@ -48,8 +48,9 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
             // Refuse a newer schema before migrating, so that nothing is written to it.
             let version = try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
             guard version <= Self.schemaVersion else {
-                throw AttemptStoreError("\(path) has schema version \(version); this release knows \(Self.schemaVersion)",
-                                        kind: .schemaTooNew(found: version, supported: Self.schemaVersion))
+                throw AttemptStoreError(
+                    "\(path) has schema version \(version); this release knows \(Self.schemaVersion)",
+                    kind: .schemaTooNew(found: version, supported: Self.schemaVersion))
             }
             try Self.migrator.migrate(queue)
         } catch let error as AttemptStoreError {
@@ -62,45 +63,47 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
     private static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE attempt (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    time INTEGER NOT NULL,
-                    shipment TEXT NOT NULL,
-                    delivery_date TEXT NOT NULL,
-                    scope TEXT NOT NULL,
-                    outcome TEXT NOT NULL,
-                    attempt INTEGER,
-                    device_id TEXT
-                );
-                CREATE INDEX attempt_by_shipment ON attempt (shipment, delivery_date);
-                CREATE TABLE handover (
-                    shipment TEXT NOT NULL,
-                    delivery_date TEXT NOT NULL,
-                    accepted_at INTEGER NOT NULL,
-                    PRIMARY KEY (shipment, delivery_date)
-                );
-                PRAGMA user_version = 1;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE attempt (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        time INTEGER NOT NULL,
+                        shipment TEXT NOT NULL,
+                        delivery_date TEXT NOT NULL,
+                        scope TEXT NOT NULL,
+                        outcome TEXT NOT NULL,
+                        attempt INTEGER,
+                        device_id TEXT
+                    );
+                    CREATE INDEX attempt_by_shipment ON attempt (shipment, delivery_date);
+                    CREATE TABLE handover (
+                        shipment TEXT NOT NULL,
+                        delivery_date TEXT NOT NULL,
+                        accepted_at INTEGER NOT NULL,
+                        PRIMARY KEY (shipment, delivery_date)
+                    );
+                    PRAGMA user_version = 1;
+                    """)
         }
         migrator.registerMigration("v2") { db in
             // A lock outlives any limit a later call passes; the clock table holds one row.
-            try db.execute(sql: """
-                CREATE TABLE lock (
-                    shipment TEXT NOT NULL,
-                    delivery_date TEXT NOT NULL,
-                    locked_at INTEGER NOT NULL,
-                    PRIMARY KEY (shipment, delivery_date)
-                );
-                CREATE TABLE clock (
-                    id INTEGER PRIMARY KEY CHECK (id = 1),
-                    latest INTEGER NOT NULL
-                );
-                INSERT INTO clock (id, latest) SELECT 1, MAX(time) FROM attempt WHERE time IS NOT NULL HAVING COUNT(*) > 0;
-                INSERT OR IGNORE INTO lock (shipment, delivery_date, locked_at)
-                    SELECT shipment, delivery_date, MAX(time) FROM attempt WHERE outcome = 'locked' GROUP BY shipment, delivery_date;
-                PRAGMA user_version = 2;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE lock (
+                        shipment TEXT NOT NULL,
+                        delivery_date TEXT NOT NULL,
+                        locked_at INTEGER NOT NULL,
+                        PRIMARY KEY (shipment, delivery_date)
+                    );
+                    CREATE TABLE clock (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        latest INTEGER NOT NULL
+                    );
+                    INSERT INTO clock (id, latest) SELECT 1, MAX(time) FROM attempt WHERE time IS NOT NULL HAVING COUNT(*) > 0;
+                    INSERT OR IGNORE INTO lock (shipment, delivery_date, locked_at)
+                        SELECT shipment, delivery_date, MAX(time) FROM attempt WHERE outcome = 'locked' GROUP BY shipment, delivery_date;
+                    PRAGMA user_version = 2;
+                    """)
         }
         return migrator
     }
@@ -113,8 +116,10 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
     /// Counts an attempt, or records a locked or already-accepted try, in one immediate transaction
     /// whose commit makes it durable. On any `AttemptStoreError` (such as kind `clockMovedBack` or `busy`)
     /// nothing was counted.
-    public func begin(shipment: ShipmentID, date: DeliveryDate, scope: Scope, limit: Int, deviceID: DeviceID?,
-                               at time: Timestamp) throws(AttemptStoreError) -> AttemptAdmission {
+    public func begin(
+        shipment: ShipmentID, date: DeliveryDate, scope: Scope, limit: Int, deviceID: DeviceID?,
+        at time: Timestamp
+    ) throws(AttemptStoreError) -> AttemptAdmission {
         let id = shipment.rawValue, day = date.description
         func insert(_ db: Database, _ outcome: AttemptRecord.Outcome, _ attempt: Int?) throws -> Int64 {
             try db.execute(
@@ -133,21 +138,25 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
                 let latest = try Int64.fetchOne(db, sql: "SELECT latest FROM clock WHERE id = 1")
                 let latestDate = try String.fetchOne(db, sql: "SELECT MAX(delivery_date) FROM attempt").flatMap { try? DeliveryDate($0) }
                 try AttemptClock.check(time, date: date, latest: latest.map(Timestamp.init(secondsSinceEpoch:)), latestDate: latestDate)
-                try db.execute(sql: """
-                    INSERT INTO clock (id, latest) VALUES (1, ?)
-                    ON CONFLICT (id) DO UPDATE SET latest = MAX(latest, excluded.latest)
-                    """, arguments: [time.secondsSinceEpoch])
+                try db.execute(
+                    sql: """
+                        INSERT INTO clock (id, latest) VALUES (1, ?)
+                        ON CONFLICT (id) DO UPDATE SET latest = MAX(latest, excluded.latest)
+                        """, arguments: [time.secondsSinceEpoch])
                 if let acceptedAt = try Int64.fetchOne(
-                    db, sql: "SELECT accepted_at FROM handover WHERE shipment = ? AND delivery_date = ?", arguments: [id, day]) {
+                    db, sql: "SELECT accepted_at FROM handover WHERE shipment = ? AND delivery_date = ?", arguments: [id, day])
+                {
                     _ = try insert(db, .alreadyAccepted, nil)
                     admission = .alreadyAccepted(at: Timestamp(secondsSinceEpoch: acceptedAt))
                     return .commit
                 }
-                let isLocked = try Bool.fetchOne(
-                    db, sql: "SELECT 1 FROM lock WHERE shipment = ? AND delivery_date = ?", arguments: [id, day]) ?? false
-                let counted = try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM attempt WHERE shipment = ? AND delivery_date = ? AND attempt IS NOT NULL",
-                    arguments: [id, day]) ?? 0
+                let isLocked =
+                    try Bool.fetchOne(
+                        db, sql: "SELECT 1 FROM lock WHERE shipment = ? AND delivery_date = ?", arguments: [id, day]) ?? false
+                let counted =
+                    try Int.fetchOne(
+                        db, sql: "SELECT COUNT(*) FROM attempt WHERE shipment = ? AND delivery_date = ? AND attempt IS NOT NULL",
+                        arguments: [id, day]) ?? 0
                 if isLocked || counted >= limit {
                     if !isLocked { try Self.lock(db, id, day, at: time) }
                     _ = try insert(db, .locked, nil)
@@ -171,21 +180,24 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
     }
 
     private static func lock(_ db: Database, _ shipment: String, _ day: String, at time: Timestamp) throws {
-        try db.execute(sql: "INSERT OR IGNORE INTO lock (shipment, delivery_date, locked_at) VALUES (?, ?, ?)",
-                       arguments: [shipment, day, time.secondsSinceEpoch])
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO lock (shipment, delivery_date, locked_at) VALUES (?, ?, ?)",
+            arguments: [shipment, day, time.secondsSinceEpoch])
     }
 
     /// Stores the verdict of a counted attempt; an accepted one records the handover for its day.
     public func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp) throws(AttemptStoreError) {
         do {
             try queue.inTransaction(.immediate) { db in
-                try db.execute(sql: "UPDATE attempt SET outcome = ? WHERE id = ?",
-                               arguments: [accepted ? AttemptRecord.Outcome.accepted.rawValue : AttemptRecord.Outcome.rejected.rawValue, ticket.id])
+                try db.execute(
+                    sql: "UPDATE attempt SET outcome = ? WHERE id = ?",
+                    arguments: [accepted ? AttemptRecord.Outcome.accepted.rawValue : AttemptRecord.Outcome.rejected.rawValue, ticket.id])
                 if accepted {
-                    try db.execute(sql: """
-                        INSERT OR IGNORE INTO handover (shipment, delivery_date, accepted_at)
-                        SELECT shipment, delivery_date, ? FROM attempt WHERE id = ?
-                        """, arguments: [time.secondsSinceEpoch, ticket.id])
+                    try db.execute(
+                        sql: """
+                            INSERT OR IGNORE INTO handover (shipment, delivery_date, accepted_at)
+                            SELECT shipment, delivery_date, ? FROM attempt WHERE id = ?
+                            """, arguments: [time.secondsSinceEpoch, ticket.id])
                 }
                 return .commit
             }
@@ -199,19 +211,24 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
     public func records(since: Timestamp?) throws(AttemptStoreError) -> [AttemptRecord] {
         do {
             return try queue.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT time, shipment, delivery_date, scope, outcome, attempt, device_id FROM attempt
-                    WHERE time >= ? ORDER BY id
-                    """, arguments: [since?.secondsSinceEpoch ?? Int64.min]).compactMap { row -> AttemptRecord? in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT time, shipment, delivery_date, scope, outcome, attempt, device_id FROM attempt
+                        WHERE time >= ? ORDER BY id
+                        """, arguments: [since?.secondsSinceEpoch ?? Int64.min]
+                ).compactMap { row -> AttemptRecord? in
                     // Rows were validated when written; anything else is skipped rather than trusted.
                     guard let shipment = try? ShipmentID(row["shipment"] as String),
-                          let date = try? DeliveryDate(row["delivery_date"] as String),
-                          let scope = try? Scope(row["scope"] as String),
-                          let outcome = AttemptRecord.Outcome(rawValue: row["outcome"]) else { return nil }
+                        let date = try? DeliveryDate(row["delivery_date"] as String),
+                        let scope = try? Scope(row["scope"] as String),
+                        let outcome = AttemptRecord.Outcome(rawValue: row["outcome"])
+                    else { return nil }
                     let device: String? = row["device_id"]
-                    return AttemptRecord(time: Timestamp(secondsSinceEpoch: row["time"]), shipment: shipment, date: date,
-                                         scope: scope, outcome: outcome, attempt: row["attempt"],
-                                         deviceID: device.flatMap { try? DeviceID($0) })
+                    return AttemptRecord(
+                        time: Timestamp(secondsSinceEpoch: row["time"]), shipment: shipment, date: date,
+                        scope: scope, outcome: outcome, attempt: row["attempt"],
+                        deviceID: device.flatMap { try? DeviceID($0) })
                 }
             }
         } catch {
@@ -240,12 +257,13 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
             return AttemptStoreError("\(context): \(error)", kind: opening ? .cannotOpen : .io)
         }
         let message = "\(context): \(error.message ?? "SQLite error \(error.resultCode.rawValue)")"
-        let kind: AttemptStoreError.Kind = switch error.resultCode {
-        case .SQLITE_NOTADB, .SQLITE_CORRUPT: .notADatabase
-        case .SQLITE_BUSY, .SQLITE_LOCKED: .busy
-        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH: .cannotOpen
-        default: .io
-        }
+        let kind: AttemptStoreError.Kind =
+            switch error.resultCode {
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT: .notADatabase
+            case .SQLITE_BUSY, .SQLITE_LOCKED: .busy
+            case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH: .cannotOpen
+            default: .io
+            }
         return AttemptStoreError(message, kind: kind)
     }
 }

@@ -37,8 +37,9 @@ struct CommandFailure: Error {
         case let error as InputError:
             self.init(message: error.description, hint: error.hint, exitCode: .usage)
         case let error as DeviceKeysError:
-            self.init(message: CommandLineWording.message(for: error), hint: CommandLineWording.hint(for: error) ?? error.hint,
-                      exitCode: Self.status(of: error))
+            self.init(
+                message: CommandLineWording.message(for: error), hint: CommandLineWording.hint(for: error) ?? error.hint,
+                exitCode: Self.status(of: error))
         case let error as TimeZoneError:
             self.init(message: error.description, hint: error.hint, exitCode: .usage)
         case let error as KeyringError:
@@ -50,28 +51,32 @@ struct CommandFailure: Error {
             case .random(let inner): self.init(message: inner.description, exitCode: .systemError)
             }
         case let error as KeyringFileError:
-            let hint: String? = switch error {
-            case .invalid(_, let inner), .lifecycle(let inner): CommandLineWording.hint(for: inner) ?? error.hint
-            default: error.hint
-            }
+            let hint: String? =
+                switch error {
+                case .invalid(_, let inner), .lifecycle(let inner): CommandLineWording.hint(for: inner) ?? error.hint
+                default: error.hint
+                }
             self.init(message: error.description, hint: hint, exitCode: Self.status(of: error))
         case let error as PassphraseError:
-            let status: ExitStatus = switch error {
-            case .empty, .tooShort: .usage
-            case .unreadable: .usage
-            case .readableByOthers: .permission
-            }
+            let status: ExitStatus =
+                switch error {
+                case .empty, .tooShort: .usage
+                case .unreadable: .usage
+                case .readableByOthers: .permission
+                }
             self.init(message: error.description, hint: error.hint, exitCode: status)
         case let error as FileWriteError:
-            self.init(message: error.description, hint: error.alreadyExists ? "use --force to replace it" : nil,
-                      exitCode: error.alreadyExists ? .cannotCreate : .ioError)
+            self.init(
+                message: error.description, hint: error.alreadyExists ? "use --force to replace it" : nil,
+                exitCode: error.alreadyExists ? .cannotCreate : .ioError)
         case let error as CourierError:
-            let status: ExitStatus = switch error {
-            case .attemptLimit: .usage
-            case .noKeyForToday: .dataError
-            case .store(let inner): Self.status(of: inner)
-            case .clockMovedBack: .dataError
-            }
+            let status: ExitStatus =
+                switch error {
+                case .attemptLimit: .usage
+                case .noKeyForToday: .dataError
+                case .store(let inner): Self.status(of: inner)
+                case .clockMovedBack: .dataError
+                }
             self.init(message: error.description, hint: error.hint, exitCode: status)
         case let error as AttemptStoreError:
             self.init(message: "attempt store: \(error)", hint: error.hint, exitCode: Self.status(of: error))

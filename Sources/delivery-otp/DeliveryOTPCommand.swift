@@ -26,8 +26,10 @@ struct DeliveryOTPCommand: ParsableCommand {
         // `help X` for an X that is not a command prints the root help and exits 0 in
         // ArgumentParser; a typo there is a usage error like any other.
         if arguments.first == "help", arguments.count > 1, commandPath(arguments.dropFirst()).count < arguments.count - 1 {
-            Diagnostics.fail(CommandFailure(message: "unknown command '\(arguments.dropFirst().joined(separator: " "))'",
-                                            hint: "run 'delivery-otp --help' for the commands", exitCode: .usage))
+            Diagnostics.fail(
+                CommandFailure(
+                    message: "unknown command '\(arguments.dropFirst().joined(separator: " "))'",
+                    hint: "run 'delivery-otp --help' for the commands", exitCode: .usage))
         }
         do {
             var command = try parseAsRoot()
@@ -41,10 +43,11 @@ struct DeliveryOTPCommand: ParsableCommand {
             // Anything else comes from argument parsing: a usage error, pointing to the help
             // of the deepest command named (`delivery-otp keys rotate --help`).
             let path = commandPath(arguments.drop { $0.hasPrefix("-") })
-            Diagnostics.fail(CommandFailure(
-                message: firstLine(of: message(for: error)),
-                hint: "run '\((["delivery-otp"] + path).joined(separator: " ")) --help' for usage",
-                exitCode: .usage))
+            Diagnostics.fail(
+                CommandFailure(
+                    message: firstLine(of: message(for: error)),
+                    hint: "run '\((["delivery-otp"] + path).joined(separator: " ")) --help' for usage",
+                    exitCode: .usage))
         }
     }
 

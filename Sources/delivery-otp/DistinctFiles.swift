@@ -57,13 +57,15 @@ enum DistinctFiles {
         guard count > 0 else { return }
         let text = String(decoding: head[0..<count], as: UTF8.self)
         guard text.contains("\"delivery-otp-keyring") || text.contains("\"delivery-otp-device-keys\"") else { return }
-        throw CommandFailure(message: "\(option) \(path) holds keys; a feed never replaces key material, even with --force",
-                             hint: "give \(option) another file", exitCode: .usage)
+        throw CommandFailure(
+            message: "\(option) \(path) holds keys; a feed never replaces key material, even with --force",
+            hint: "give \(option) another file", exitCode: .usage)
     }
 
     private static func conflict(_ output: Named, _ other: Named) -> CommandFailure {
         let what = output.path == "-" ? "standard output" : "the same file (\(output.path))"
-        return CommandFailure(message: "\(output.option) and \(other.option) name \(what); nothing was written",
-                              hint: "give \(output.option) a file of its own", exitCode: .usage)
+        return CommandFailure(
+            message: "\(output.option) and \(other.option) name \(what); nothing was written",
+            hint: "give \(output.option) a file of its own", exitCode: .usage)
     }
 }

@@ -7,8 +7,9 @@ struct KeySourceOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The keyring file (format v1, see SPEC.md).", valueName: "file"))
     var keyring: String?
 
-    @Option(name: .customLong("device-keys"),
-            help: ArgumentHelp("A device-key file from 'keys export-device', in place of --keyring.", valueName: "file"))
+    @Option(
+        name: .customLong("device-keys"),
+        help: ArgumentHelp("A device-key file from 'keys export-device', in place of --keyring.", valueName: "file"))
     var deviceKeys: String?
 
     @OptionGroup var passphrase: PassphraseOptions
@@ -43,9 +44,11 @@ struct KeySourceOptions: ParsableArguments {
 struct PassphraseOptions: ParsableArguments {
     static let environmentVariable = "DELIVERY_OTP_PASSPHRASE"
 
-    @Option(name: .customLong("passphrase-file"), help: ArgumentHelp(
-        "A file (mode 0600) whose first line is the keyring's passphrase. Or set DELIVERY_OTP_PASSPHRASE.",
-        valueName: "file"))
+    @Option(
+        name: .customLong("passphrase-file"),
+        help: ArgumentHelp(
+            "A file (mode 0600) whose first line is the keyring's passphrase. Or set DELIVERY_OTP_PASSPHRASE.",
+            valueName: "file"))
     var passphraseFile: String?
 
     /// Tells the user that a passphrase was given for a keyring that is not encrypted.
@@ -77,9 +80,11 @@ struct DayOptions: ParsableArguments {
 }
 
 struct ScopeOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "The depot or region the parcel is delivered from: 0 to 32 characters from A-Z a-z 0-9 . _ -.",
-        valueName: "scope"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The depot or region the parcel is delivered from: 0 to 32 characters from A-Z a-z 0-9 . _ -.",
+            valueName: "scope"))
     var scope: String = ""
 
     func parsed() throws -> Scope { try Scope(scope) }
@@ -87,8 +92,11 @@ struct ScopeOption: ParsableArguments {
 
 /// "Now" for commands that depend on today's date: the system clock, or a fixed time for tests and replays.
 struct ClockOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Act as if it were this RFC 3339 time (for tests and replays).",
-                                            valueName: "time", visibility: .hidden))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Act as if it were this RFC 3339 time (for tests and replays).",
+            valueName: "time", visibility: .hidden))
     var now: String?
 
     func instant() throws -> Timestamp {
@@ -99,8 +107,9 @@ struct ClockOptions: ParsableArguments {
     static func instant(from now: String?) throws -> Timestamp {
         guard let now else { return .now }
         guard let instant = Timestamp(rfc3339: now) else {
-            throw CommandFailure(message: "invalid time \(now.debugDescription) for --now",
-                                 hint: "write an RFC 3339 time from 0001-01-02 to 9999-12-30 UTC, such as 2024-01-17T09:30:00+01:00", exitCode: .usage)
+            throw CommandFailure(
+                message: "invalid time \(now.debugDescription) for --now",
+                hint: "write an RFC 3339 time from 0001-01-02 to 9999-12-30 UTC, such as 2024-01-17T09:30:00+01:00", exitCode: .usage)
         }
         return instant
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import DeliveryOTP
 @testable import DeliveryOTPStore
 
@@ -10,12 +11,15 @@ struct AttemptLimitTests {
     static let shipment = CourierVerifierTests.shipment
 
     static func keys(limit: Int?) throws -> DeviceKeys {
-        try DeviceKeys(keyring: keyring, scope: try Scope("DEPOT-12"), from: try DeliveryDate("2024-01-17"), days: 1,
-                       timeZone: CourierVerifierTests.berlin, attemptLimit: limit)
+        try DeviceKeys(
+            keyring: keyring, scope: try Scope("DEPOT-12"), from: try DeliveryDate("2024-01-17"), days: 1,
+            timeZone: CourierVerifierTests.berlin, attemptLimit: limit)
     }
 
-    static func door<S: AttemptStore>(_ store: S, limit: Int? = nil, fileLimit: Int? = nil,
-                                      at time: String = "2024-01-17T12:00:00+01:00") throws -> CourierVerifier<S> {
+    static func door<S: AttemptStore>(
+        _ store: S, limit: Int? = nil, fileLimit: Int? = nil,
+        at time: String = "2024-01-17T12:00:00+01:00"
+    ) throws -> CourierVerifier<S> {
         let instant = Timestamp(rfc3339: time)!
         return try CourierVerifier(deviceKeys: try keys(limit: fileLimit), store: store, attemptLimit: limit, clock: { instant })
     }
@@ -37,8 +41,9 @@ struct AttemptLimitTests {
         #expect(try Self.door(InMemoryAttemptStore()).attemptLimit == 5)
     }
 
-    @Test("a shipment locked under a low limit stays locked when a later call passes none",
-          arguments: [false, true])
+    @Test(
+        "a shipment locked under a low limit stays locked when a later call passes none",
+        arguments: [false, true])
     func lockOutlivesTheLimit(sqlite: Bool) throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("state.sqlite")
@@ -84,8 +89,11 @@ struct AttemptLimitTests {
         #expect(try check(at: "2024-01-17T12:00:00+01:00") == .rejected(attemptsLeft: 4))
         // Ten minutes back is within tolerance; eleven is not.
         #expect(try check(at: "2024-01-17T11:50:00+01:00") == .rejected(attemptsLeft: 3))
-        #expect(throws: CourierError.clockMovedBack(now: Timestamp(rfc3339: "2024-01-17T11:49:00+01:00")!,
-                                                    latest: Timestamp(rfc3339: "2024-01-17T12:00:00+01:00")!)) {
+        #expect(
+            throws: CourierError.clockMovedBack(
+                now: Timestamp(rfc3339: "2024-01-17T11:49:00+01:00")!,
+                latest: Timestamp(rfc3339: "2024-01-17T12:00:00+01:00")!)
+        ) {
             try check(at: "2024-01-17T11:49:00+01:00")
         }
         #expect(try count() == 2)
@@ -137,8 +145,9 @@ struct AttemptLimitEdgeTests {
         let directory = try TemporaryDirectory()
         let path = directory.file("state.sqlite")
         let memory = InMemoryAttemptStore()
-        let keys = try DeviceKeys(keyring: AttemptLimitTests.keyring, scope: try Scope("DEPOT-12"), from: try DeliveryDate("2024-01-17"),
-                                  days: 2, timeZone: CourierVerifierTests.berlin)
+        let keys = try DeviceKeys(
+            keyring: AttemptLimitTests.keyring, scope: try Scope("DEPOT-12"), from: try DeliveryDate("2024-01-17"),
+            days: 2, timeZone: CourierVerifierTests.berlin)
         func check(at time: String) throws -> DoorOutcome {
             let instant = Timestamp(rfc3339: time)!
             if sqlite {

@@ -1,12 +1,14 @@
 import Foundation
 import Testing
+
 @testable import DeliveryOTP
 
 /// Extreme clocks are input errors, and a day ends the second before the next one begins (review items 6, 7).
 @Suite("Clocks at the edges and the end of a delivery day")
 struct ClockEdgeTests {
-    @Test("verify --now at the ends of time is a usage error, not a crash",
-          arguments: ["9999-12-31T23:59:59-12:00", "0001-01-01T00:30:00+14:00", "9999-12-31T12:00:00Z"])
+    @Test(
+        "verify --now at the ends of time is a usage error, not a crash",
+        arguments: ["9999-12-31T23:59:59-12:00", "0001-01-01T00:30:00+14:00", "9999-12-31T12:00:00Z"])
     func extremeNow(_ time: String) throws {
         let door = try DoorCommandTests.Door()
         let result = try door.verify("TBA1", "123456", at: time)
@@ -31,8 +33,9 @@ struct ClockEdgeTests {
         #expect(utc.format(utc.endOfDay(.latest)) == "9999-12-31T23:59:59+00:00")
     }
 
-    @Test("the last second of a day: clocks back at midnight, a missing midnight, and Berlin's DST days",
-          arguments: [
+    @Test(
+        "the last second of a day: clocks back at midnight, a missing midnight, and Berlin's DST days",
+        arguments: [
             // Santiago goes from 24:00 -03:00 back to 23:00 -04:00: the day ends an hour later than its old offset says.
             ("America/Santiago", "2024-04-06", "2024-04-06T23:59:59-04:00"),
             ("America/Santiago", "2024-09-07", "2024-09-07T23:59:59-04:00"),
@@ -46,7 +49,7 @@ struct ClockEdgeTests {
             ("Asia/Beirut", "2024-03-31", "2024-03-31T23:59:59+03:00"),
             ("Europe/Berlin", "2024-03-31", "2024-03-31T23:59:59+02:00"),
             ("Europe/Berlin", "2024-10-27", "2024-10-27T23:59:59+01:00"),
-          ])
+        ])
     func endOfDay(_ zone: String, _ date: String, _ expected: String) throws {
         let timeZone = try DeliveryTimeZone(zone)
         let end = timeZone.format(timeZone.endOfDay(try DeliveryDate(date)))
@@ -60,8 +63,11 @@ struct ClockEdgeTests {
     @Test("the manifest's valid_until for Santiago's autumn day carries the later offset")
     func manifestValidUntil() throws {
         let directory = try TemporaryDirectory()
-        let (result, output) = try ManifestTests.issue("shipment_id,delivery_date\nA,2024-04-06\n", [
-            "--time-zone", "America/Santiago"], in: directory)
+        let (result, output) = try ManifestTests.issue(
+            "shipment_id,delivery_date\nA,2024-04-06\n",
+            [
+                "--time-zone", "America/Santiago",
+            ], in: directory)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(ManifestTests.rows(output).first?.last == "2024-04-06T23:59:59-04:00")
     }

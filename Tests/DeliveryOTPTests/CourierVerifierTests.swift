@@ -1,13 +1,17 @@
+import DeliveryOTPStore
 import Foundation
 import Testing
+
 @testable import DeliveryOTP
-import DeliveryOTPStore
 
 /// The decision at the door, with the in-memory store and with real SQLite files.
 @Suite("Courier verification at the door")
 struct CourierVerifierTests {
-    static let keyring = try! Keyring(keys: [Keyring.Key(id: try! KeyID("k-door"), secret: SecretKey(copying: [UInt8](repeating: 0x5D, count: 32)),
-                                                          activeFrom: try! DeliveryDate("2024-01-01"), createdAt: nil)])
+    static let keyring = try! Keyring(keys: [
+        Keyring.Key(
+            id: try! KeyID("k-door"), secret: SecretKey(copying: [UInt8](repeating: 0x5D, count: 32)),
+            activeFrom: try! DeliveryDate("2024-01-01"), createdAt: nil)
+    ])
     static let berlin = try! DeliveryTimeZone("Europe/Berlin")
     static let shipment = try! ShipmentID("TBA123456789000")
 
@@ -21,7 +25,8 @@ struct CourierVerifierTests {
         return CodeGenerator(dayKey: dayKey).code(for: id).description
     }
 
-    static func verifier<S: AttemptStore>(_ store: S, at time: String, days: (String, Int) = ("2024-01-16", 3)) throws -> CourierVerifier<S> {
+    static func verifier<S: AttemptStore>(_ store: S, at time: String, days: (String, Int) = ("2024-01-16", 3)) throws -> CourierVerifier<S>
+    {
         let instant = Timestamp(rfc3339: time)!
         return try CourierVerifier(deviceKeys: try deviceKeys(from: days.0, days: days.1), store: store, clock: { instant })
     }
@@ -65,7 +70,8 @@ struct CourierVerifierTests {
             try door.verify("123456", for: Self.shipment)
         }
         #expect(try door.store.records(since: nil).isEmpty)
-        #expect(CourierError.noKeyForToday(try DeliveryDate("2024-01-18")).description
+        #expect(
+            CourierError.noKeyForToday(try DeliveryDate("2024-01-18")).description
                 == "the device keys hold no key for today, 2024-01-18")
     }
 
@@ -105,8 +111,9 @@ struct CourierVerifierTests {
 
     @Test("the attempt limit comes from the device file or the caller, 1 to 10")
     func configurableLimit() throws {
-        let keys = try DeviceKeys(keyring: Self.keyring, scope: try Scope("DEPOT-12"), from: try DeliveryDate("2024-01-17"), days: 1,
-                                  timeZone: Self.berlin, attemptLimit: 2)
+        let keys = try DeviceKeys(
+            keyring: Self.keyring, scope: try Scope("DEPOT-12"), from: try DeliveryDate("2024-01-17"), days: 1,
+            timeZone: Self.berlin, attemptLimit: 2)
         let instant = Timestamp(rfc3339: "2024-01-17T12:00:00+01:00")!
         let door = try CourierVerifier(deviceKeys: keys, store: InMemoryAttemptStore(), clock: { instant })
         #expect(try door.verify("000000", for: Self.shipment) == .rejected(attemptsLeft: 1))
@@ -131,9 +138,10 @@ struct CourierVerifierTests {
         #expect(try reopened.store.records(since: nil).count == 4)
 
         // 31 days later the old rows are gone.
-        let later = try CourierVerifier(deviceKeys: try Self.deviceKeys(from: "2024-02-18", days: 1),
-                                        store: try SQLiteAttemptStore(path: path),
-                                        clock: { Timestamp(rfc3339: "2024-02-18T10:00:00+01:00")! })
+        let later = try CourierVerifier(
+            deviceKeys: try Self.deviceKeys(from: "2024-02-18", days: 1),
+            store: try SQLiteAttemptStore(path: path),
+            clock: { Timestamp(rfc3339: "2024-02-18T10:00:00+01:00")! })
         #expect(try later.verify("000000", for: Self.shipment) == .rejected(attemptsLeft: 4))
         #expect(try later.store.records(since: nil).map(\.date.description) == ["2024-02-18"])
     }
@@ -144,8 +152,9 @@ struct CourierVerifierTests {
         let store = try SQLiteAttemptStore(path: directory.file("state.sqlite"))
         let date = try DeliveryDate("2024-01-17")
         // Begin without finishing, as a process killed after the commit would.
-        _ = try store.begin(shipment: Self.shipment, date: date, scope: try Scope("DEPOT-12"), limit: 5, deviceID: nil,
-                            at: Timestamp(secondsSinceEpoch: 1))
+        _ = try store.begin(
+            shipment: Self.shipment, date: date, scope: try Scope("DEPOT-12"), limit: 5, deviceID: nil,
+            at: Timestamp(secondsSinceEpoch: 1))
         #expect(try store.records(since: nil).map(\.outcome) == [.interrupted])
         let door = try Self.verifier(store, at: "2024-01-17T10:00:00+01:00")
         #expect(try door.verify("000000", for: Self.shipment) == .rejected(attemptsLeft: 3))
@@ -154,9 +163,12 @@ struct CourierVerifierTests {
 
 @Suite("Delivery time zones")
 struct DeliveryTimeZoneTests {
-    @Test("the end of a delivery day carries that day's offset, on daylight-saving days too",
-          arguments: [("2024-03-30", "2024-03-30T23:59:59+01:00"), ("2024-03-31", "2024-03-31T23:59:59+02:00"),
-                      ("2024-10-26", "2024-10-26T23:59:59+02:00"), ("2024-10-27", "2024-10-27T23:59:59+01:00")])
+    @Test(
+        "the end of a delivery day carries that day's offset, on daylight-saving days too",
+        arguments: [
+            ("2024-03-30", "2024-03-30T23:59:59+01:00"), ("2024-03-31", "2024-03-31T23:59:59+02:00"),
+            ("2024-10-26", "2024-10-26T23:59:59+02:00"), ("2024-10-27", "2024-10-27T23:59:59+01:00"),
+        ])
     func endOfDay(_ date: String, _ expected: String) throws {
         let berlin = try DeliveryTimeZone("Europe/Berlin")
         #expect(berlin.format(berlin.endOfDay(try DeliveryDate(date))) == expected)

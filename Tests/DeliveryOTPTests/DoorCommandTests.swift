@@ -19,9 +19,12 @@ struct DoorCommandTests {
             let now = ["--now", "2024-01-10T12:00:00Z"]
             let made = try CommandRunner.run(["keys", "init", "--keyring", keyring, "--active-from", "2024-01-01"] + now)
             try #require(made.status == 0, "\(made.stderr)")
-            let exported = try CommandRunner.run(["keys", "export-device", "--keyring", keyring, "--scope", "DEPOT-12",
-                                                  "--from", "2024-01-16", "--days", "3", "--time-zone", "Europe/Berlin",
-                                                  "--out", device] + (deviceID.map { ["--device-id", $0] } ?? []) + now)
+            let exported = try CommandRunner.run(
+                [
+                    "keys", "export-device", "--keyring", keyring, "--scope", "DEPOT-12",
+                    "--from", "2024-01-16", "--days", "3", "--time-zone", "Europe/Berlin",
+                    "--out", device,
+                ] + (deviceID.map { ["--device-id", $0] } ?? []) + now)
             try #require(exported.status == 0, "\(exported.stderr)")
         }
 
@@ -97,7 +100,9 @@ struct DoorCommandTests {
         let withDate = try CommandRunner.run(["verify", "--device-keys", door.device, "--date", "2024-01-17", "X", "123456"])
         #expect(withDate.status == 64)
         #expect(withDate.stderr.contains("--date cannot be used with --device-keys"))
-        let withState = try CommandRunner.run(["verify", "--keyring", door.keyring, "--date", "2024-01-17", "--state", door.state, "X", "1"])
+        let withState = try CommandRunner.run([
+            "verify", "--keyring", door.keyring, "--date", "2024-01-17", "--state", door.state, "X", "1",
+        ])
         #expect(withState.status == 64)
         let tooMany = try CommandRunner.run(["verify", "--device-keys", door.device, "--max-attempts", "11", "X", "123456"])
         #expect(tooMany.status == 64)
@@ -149,8 +154,10 @@ struct DoorCommandTests {
         for _ in 0..<60 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
-            process.arguments = ["verify", "--device-keys", door.device, "--state", door.state,
-                                 "--now", "2024-01-17T10:00:00+01:00", "--", "TBA6", wrong]
+            process.arguments = [
+                "verify", "--device-keys", door.device, "--state", door.state,
+                "--now", "2024-01-17T10:00:00+01:00", "--", "TBA6", wrong,
+            ]
             let output = Pipe()
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice

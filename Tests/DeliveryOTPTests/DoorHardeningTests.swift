@@ -10,13 +10,17 @@ struct DoorHardeningTests {
     func maxAttemptsCannotRaise() throws {
         let door = try Door()
         let strict = door.directory.file("strict.json")
-        let exported = try CommandRunner.run(["keys", "export-device", "--keyring", door.keyring, "--scope", "DEPOT-12",
-                                              "--from", "2024-01-17", "--days", "1", "--time-zone", "Europe/Berlin",
-                                              "--attempt-limit", "3", "--out", strict, "--now", "2024-01-10T12:00:00Z"])
+        let exported = try CommandRunner.run([
+            "keys", "export-device", "--keyring", door.keyring, "--scope", "DEPOT-12",
+            "--from", "2024-01-17", "--days", "1", "--time-zone", "Europe/Berlin",
+            "--attempt-limit", "3", "--out", strict, "--now", "2024-01-10T12:00:00Z",
+        ])
         try #require(exported.status == 0, "\(exported.stderr)")
         func verify(_ code: String) throws -> CommandRunner.Result {
-            try CommandRunner.run(["verify", "--device-keys", strict, "--state", door.state, "--max-attempts", "10",
-                                   "--now", "2024-01-17T10:00:00+01:00", "--", "TBA1", code])
+            try CommandRunner.run([
+                "verify", "--device-keys", strict, "--state", door.state, "--max-attempts", "10",
+                "--now", "2024-01-17T10:00:00+01:00", "--", "TBA1", code,
+            ])
         }
         #expect(try verify("000000").stdout == "rejected (2 attempts left)\n")
         #expect(try verify("000001").stdout == "rejected (1 attempt left)\n")
@@ -32,8 +36,11 @@ struct DoorHardeningTests {
         let right = try door.code("TBA2", on: "2024-01-17")
         let wrong = right == "000000" ? "000001" : "000000"
         func verify(_ code: String, _ extra: [String]) throws -> CommandRunner.Result {
-            try CommandRunner.run(["verify", "--device-keys", door.device, "--state", door.state,
-                                   "--now", "2024-01-17T10:00:00+01:00"] + extra + ["--", "TBA2", code])
+            try CommandRunner.run(
+                [
+                    "verify", "--device-keys", door.device, "--state", door.state,
+                    "--now", "2024-01-17T10:00:00+01:00",
+                ] + extra + ["--", "TBA2", code])
         }
         #expect(try verify(wrong, ["--max-attempts", "1"]).stdout == "rejected (0 attempts left)\n")
         #expect(try verify(wrong, ["--max-attempts", "1"]).stdout == "locked\n")
@@ -59,8 +66,9 @@ struct DoorHardeningTests {
     /// Finds `strace` on the PATH.
     static let strace: String? = ["/usr/bin/strace", "/bin/strace"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    @Test("under strace, every write to the state files is synced before the outcome is printed",
-          .enabled(if: strace != nil, "strace is not installed (.ci/run installs it)"))
+    @Test(
+        "under strace, every write to the state files is synced before the outcome is printed",
+        .enabled(if: strace != nil, "strace is not installed (.ci/run installs it)"))
     func outcomeFollowsSync() throws {
         let door = try Door()
         // A first run creates the file; the review's case is an existing state file.
@@ -68,9 +76,11 @@ struct DoorHardeningTests {
         let trace = door.directory.file("trace.txt")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.strace!)
-        process.arguments = ["-f", "-y", "-o", trace, "-e", "trace=pwrite64,write,fdatasync,fsync",
-                             CommandRunner.executable, "verify", "--device-keys", door.device, "--state", door.state,
-                             "--now", "2024-01-17T10:01:00+01:00", "--", "TBA4", "000000"]
+        process.arguments = [
+            "-f", "-y", "-o", trace, "-e", "trace=pwrite64,write,fdatasync,fsync",
+            CommandRunner.executable, "verify", "--device-keys", door.device, "--state", door.state,
+            "--now", "2024-01-17T10:01:00+01:00", "--", "TBA4", "000000",
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -8,8 +8,9 @@ struct ExampleKeysTests {
 
     /// A copy of the example keyring with the given mode.
     static func copy(in directory: TemporaryDirectory, mode: mode_t = 0o600) throws -> String {
-        try directory.write("example.json", try String(contentsOfFile: Repository.path("keys-example/keyring.json"), encoding: .utf8),
-                            mode: mode)
+        try directory.write(
+            "example.json", try String(contentsOfFile: Repository.path("keys-example/keyring.json"), encoding: .utf8),
+            mode: mode)
     }
 
     @Test("keys check fails with exit 1 on the example keys, even with mode 0600")
@@ -54,8 +55,11 @@ struct ExampleKeysTests {
         let directory = try TemporaryDirectory()
         let keyring = try Self.copy(in: directory)
         let device = directory.file("device.json"), state = directory.file("state.sqlite")
-        let exported = try CommandRunner.run(["keys", "export-device", "--keyring", keyring, "--scope", "DEPOT-12", "--from", "2024-01-17",
-                                              "--time-zone", "Europe/Berlin", "--out", device] + Self.now)
+        let exported = try CommandRunner.run(
+            [
+                "keys", "export-device", "--keyring", keyring, "--scope", "DEPOT-12", "--from", "2024-01-17",
+                "--time-zone", "Europe/Berlin", "--out", device,
+            ] + Self.now)
         try #require(exported.status == 0, "\(exported.stderr)")
         let door = ["verify", "--device-keys", device, "--state", state, "--now", "2024-01-17T10:15:00+01:00", "TBA123456789000", "108163"]
         let refused = try CommandRunner.run(door)

@@ -16,16 +16,23 @@ struct IndependentImplementationTests {
         for round in 0..<16 {
             let secretLength = [16, 32, 64, Int.random(in: 16...64, using: &generator)][round % 4]
             let secret = (0..<secretLength).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            let scope = round % 4 == 0 ? "" : String((0..<Int.random(in: 1...32, using: &generator)).map { _ in Self.scopeCharacters.randomElement(using: &generator)! })
+            let scope =
+                round % 4 == 0
+                ? ""
+                : String(
+                    (0..<Int.random(in: 1...32, using: &generator)).map { _ in Self.scopeCharacters.randomElement(using: &generator)! })
             let days = Int.random(in: 0...(365 * 200), using: &generator)
-            let date = ISO8601DateFormatter.string(from: Date(timeIntervalSince1970: Double(days) * 86_400 + 946_684_800),
-                                                   timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+            let date = ISO8601DateFormatter.string(
+                from: Date(timeIntervalSince1970: Double(days) * 86_400 + 946_684_800),
+                timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
             let ids = (0..<20).map { _ in
                 String((0..<Int.random(in: 1...64, using: &generator)).map { _ in Self.printable.randomElement(using: &generator)! })
             }
-            let keyring = try directory.write("keyring-\(round).json",
-                                              KeyringJSON.make([.init(id: "k-random", secret: secret, activeFrom: "2000-01-01")]))
-            let result = try CommandRunner.run(["issue", "--keyring", keyring, "--date", date] + (scope.isEmpty ? [] : ["--scope=\(scope)"]) + ["--"] + ids)
+            let keyring = try directory.write(
+                "keyring-\(round).json",
+                KeyringJSON.make([.init(id: "k-random", secret: secret, activeFrom: "2000-01-01")]))
+            let result = try CommandRunner.run(
+                ["issue", "--keyring", keyring, "--date", date] + (scope.isEmpty ? [] : ["--scope=\(scope)"]) + ["--"] + ids)
             #expect(result.status == 0, "\(result.stderr)")
             let ours = result.stdout.split(separator: "\n").map(String.init)
 

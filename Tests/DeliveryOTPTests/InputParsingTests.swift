@@ -1,16 +1,20 @@
 import PropertyBased
 import Testing
+
 @testable import DeliveryOTP
 
 @Suite("Parsing input at the edge")
 struct InputParsingTests {
-    @Test("a shipment ID of 1 and of 64 printable characters is accepted", arguments: ["X", String(repeating: "~", count: 64), "TBA123456789000", "a\"b\\c!{}"])
+    @Test(
+        "a shipment ID of 1 and of 64 printable characters is accepted",
+        arguments: ["X", String(repeating: "~", count: 64), "TBA123456789000", "a\"b\\c!{}"])
     func validShipmentIDs(_ text: String) throws {
         #expect(try ShipmentID(text).rawValue == text)
     }
 
-    @Test("a shipment ID that is empty, 65 characters, or has a space, tab, DEL or non-ASCII is refused",
-          arguments: ["", String(repeating: "A", count: 65), "TBA 123", "TBA\t1", "TBA\u{7F}", "TBÄ1", "TBA\n"])
+    @Test(
+        "a shipment ID that is empty, 65 characters, or has a space, tab, DEL or non-ASCII is refused",
+        arguments: ["", String(repeating: "A", count: 65), "TBA 123", "TBA\t1", "TBA\u{7F}", "TBÄ1", "TBA\n"])
     func invalidShipmentIDs(_ text: String) {
         #expect(throws: InputError.self) { try ShipmentID(text) }
     }
@@ -24,15 +28,19 @@ struct InputParsingTests {
         }
     }
 
-    @Test("real calendar dates parse and print back unchanged",
-          arguments: ["2024-01-17", "2024-02-29", "2000-02-29", "0001-01-01", "9999-12-31", "2023-12-31"])
+    @Test(
+        "real calendar dates parse and print back unchanged",
+        arguments: ["2024-01-17", "2024-02-29", "2000-02-29", "0001-01-01", "9999-12-31", "2023-12-31"])
     func validDates(_ text: String) throws {
         #expect(try DeliveryDate(text).description == text)
     }
 
-    @Test("impossible or misspelt dates are refused",
-          arguments: ["2024-02-30", "2023-02-29", "1900-02-29", "2024-04-31", "2024-13-01", "2024-00-10", "0000-01-01",
-                      "2024-1-17", "2024/01/17", "24-01-17", "2024-01-17 ", "２０２４-01-17", ""])
+    @Test(
+        "impossible or misspelt dates are refused",
+        arguments: [
+            "2024-02-30", "2023-02-29", "1900-02-29", "2024-04-31", "2024-13-01", "2024-00-10", "0000-01-01",
+            "2024-1-17", "2024/01/17", "24-01-17", "2024-01-17 ", "２０２４-01-17", "",
+        ])
     func invalidDates(_ text: String) {
         #expect(throws: InputError.self) { try DeliveryDate(text) }
     }
@@ -56,19 +64,23 @@ struct InputParsingTests {
         #expect(try Scope(text).rawValue == text)
     }
 
-    @Test("scopes with other characters or over 32 characters are refused", arguments: ["DEPOT 12", "depot/1", "ä", String(repeating: "z", count: 33)])
+    @Test(
+        "scopes with other characters or over 32 characters are refused",
+        arguments: ["DEPOT 12", "depot/1", "ä", String(repeating: "z", count: 33)])
     func invalidScopes(_ text: String) {
         #expect(throws: InputError.self) { try Scope(text) }
     }
 
-    @Test("typed codes: six digits with white space around them are codes",
-          arguments: [("123456", 123_456), (" 000042\n", 42), ("\t999999 ", 999_999)] as [(String, UInt32)])
+    @Test(
+        "typed codes: six digits with white space around them are codes",
+        arguments: [("123456", 123_456), (" 000042\n", 42), ("\t999999 ", 999_999)] as [(String, UInt32)])
     func typedCodes(_ text: String, _ value: UInt32) {
         #expect(DeliveryCode(typed: text)?.value == value)
     }
 
-    @Test("typed text that is not exactly six digits is not a code",
-          arguments: ["12345", "1234567", "12 3456", "12345a", "", "      ", "-12345", "١٢٣٤٥٦", "123456\u{0}"])
+    @Test(
+        "typed text that is not exactly six digits is not a code",
+        arguments: ["12345", "1234567", "12 3456", "12345a", "", "      ", "-12345", "١٢٣٤٥٦", "123456\u{0}"])
     func notCodes(_ text: String) {
         #expect(DeliveryCode(typed: text) == nil)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import DeliveryOTP
 
 /// The byte-level JSON-lines record reader, against Foundation's JSON parser
@@ -42,14 +43,18 @@ struct JSONRecordTests {
 
     @Test("strings, escapes, null, numbers as written, and ignored members of any shape")
     func members() {
-        let line = #" {"x": [1, {"y": [true, false, null, "\"]"]}], "shipment_id": "A\u00e9\/\ud83d\ude00\"", "delivery_date": "2024-01-17","#
+        let line =
+            #" {"x": [1, {"y": [true, false, null, "\"]"]}], "shipment_id": "A\u00e9\/\ud83d\ude00\"", "delivery_date": "2024-01-17","#
             + #" "scope": null, "order_value": 149.90, "currency": "EUR", "z": -0.5e+3} "#
-        #expect(Self.parse(line) == .members([
-            "shipment_id": "Aé/😀\"", "delivery_date": "2024-01-17", "scope": "null", "order_value": "149.90", "currency": "EUR",
-        ]))
+        #expect(
+            Self.parse(line)
+                == .members([
+                    "shipment_id": "Aé/😀\"", "delivery_date": "2024-01-17", "scope": "null", "order_value": "149.90", "currency": "EUR",
+                ]))
         #expect(Self.parse(#"{"shipment_id": 12}"#) == .members(["shipment_id": "wrong type"]))
-        #expect(Self.parse(#"{"order_value": 1.5e2, "scope": true, "currency": ["EUR"]}"#)
-            == .members(["order_value": "1.5e2", "scope": "wrong type", "currency": "wrong type"]))
+        #expect(
+            Self.parse(#"{"order_value": 1.5e2, "scope": true, "currency": ["EUR"]}"#)
+                == .members(["order_value": "1.5e2", "scope": "wrong type", "currency": "wrong type"]))
         #expect(Self.parse("{}") == .members([:]))
         #expect(Self.parse("\u{FEFF}{\"scope\":\"D1\"}") == .members(["scope": "D1"]))
     }
@@ -60,12 +65,15 @@ struct JSONRecordTests {
         #expect(Self.parse(#"{"x": 1, "x": 2, "scope": "D1"}"#) == .members(["scope": "D1"]))
     }
 
-    @Test("what is not one JSON object is refused", arguments: [
-        "", "[]", "\"x\"", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":1}x", "{\"a\":01}", "{\"a\":1.}", "{\"a\":-}",
-        "{\"a\":tru}", "{\"a\":[1,]}", "{'a':1}", "{\"a\":\"\u{01}\"}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12G4\"}", "{\"scope\":\"\\ud800\"}",
-        "{\"scope\":\"\\udc00\"}", "{\"a\":1}{\"b\":2}", "{\"a\":\"unterminated}",
-        String(repeating: "[", count: 70) + String(repeating: "]", count: 70),
-    ])
+    @Test(
+        "what is not one JSON object is refused",
+        arguments: [
+            "", "[]", "\"x\"", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":1}x", "{\"a\":01}", "{\"a\":1.}", "{\"a\":-}",
+            "{\"a\":tru}", "{\"a\":[1,]}", "{'a':1}", "{\"a\":\"\u{01}\"}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12G4\"}",
+            "{\"scope\":\"\\ud800\"}",
+            "{\"scope\":\"\\udc00\"}", "{\"a\":1}{\"b\":2}", "{\"a\":\"unterminated}",
+            String(repeating: "[", count: 70) + String(repeating: "]", count: 70),
+        ])
     func refused(_ line: String) {
         #expect(Self.parse(line) == .notAnObject)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import DeliveryOTP
 
 /// Key files mean one thing to every reader: no member twice, one spelling per secret, bounded scrypt (review item 9).
@@ -14,15 +15,19 @@ struct KeyFileParsingTests {
     @Test("a keyring key with \"secret\" given twice is refused with exit 65 and the member's path")
     func duplicateSecret() throws {
         let directory = try TemporaryDirectory()
-        let path = try directory.write("kr.json", Self.keyring(
-            #"{"id": "k-1", "secret": "\#(Self.secret)", "activeFrom": "2024-01-01", "secret": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}"#))
+        let path = try directory.write(
+            "kr.json",
+            Self.keyring(
+                #"{"id": "k-1", "secret": "\#(Self.secret)", "activeFrom": "2024-01-01", "secret": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}"#
+            ))
         let result = try CommandRunner.run(["issue", "--keyring", path, "--date", "2024-01-17", "X"])
         #expect(result.status == 65)
         #expect(result.stderr.contains("keys[0].secret is given twice"))
     }
 
-    @Test("duplicates are found at any depth and through escapes, and only real duplicates",
-          arguments: [
+    @Test(
+        "duplicates are found at any depth and through escapes, and only real duplicates",
+        arguments: [
             (#"{"a": 1, "a": 2}"#, "a"),
             (#"{"a": {"b": [1, {"c": 1, "c": 2}]}}"#, "a.b[1].c"),
             (#"{"a": 1, "\u0061": 2}"#, "a"),
@@ -31,20 +36,22 @@ struct KeyFileParsingTests {
             (#"{"a": "a", "b": ["a", "a"]}"#, nil),
             // Names equal as strings (canonical equivalence), as the decoder's dictionaries see them.
             ("{\"day\u{212A}eys\": 1, \"dayKeys\": 2}", "dayKeys"),
-          ] as [(String, String?)])
+        ] as [(String, String?)])
     func duplicateScanner(_ json: String, _ expected: String?) {
         let found = Array(json.utf8).withUnsafeBytes { JSONDuplicateMembers.check($0) }
         #expect(found == expected.map { .duplicate($0) })
     }
 
-    @Test("what the scanner cannot read to the end is refused, not waved through", arguments: [
-        #"{"a": 1, "b""#,
-        "\u{FEFF}{\"a\": 1, \"a\": 2}",
-        String(repeating: "[", count: 70) + String(repeating: "]", count: 70),
-        #"{"a": [\#(String(repeating: "[", count: 70))\#(String(repeating: "]", count: 70))], "b": 1}"#,
-        #"{"a": 1} trailing"#,
-        #"["not", "an", "object"]"#,
-    ])
+    @Test(
+        "what the scanner cannot read to the end is refused, not waved through",
+        arguments: [
+            #"{"a": 1, "b""#,
+            "\u{FEFF}{\"a\": 1, \"a\": 2}",
+            String(repeating: "[", count: 70) + String(repeating: "]", count: 70),
+            #"{"a": [\#(String(repeating: "[", count: 70))\#(String(repeating: "]", count: 70))], "b": 1}"#,
+            #"{"a": 1} trailing"#,
+            #"["not", "an", "object"]"#,
+        ])
     func unreadableIsRefused(_ json: String) {
         #expect(Array(json.utf8).withUnsafeBytes { JSONDuplicateMembers.check($0) } == .unreadable)
     }
@@ -54,8 +61,10 @@ struct KeyFileParsingTests {
         let directory = try TemporaryDirectory()
         let key = #"{"id": "k-1", "secret": "\#(Self.secret)", "activeFrom": "2024-01-01"}"#
         let deep = String(repeating: "[", count: 70) + String(repeating: "]", count: 70)
-        for text in ["\u{FEFF}" + Self.keyring(key),
-                     #"{"format": "delivery-otp-keyring", "version": 1, "pad": \#(deep), "keys": [\#(key)]}"#] {
+        for text in [
+            "\u{FEFF}" + Self.keyring(key),
+            #"{"format": "delivery-otp-keyring", "version": 1, "pad": \#(deep), "keys": [\#(key)]}"#,
+        ] {
             let path = try directory.write("kr.json", text)
             let result = try CommandRunner.run(["issue", "--keyring", path, "--date", "2024-01-17", "X"])
             #expect(result.status == 65, "\(result.stderr)")
@@ -66,7 +75,9 @@ struct KeyFileParsingTests {
     func duplicateInDeviceKeys() throws {
         let directory = try TemporaryDirectory()
         let day = #"{"date": "2024-01-17", "keyId": "k-1", "secret": "\#(Self.secret)"}"#
-        let path = try directory.write("device.json", #"""
+        let path = try directory.write(
+            "device.json",
+            #"""
             {"format": "delivery-otp-device-keys", "version": 1, "scope": "D", "timeZone": "UTC", "scope": "E", "dayKeys": [\#(day)]}
             """#)
         let result = try CommandRunner.run(["issue", "--device-keys", path, "--scope", "D", "--date", "2024-01-17", "X"])
@@ -88,8 +99,9 @@ struct KeyFileParsingTests {
         }
     }
 
-    @Test("encrypted keyrings asking for more than the stated scrypt bounds are refused before any derivation",
-          arguments: [("\"N\": 4194304", "kdf.N"), ("\"r\": 17", "kdf.r"), ("\"p\": 5", "kdf.p"), ("\"N\": 100000", "kdf.N")])
+    @Test(
+        "encrypted keyrings asking for more than the stated scrypt bounds are refused before any derivation",
+        arguments: [("\"N\": 4194304", "kdf.N"), ("\"r\": 17", "kdf.r"), ("\"p\": 5", "kdf.p"), ("\"N\": 100000", "kdf.N")])
     func hostileScryptParameters(_ replacement: String, _ field: String) throws {
         let directory = try TemporaryDirectory()
         let keyring = directory.file("kr.json")
@@ -115,7 +127,8 @@ struct KeyFileParsingTests {
         #expect(error.description.hasPrefix("scrypt"))
         #expect(throws: PassphraseCipher.Failure.self) {
             // OpenSSL refuses an N that is not a power of two.
-            try PassphraseCipher.deriveKey(passphrase: SecretKey(copying: [1, 2, 3]), salt: [UInt8](repeating: 0, count: 16), n: 3, r: 8, p: 1)
+            try PassphraseCipher.deriveKey(
+                passphrase: SecretKey(copying: [1, 2, 3]), salt: [UInt8](repeating: 0, count: 16), n: 3, r: 8, p: 1)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import DeliveryOTP
 
 /// The security team's `keys` commands, end to end through the built executable.
@@ -47,8 +48,11 @@ struct KeyLifecycleTests {
 
         // Export across the rotation: day 1 uses the first key, day 2 the second.
         let device = directory.file("device.json")
-        let exported = try Self.run(["keys", "export-device", "--keyring", keyring, "--scope", "DEPOT-12", "--from", "2024-03-14",
-                                     "--days", "2", "--time-zone", "Europe/Berlin", "--out", device] + Self.now)
+        let exported = try Self.run(
+            [
+                "keys", "export-device", "--keyring", keyring, "--scope", "DEPOT-12", "--from", "2024-03-14",
+                "--days", "2", "--time-zone", "Europe/Berlin", "--out", device,
+            ] + Self.now)
         #expect(exported.status == 0, "\(exported.stderr)")
         #expect(try Self.permissions(device) == 0o600)
         let deviceText = try String(contentsOfFile: device, encoding: .utf8)
@@ -64,11 +68,15 @@ struct KeyLifecycleTests {
         }
         // The device file holds nothing for other days or scopes.
         let state = directory.file("state.sqlite")
-        let otherDay = try Self.run(["verify", "--device-keys", device, "--state", state, "--now", "2024-03-16T12:00:00+01:00", "X", "123456"])
+        let otherDay = try Self.run([
+            "verify", "--device-keys", device, "--state", state, "--now", "2024-03-16T12:00:00+01:00", "X", "123456",
+        ])
         #expect(otherDay.status == 65)
         #expect(otherDay.stderr.contains("no key for 2024-03-16 in DEPOT-12 device keys: sync the device"))
-        let otherScope = try Self.run(["verify", "--device-keys", device, "--state", state, "--scope", "DEPOT-13",
-                                       "--now", "2024-03-14T12:00:00+01:00", "X", "123456"])
+        let otherScope = try Self.run([
+            "verify", "--device-keys", device, "--state", state, "--scope", "DEPOT-13",
+            "--now", "2024-03-14T12:00:00+01:00", "X", "123456",
+        ])
         #expect(otherScope.status == 64)
 
         // Revoke the active key: a replacement takes over today, the record stays.
@@ -89,9 +97,10 @@ struct KeyLifecycleTests {
         #expect(check.stdout.hasPrefix("ok:"))
 
         let audit = try String(contentsOfFile: keyring + ".audit.jsonl", encoding: .utf8)
-        #expect(audit.split(separator: "\n").compactMap { line in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["operation"] as? String
-        } == ["init", "rotate", "export-device", "revoke", "replace"])
+        #expect(
+            audit.split(separator: "\n").compactMap { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["operation"] as? String
+            } == ["init", "rotate", "export-device", "revoke", "replace"])
     }
 
     @Test("check fails with reasons when the next 30 days are not covered")
@@ -148,7 +157,8 @@ struct KeyLifecycleTests {
         let keyring = directory.file("keyring.json")
         _ = try Self.run(["keys", "init", "--keyring", keyring, "--active-from", "2024-03-01"] + Self.now)
         let device = directory.file("device.json")
-        _ = try Self.run(["keys", "export-device", "--keyring", keyring, "--from", "2024-03-10", "--time-zone", "UTC", "--out", device] + Self.now)
+        _ = try Self.run(
+            ["keys", "export-device", "--keyring", keyring, "--from", "2024-03-10", "--time-zone", "UTC", "--out", device] + Self.now)
         for (path, arguments) in [(keyring, ["--keyring", keyring]), (device, ["--device-keys", device])] {
             chmod(path, 0o644)
             let result = try Self.run(["issue"] + arguments + ["--date", "2024-03-10", "X"])
@@ -164,8 +174,9 @@ struct KeyLifecycleTests {
     @Test("the example keyring is readable by all, as in a fresh clone, and only warns")
     func exampleOnlyWarns() throws {
         let directory = try TemporaryDirectory()
-        let copy = try directory.write("keyring.json", try String(contentsOfFile: Repository.path("keys-example/keyring.json"), encoding: .utf8),
-                                       mode: 0o644)
+        let copy = try directory.write(
+            "keyring.json", try String(contentsOfFile: Repository.path("keys-example/keyring.json"), encoding: .utf8),
+            mode: 0o644)
         let result = try Self.run(["issue", "--keyring", copy, "--date", "2024-01-17", "TBA123456789000"])
         #expect(result.status == 0)
         #expect(result.stdout == "208328\n")
@@ -186,10 +197,13 @@ struct KeyLifecycleTests {
         #expect(sealed.contains(#""format": "delivery-otp-keyring-encrypted""#))
         #expect(sealed.contains(#""N": 131072, "r": 8, "p": 1"#))
 
-        let withFile = try Self.run(["issue", "--keyring", keyring, "--passphrase-file", passphraseFile, "--date", "2024-03-10", "A", "B", "C"])
+        let withFile = try Self.run([
+            "issue", "--keyring", keyring, "--passphrase-file", passphraseFile, "--date", "2024-03-10", "A", "B", "C",
+        ])
         #expect(withFile.stdout == plainCodes)
-        let withEnvironment = try Self.run(["issue", "--keyring", keyring, "--date", "2024-03-10", "A", "B", "C"],
-                                           environment: ["DELIVERY_OTP_PASSPHRASE": "correct horse battery staple"])
+        let withEnvironment = try Self.run(
+            ["issue", "--keyring", keyring, "--date", "2024-03-10", "A", "B", "C"],
+            environment: ["DELIVERY_OTP_PASSPHRASE": "correct horse battery staple"])
         #expect(withEnvironment.stdout == plainCodes)
 
         let missing = try Self.run(["issue", "--keyring", keyring, "--date", "2024-03-10", "A"])
@@ -197,7 +211,9 @@ struct KeyLifecycleTests {
         #expect(missing.stderr.contains("is encrypted and no passphrase was given"))
 
         let before = try Data(contentsOf: URL(fileURLWithPath: keyring))
-        for command in [["keys", "rotate", "--keyring", keyring, "--active-from", "2024-04-01"], ["keys", "decrypt", "--keyring", keyring]] {
+        for command in [
+            ["keys", "rotate", "--keyring", keyring, "--active-from", "2024-04-01"], ["keys", "decrypt", "--keyring", keyring],
+        ] {
             let wrong = try Self.run(command + Self.now, environment: ["DELIVERY_OTP_PASSPHRASE": "wrong horse"])
             #expect(wrong.status == 77)
             #expect(wrong.stderr.contains("wrong passphrase"))
@@ -205,7 +221,8 @@ struct KeyLifecycleTests {
         }
 
         // Rotation keeps the file encrypted, and decryption gives back the same keys.
-        let rotated = try Self.run(["keys", "rotate", "--keyring", keyring, "--active-from", "2024-04-01", "--passphrase-file", passphraseFile] + Self.now)
+        let rotated = try Self.run(
+            ["keys", "rotate", "--keyring", keyring, "--active-from", "2024-04-01", "--passphrase-file", passphraseFile] + Self.now)
         #expect(rotated.status == 0)
         #expect(try String(contentsOfFile: keyring, encoding: .utf8).contains("delivery-otp-keyring-encrypted"))
         let decrypted = try Self.run(["keys", "decrypt", "--keyring", keyring, "--passphrase-file", passphraseFile] + Self.now)
@@ -231,8 +248,12 @@ struct KeyLifecycleTests {
         try record(["keys", "list", "--keyring", keyring, "--json"] + Self.now)
         try record(["keys", "check", "--keyring", keyring] + Self.now)
         let device = directory.file("device.json")
-        try record(["keys", "export-device", "--keyring", keyring, "--scope", "D1", "--days", "3", "--time-zone", "UTC", "--out", device] + Self.now)
-        try record(["keys", "export-device", "--keyring", keyring, "--scope", "D1", "--days", "3", "--time-zone", "UTC", "--out", device] + Self.now)
+        try record(
+            ["keys", "export-device", "--keyring", keyring, "--scope", "D1", "--days", "3", "--time-zone", "UTC", "--out", device]
+                + Self.now)
+        try record(
+            ["keys", "export-device", "--keyring", keyring, "--scope", "D1", "--days", "3", "--time-zone", "UTC", "--out", device]
+                + Self.now)
         try record(["issue", "--keyring", keyring, "--date", "2024-03-10", "--json", "X"])
         try record(["issue", "--device-keys", device, "--scope", "D1", "--date", "2024-03-11", "--json", "X"])
         try record(["verify", "--keyring", keyring, "--date", "2024-03-10", "X", "000000"])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import DeliveryOTP
 
 /// Crashes and races against `keys` updates, with real processes and real files.
@@ -22,21 +23,24 @@ struct KeyringDurabilityTests {
         try KeyringFile(path: path).load(passphrase: passphrase.map { try Passphrase($0) }).keyring.keys.count
     }
 
-    @Test("a keys rotate killed at a random moment leaves the old or the new keyring, never a torn one",
-          arguments: [nil, "crash test passphrase"] as [String?])
+    @Test(
+        "a keys rotate killed at a random moment leaves the old or the new keyring, never a torn one",
+        arguments: [nil, "crash test passphrase"] as [String?])
     func killedRotation(passphrase: String?) throws {
         let directory = try TemporaryDirectory()
         let keyring = directory.file("keyring.json")
         let environment = passphrase.map { ["DELIVERY_OTP_PASSPHRASE": $0] } ?? [:]
-        let created = try CommandRunner.run(["keys", "init", "--keyring", keyring, "--active-from", "2024-03-01"] + Self.now,
-                                            environment: environment)
+        let created = try CommandRunner.run(
+            ["keys", "init", "--keyring", keyring, "--active-from", "2024-03-01"] + Self.now,
+            environment: environment)
         try #require(created.status == 0, "\(created.stderr)")
 
         // Time one whole run, so the kills are spread over its whole life.
         let clock = ContinuousClock()
         let duration = try clock.measure {
-            _ = try CommandRunner.run(["keys", "rotate", "--keyring", keyring, "--active-from", "2025-01-01"] + Self.now,
-                                      environment: environment)
+            _ = try CommandRunner.run(
+                ["keys", "rotate", "--keyring", keyring, "--active-from", "2025-01-01"] + Self.now,
+                environment: environment)
         }
         let milliseconds = Int(duration.components.seconds) * 1000 + Int(duration.components.attoseconds / 1_000_000_000_000_000)
         // Half again as long as one run: some kills land after the commit, most before or during.
@@ -45,8 +49,9 @@ struct KeyringDurabilityTests {
         var killedBeforeCommit = 0, killedAfterCommit = 0
         for run in 0..<40 {
             let date = DeliveryDate(daysSinceEpoch: try DeliveryDate("2025-02-01").daysSinceEpoch + run)!
-            let process = try Self.start(["keys", "rotate", "--keyring", keyring, "--active-from", date.description] + Self.now,
-                                         environment: environment)
+            let process = try Self.start(
+                ["keys", "rotate", "--keyring", keyring, "--active-from", date.description] + Self.now,
+                environment: environment)
             usleep(UInt32.random(in: 0...UInt32(window * 1000)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -57,8 +62,9 @@ struct KeyringDurabilityTests {
             expected = count
         }
         // Both outcomes happened, so the kills really landed at different moments.
-        #expect(killedBeforeCommit > 0 && killedAfterCommit > 0,
-                "before commit: \(killedBeforeCommit), after: \(killedAfterCommit), window \(window) ms")
+        #expect(
+            killedBeforeCommit > 0 && killedAfterCommit > 0,
+            "before commit: \(killedBeforeCommit), after: \(killedAfterCommit), window \(window) ms")
         #expect(try FileManager.default.attributesOfItem(atPath: keyring)[.posixPermissions] as? NSNumber == 0o600)
     }
 
@@ -68,12 +74,15 @@ struct KeyringDurabilityTests {
         let keyring = directory.file("keyring.json")
         // Encrypted, so that each read-modify-write spends ~0.1 s in scrypt: a wide window for a race.
         let environment = ["DELIVERY_OTP_PASSPHRASE": "race for the lock"]
-        _ = try CommandRunner.run(["keys", "init", "--keyring", keyring, "--active-from", "2024-03-01"] + Self.now, environment: environment)
+        _ = try CommandRunner.run(
+            ["keys", "init", "--keyring", keyring, "--active-from", "2024-03-01"] + Self.now, environment: environment)
         for round in 0..<4 {
-            let first = try Self.start(["keys", "rotate", "--keyring", keyring, "--active-from", "2025-0\(round + 1)-10"] + Self.now,
-                                       environment: environment)
-            let second = try Self.start(["keys", "rotate", "--keyring", keyring, "--active-from", "2025-0\(round + 1)-20"] + Self.now,
-                                        environment: environment)
+            let first = try Self.start(
+                ["keys", "rotate", "--keyring", keyring, "--active-from", "2025-0\(round + 1)-10"] + Self.now,
+                environment: environment)
+            let second = try Self.start(
+                ["keys", "rotate", "--keyring", keyring, "--active-from", "2025-0\(round + 1)-20"] + Self.now,
+                environment: environment)
             first.waitUntilExit()
             second.waitUntilExit()
             #expect(first.terminationStatus == 0 && second.terminationStatus == 0)

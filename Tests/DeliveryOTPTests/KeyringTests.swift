@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import DeliveryOTP
 
 @Suite("Keyring format v1 and key selection")
@@ -20,9 +21,12 @@ struct KeyringTests {
         .init(id: "k-2024-02-01-bbbb", secret: secretB, activeFrom: "2024-02-01"),
     ])
 
-    @Test("each date gets the unrevoked key that started last on or before it",
-          arguments: [("2024-01-01", "k-2024-01-01-aaaa"), ("2024-01-31", "k-2024-01-01-aaaa"),
-                      ("2024-02-01", "k-2024-02-01-bbbb"), ("2030-06-01", "k-2024-02-01-bbbb")])
+    @Test(
+        "each date gets the unrevoked key that started last on or before it",
+        arguments: [
+            ("2024-01-01", "k-2024-01-01-aaaa"), ("2024-01-31", "k-2024-01-01-aaaa"),
+            ("2024-02-01", "k-2024-02-01-bbbb"), ("2030-06-01", "k-2024-02-01-bbbb"),
+        ])
     func selection(_ date: String, _ expected: String) throws {
         let keyring = try Self.parse(Self.rotated)
         #expect(try keyring.key(for: DeliveryDate(date)).id.rawValue == expected)
@@ -37,11 +41,12 @@ struct KeyringTests {
 
     @Test("a revoked key is skipped and the earlier key covers its dates")
     func revokedKeysAreSkipped() throws {
-        let keyring = try Self.parse(KeyringJSON.make([
-            .init(id: "k-a", secret: Self.secretA, activeFrom: "2024-01-01"),
-            .init(id: "k-b", secret: Self.secretB, activeFrom: "2024-02-01", revokedAt: "2024-02-03T08:00:00Z"),
-            .init(id: "k-c", secret: Self.secretC, activeFrom: "2024-02-01"),
-        ]))
+        let keyring = try Self.parse(
+            KeyringJSON.make([
+                .init(id: "k-a", secret: Self.secretA, activeFrom: "2024-01-01"),
+                .init(id: "k-b", secret: Self.secretB, activeFrom: "2024-02-01", revokedAt: "2024-02-03T08:00:00Z"),
+                .init(id: "k-c", secret: Self.secretC, activeFrom: "2024-02-01"),
+            ]))
         #expect(try keyring.key(for: DeliveryDate("2024-02-10")).id.rawValue == "k-c")
         #expect(keyring.keys.count == 3)
     }
@@ -49,20 +54,22 @@ struct KeyringTests {
     @Test("two unrevoked keys starting the same day make the keyring invalid")
     func conflictingStarts() {
         #expect(throws: KeyringError.self) {
-            try Self.parse(KeyringJSON.make([
-                .init(id: "k-a", secret: Self.secretA, activeFrom: "2024-01-01"),
-                .init(id: "k-b", secret: Self.secretB, activeFrom: "2024-01-01"),
-            ]))
+            try Self.parse(
+                KeyringJSON.make([
+                    .init(id: "k-a", secret: Self.secretA, activeFrom: "2024-01-01"),
+                    .init(id: "k-b", secret: Self.secretB, activeFrom: "2024-01-01"),
+                ]))
         }
     }
 
     @Test("duplicate key ids are refused")
     func duplicateIDs() {
         #expect(throws: KeyringError.duplicateKeyID(try! KeyID("k-a"))) {
-            try Self.parse(KeyringJSON.make([
-                .init(id: "k-a", secret: Self.secretA, activeFrom: "2024-01-01"),
-                .init(id: "k-a", secret: Self.secretB, activeFrom: "2024-02-01"),
-            ]))
+            try Self.parse(
+                KeyringJSON.make([
+                    .init(id: "k-a", secret: Self.secretA, activeFrom: "2024-01-01"),
+                    .init(id: "k-a", secret: Self.secretB, activeFrom: "2024-02-01"),
+                ]))
         }
     }
 
@@ -87,19 +94,25 @@ struct KeyringTests {
             try Self.parse(#"{"format": "delivery-otp-keyring", "version": 2, "keys": []}"#)
         }
         #expect(throws: KeyringError.invalidField(path: "keys[0].activeFrom", reason: "missing")) {
-            try Self.parse(#"{"format": "delivery-otp-keyring", "version": 1, "keys": [{"id": "k", "secret": "AAAAAAAAAAAAAAAAAAAAAA=="}]}"#)
+            try Self.parse(
+                #"{"format": "delivery-otp-keyring", "version": 1, "keys": [{"id": "k", "secret": "AAAAAAAAAAAAAAAAAAAAAA=="}]}"#)
         }
         #expect(throws: KeyringError.noKeys) {
             try Self.parse(#"{"format": "delivery-otp-keyring", "version": 1, "keys": []}"#)
         }
         #expect(throws: KeyringError.self) { try Self.parse("not json") }
-        #expect(throws: KeyringError.self) { try Self.parse(#"{"format": "delivery-otp-keyring", "version": 1, "keys": [{"id": "k", "secret": "!!", "activeFrom": "2024-01-01"}]}"#) }
+        #expect(throws: KeyringError.self) {
+            try Self.parse(
+                #"{"format": "delivery-otp-keyring", "version": 1, "keys": [{"id": "k", "secret": "!!", "activeFrom": "2024-01-01"}]}"#)
+        }
     }
 
     @Test("unknown fields are ignored and the example flag is read")
     func unknownFields() throws {
-        let keyring = try Self.parse(KeyringJSON.make([.init(id: "k-a", secret: Self.secretA, activeFrom: "2024-01-01")],
-                                                      extra: #""example": true, "comment": "hello", "#))
+        let keyring = try Self.parse(
+            KeyringJSON.make(
+                [.init(id: "k-a", secret: Self.secretA, activeFrom: "2024-01-01")],
+                extra: #""example": true, "comment": "hello", "#))
         #expect(keyring.isExample)
         #expect(try !Self.parse(Self.rotated).isExample)
     }

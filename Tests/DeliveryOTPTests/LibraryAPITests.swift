@@ -1,7 +1,7 @@
-import Foundation
-import Testing
 import DeliveryOTP
 import DeliveryOTPStore
+import Foundation
+import Testing
 
 /// The embedding API of issue 12, through a plain (not @testable) import: bytes in and out,
 /// Sendable async verification, errors with kinds, the attempt-log format.
@@ -12,8 +12,9 @@ struct LibraryAPITests {
     static let berlin = try! DeliveryTimeZone("Europe/Berlin")
 
     static func deviceKeys(from date: String = "2024-01-16", days: Int = 3) throws -> DeviceKeys {
-        try DeviceKeys(keyring: try Keyring(json: keyringBytes), scope: scope, from: try DeliveryDate(date), days: days,
-                       timeZone: berlin)
+        try DeviceKeys(
+            keyring: try Keyring(json: keyringBytes), scope: scope, from: try DeliveryDate(date), days: days,
+            timeZone: berlin)
     }
 
     @Test("a keyring read from bytes writes back the same bytes, from [UInt8] and from Data alike")
@@ -114,7 +115,9 @@ struct LibraryAPITests {
         }
         let newer = directory.file("newer.sqlite")
         _ = try SQLiteAttemptStore(path: newer)
-        try CommandRunner.runTool("/usr/bin/python3", ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version = 99'); c.commit()", newer])
+        try CommandRunner.runTool(
+            "/usr/bin/python3",
+            ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version = 99'); c.commit()", newer])
         do { _ = try SQLiteAttemptStore(path: newer); Issue.record("opened a newer schema") } catch {
             #expect(error.kind == .schemaTooNew(found: 99, supported: SQLiteAttemptStore.schemaVersion))
         }
@@ -123,20 +126,27 @@ struct LibraryAPITests {
     @Test("the attempt log's JSON lines read back to the same records, and bad lines name their number")
     func attemptLogRoundTrip() throws {
         let records = [
-            AttemptRecord(time: Timestamp(rfc3339: "2024-01-17T09:00:00Z")!, shipment: try ShipmentID("TBA\"1"),
-                          date: try DeliveryDate("2024-01-17"), scope: Self.scope, outcome: .rejected, attempt: 1,
-                          deviceID: try DeviceID("van-7")),
-            AttemptRecord(time: Timestamp(rfc3339: "2024-01-17T09:01:00Z")!, shipment: try ShipmentID("TBA2"),
-                          date: try DeliveryDate("2024-01-17"), scope: try Scope(""), outcome: .alreadyAccepted, attempt: nil,
-                          deviceID: nil),
+            AttemptRecord(
+                time: Timestamp(rfc3339: "2024-01-17T09:00:00Z")!, shipment: try ShipmentID("TBA\"1"),
+                date: try DeliveryDate("2024-01-17"), scope: Self.scope, outcome: .rejected, attempt: 1,
+                deviceID: try DeviceID("van-7")),
+            AttemptRecord(
+                time: Timestamp(rfc3339: "2024-01-17T09:01:00Z")!, shipment: try ShipmentID("TBA2"),
+                date: try DeliveryDate("2024-01-17"), scope: try Scope(""), outcome: .alreadyAccepted, attempt: nil,
+                deviceID: nil),
         ]
         let text = records.map(\.jsonLine).joined()
-        #expect(text.hasPrefix(#"{"time":"2024-01-17T09:00:00Z","shipmentId":"TBA\"1","deliveryDate":"2024-01-17","scope":"DEPOT-12","outcome":"rejected","attempt":1,"deviceId":"van-7"}"#))
+        #expect(
+            text.hasPrefix(
+                #"{"time":"2024-01-17T09:00:00Z","shipmentId":"TBA\"1","deliveryDate":"2024-01-17","scope":"DEPOT-12","outcome":"rejected","attempt":1,"deviceId":"van-7"}"#
+            ))
         #expect(try AttemptRecord.records(jsonLines: text) == records)
         let decoded = try JSONDecoder().decode(AttemptRecord.self, from: try JSONEncoder().encode(records[1]))
         #expect(decoded == records[1])
         #expect(throws: AttemptLogError(line: 2, reason: "deliveryDate: invalid value")) {
-            try AttemptRecord.records(jsonLines: records[0].jsonLine + text.replacingOccurrences(of: #""deliveryDate":"2024-01-17""#, with: #""deliveryDate":"2024-13-17""#))
+            try AttemptRecord.records(
+                jsonLines: records[0].jsonLine
+                    + text.replacingOccurrences(of: #""deliveryDate":"2024-01-17""#, with: #""deliveryDate":"2024-13-17""#))
         }
         #expect(throws: AttemptLogError(line: 1, reason: "not one JSON object")) { try AttemptRecord.records(jsonLines: "{\n") }
     }
@@ -145,10 +155,12 @@ struct LibraryAPITests {
     func asyncBatch() async throws {
         let keyring = try Keyring(json: Self.keyringBytes)
         let requests = try (0..<40_000).map { row in
-            IssueRequest(shipment: try ShipmentID("TBA\(row * 7919)"), date: try DeliveryDate(row % 3 == 0 ? "2024-01-17" : "2024-01-18"),
-                         scope: try Scope("S\(row % 5)"))
+            IssueRequest(
+                shipment: try ShipmentID("TBA\(row * 7919)"), date: try DeliveryDate(row % 3 == 0 ? "2024-01-17" : "2024-01-18"),
+                scope: try Scope("S\(row % 5)"))
         }
-        let issuer = try CodeIssuer(keyring: keyring, preparing: [CodeIssuer.Slot(scope: try Scope("S0"), date: try DeliveryDate("2024-01-17"))])
+        let issuer = try CodeIssuer(
+            keyring: keyring, preparing: [CodeIssuer.Slot(scope: try Scope("S0"), date: try DeliveryDate("2024-01-17"))])
         let fromTasks = try await issuer.codes(for: requests)
         #expect(fromTasks == (try issuer.codes(for: requests, threads: 2)))
         let first = try issuer.generator(scope: requests[0].scope, date: requests[0].date).generator

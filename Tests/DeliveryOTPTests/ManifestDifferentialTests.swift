@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
+
 @_spi(Tools) @testable import DeliveryOTP
 
 /// The manifest issuer's fast paths (word-at-a-time splitting, the raw-byte
@@ -9,7 +10,9 @@ import Testing
 /// awkward rows, with tiny chunks and several threads.
 @Suite("The manifest issuer agrees with a row-by-row model")
 struct ManifestDifferentialTests {
-    static let keyring = Result { try KeyringFile(path: Repository.path("keys-example/keyring.json")).load(passphrase: nil, exampleMayBeShared: true).keyring }
+    static let keyring = Result {
+        try KeyringFile(path: Repository.path("keys-example/keyring.json")).load(passphrase: nil, exampleMayBeShared: true).keyring
+    }
 
     /// A small deterministic generator (SplitMix64), so that a failing seed can be replayed.
     struct SeededGenerator: RandomNumberGenerator {
@@ -33,31 +36,36 @@ struct ManifestDifferentialTests {
         func text(_ length: Int, from alphabet: [Character]) -> String {
             String((0..<length).map { _ in alphabet.randomElement(using: &random)! })
         }
-        let id: String = switch Int.random(in: 0..<20, using: &random) {
-        case 0: ""
-        case 1: "HAS SPACE"
-        case 2: text(65, from: printable)
-        case 3: "é" + text(3, from: printable)
-        case 4: "q\"uo,te"
-        case 5: "back\\slash"
-        default: text(Int.random(in: 1...64, using: &random), from: printable)
-        }
+        let id: String =
+            switch Int.random(in: 0..<20, using: &random) {
+            case 0: ""
+            case 1: "HAS SPACE"
+            case 2: text(65, from: printable)
+            case 3: "é" + text(3, from: printable)
+            case 4: "q\"uo,te"
+            case 5: "back\\slash"
+            default: text(Int.random(in: 1...64, using: &random), from: printable)
+            }
         let date = ["2024-01-17", "2024-01-18", "2024-02-29", "2024-02-30", "2024-1-17", "1999-12-31", "2024-03-01x"]
             .randomElement(using: &random)!
-        let scope: String = switch Int.random(in: 0..<12, using: &random) {
-        case 0: ""
-        case 1: text(33, from: ["a", "b"])
-        case 2: "bad scope"
-        default: scopes.randomElement(using: &random)!
-        }
-        let value = ["", "100", "100.00", "99.99", "500", "0.5", "abc", "1.", "12345678.123456", "1.1234567",
-                     "9300000000000", "9223372036854.775807", "9223372036854.775808", "99999999999999999999"].randomElement(using: &random)!
+        let scope: String =
+            switch Int.random(in: 0..<12, using: &random) {
+            case 0: ""
+            case 1: text(33, from: ["a", "b"])
+            case 2: "bad scope"
+            default: scopes.randomElement(using: &random)!
+            }
+        let value = [
+            "", "100", "100.00", "99.99", "500", "0.5", "abc", "1.", "12345678.123456", "1.1234567",
+            "9300000000000", "9223372036854.775807", "9223372036854.775808", "99999999999999999999",
+        ].randomElement(using: &random)!
         let currency = ["", "EUR", "GBP", "INR", "USD", "eur", "EURO"].randomElement(using: &random)!
-        let note: String = switch Int.random(in: 0..<25, using: &random) {
-        case 0: String(repeating: "long note, with \"quotes\"\nand a line end ", count: 60)
-        case 1: "x\ny"
-        default: text(Int.random(in: 0...12, using: &random), from: Array("abc ;-"))
-        }
+        let note: String =
+            switch Int.random(in: 0..<25, using: &random) {
+            case 0: String(repeating: "long note, with \"quotes\"\nand a line end ", count: 60)
+            case 1: "x\ny"
+            default: text(Int.random(in: 0...12, using: &random), from: Array("abc ;-"))
+            }
         return Row(id: id, date: date, scope: scope, value: value, currency: currency, note: note)
     }
 
@@ -75,7 +83,8 @@ struct ManifestDifferentialTests {
     /// What the model expects for a row: its output fields, or nil for a reject.
     static func model(_ row: Row, keyring: Keyring, zone: DeliveryTimeZone) -> [String]? {
         guard let id = try? ShipmentID(row.id), let date = try? DeliveryDate(row.date),
-              let scope = try? Scope(row.scope), let (dayKey, keyID) = try? keyring.dayKey(scope: scope, date: date) else { return nil }
+            let scope = try? Scope(row.scope), let (dayKey, keyID) = try? keyring.dayKey(scope: scope, date: date)
+        else { return nil }
         var amount: ValuePolicy.Amount?
         if !row.value.isEmpty {
             guard let parsed = ValuePolicy.Amount(row.value) else { return nil }
@@ -88,14 +97,17 @@ struct ManifestDifferentialTests {
     }
 
     static func run(_ manifest: String, format: ManifestIssuer.Format, threads: Int, chunkSize: Int) throws
-        -> (output: String, rejects: String, summary: ManifestIssuer.Summary) {
+        -> (output: String, rejects: String, summary: ManifestIssuer.Summary)
+    {
         let directory = try TemporaryDirectory()
         let input = try directory.write("in", manifest)
         let out = directory.file("out"), rejects = directory.file("rejects")
         let inFD = open(input, O_RDONLY), outFD = open(out, O_WRONLY | O_CREAT, 0o600), rejectFD = open(rejects, O_WRONLY | O_CREAT, 0o600)
         defer { close(inFD); close(outFD); close(rejectFD) }
-        let issuer = ManifestIssuer(keyring: try keyring.get(), options: .init(
-            format: format, timeZone: try DeliveryTimeZone("Europe/Berlin"), threads: threads, chunkSize: chunkSize))
+        let issuer = ManifestIssuer(
+            keyring: try keyring.get(),
+            options: .init(
+                format: format, timeZone: try DeliveryTimeZone("Europe/Berlin"), threads: threads, chunkSize: chunkSize))
         let summary = try issuer.run(input: inFD, output: outFD, rejects: rejectFD)
         return (try String(contentsOfFile: out, encoding: .utf8), try String(contentsOfFile: rejects, encoding: .utf8), summary)
     }
@@ -108,13 +120,16 @@ struct ManifestDifferentialTests {
 
     /// Rows no RFC 4180 reader can take, each on one line: a reject each, and the rows after them go on.
     static func malformedRow(_ random: inout SeededGenerator) -> String {
-        ["ab\"c,2024-01-17,D1,1,EUR,n", "\"A\"B,2024-01-17,D1,1,EUR,n", "A,\"2024-01-17\"x,D1,1,EUR,n",
-         "A,2024-01-17,D1,1,EUR,\"n\" \"m\"", "x\"\"\"\"\",2024-01-17,D1,1,EUR,\"n\"z",
-         "A\rB,2024-01-17,D1,1,EUR,n"].randomElement(using: &random)!
+        [
+            "ab\"c,2024-01-17,D1,1,EUR,n", "\"A\"B,2024-01-17,D1,1,EUR,n", "A,\"2024-01-17\"x,D1,1,EUR,n",
+            "A,2024-01-17,D1,1,EUR,\"n\" \"m\"", "x\"\"\"\"\",2024-01-17,D1,1,EUR,\"n\"z",
+            "A\rB,2024-01-17,D1,1,EUR,n",
+        ].randomElement(using: &random)!
     }
 
-    @Test("random CSV manifests give the model's records and reject lines, with LF or CR LF, quotes, multi-line fields and malformed rows",
-          arguments: [(1, 1, 1024), (2, 3, 1024), (3, 2, 4096), (4, 1, 1 << 19)])
+    @Test(
+        "random CSV manifests give the model's records and reject lines, with LF or CR LF, quotes, multi-line fields and malformed rows",
+        arguments: [(1, 1, 1024), (2, 3, 1024), (3, 2, 4096), (4, 1, 1 << 19)])
     func csvAgreesWithModel(seed: UInt64, threads: Int, chunkSize: Int) throws {
         try Self.csvCase(seed: seed, rows: 3000, threads: threads, chunkSize: chunkSize)
     }
@@ -171,8 +186,9 @@ struct ManifestDifferentialTests {
         #expect(Self.rejectedLines(rejects) == expectedRejects, "seed \(seed), \(threads) threads, chunk \(chunkSize)")
     }
 
-    @Test("random JSON-lines manifests give the model's records, with quotes and backslashes escaped, and malformed lines rejected",
-          arguments: [(5, 2, 1024), (6, 1, 1 << 19)])
+    @Test(
+        "random JSON-lines manifests give the model's records, with quotes and backslashes escaped, and malformed lines rejected",
+        arguments: [(5, 2, 1024), (6, 1, 1 << 19)])
     func jsonAgreesWithModel(seed: UInt64, threads: Int, chunkSize: Int) throws {
         var random = SeededGenerator(state: seed)
         let keyring = try Self.keyring.get(), zone = try DeliveryTimeZone("Europe/Berlin")

@@ -7,16 +7,19 @@ struct ManifestHeaderTests {
     @Test("JSON lines read as CSV is exit 65 with a hint to the input format")
     func jsonLinesAsCSV() throws {
         let directory = try TemporaryDirectory()
-        let (result, output) = try ManifestTests.issue(#"{"shipment_id": "A", "delivery_date": "2024-01-17"}"# + "\n",
-                                                       named: "day.csv", in: directory)
+        let (result, output) = try ManifestTests.issue(
+            #"{"shipment_id": "A", "delivery_date": "2024-01-17"}"# + "\n",
+            named: "day.csv", in: directory)
         #expect(result.status == 65)
         #expect(result.stderr.contains("hint: this looks like JSON lines: name the file .jsonl or give --input-format jsonl"))
         #expect(output == nil)
     }
 
-    @Test("a CSV header that names a column twice is refused with exit 65", arguments: [
-        "shipment_id,delivery_date,shipment_id", "shipment_id,delivery_date,note,note",
-    ])
+    @Test(
+        "a CSV header that names a column twice is refused with exit 65",
+        arguments: [
+            "shipment_id,delivery_date,shipment_id", "shipment_id,delivery_date,note,note",
+        ])
     func columnTwice(_ header: String) throws {
         let directory = try TemporaryDirectory()
         let (result, output) = try ManifestTests.issue(header + "\nA,2024-01-17,B,C\n", in: directory)

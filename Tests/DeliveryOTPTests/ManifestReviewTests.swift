@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import DeliveryOTP
 
 /// The manifest review's reproductions (issue 11), each as it was reported.
@@ -8,16 +9,18 @@ struct ManifestReviewTests {
     @Test("one malformed quoted row is a reject and the rows after it are issued")
     func malformedQuotedRow() throws {
         let directory = try TemporaryDirectory()
-        let (result, output) = try ManifestTests.issue("shipment_id,delivery_date\n\"A\"B,2024-03-05\nC,2024-03-05\nD,2024-03-05\n",
-                                                       in: directory)
+        let (result, output) = try ManifestTests.issue(
+            "shipment_id,delivery_date\n\"A\"B,2024-03-05\nC,2024-03-05\nD,2024-03-05\n",
+            in: directory)
         #expect(result.status == 0)
         #expect(ManifestTests.rows(output).map { $0[0] } == ["C", "D"])
         #expect(result.stderr.contains("line 2: malformed CSV: text after the closing quote of field 1"))
         #expect(result.stderr.contains("3 rows read, 2 codes issued, 0 not required, 1 rejected"))
     }
 
-    @Test("a malformed row ends at its own line end: a later quote in it opens nothing, so no row after it is lost",
-          arguments: ["A\"1,\"x", "\"A1\"x,\"2024-06-01"])
+    @Test(
+        "a malformed row ends at its own line end: a later quote in it opens nothing, so no row after it is lost",
+        arguments: ["A\"1,\"x", "\"A1\"x,\"2024-06-01"])
     func malformedRowEndsAtItsLine(_ bad: String) throws {
         let directory = try TemporaryDirectory()
         let (result, output) = try ManifestTests.issue(
@@ -31,7 +34,8 @@ struct ManifestReviewTests {
     @Test("amounts of the wrong shape are malformed, not out of range", arguments: [".5", "5.", ".", "1.1234567", "1..2"])
     func malformedAmounts(_ value: String) throws {
         let directory = try TemporaryDirectory()
-        let (result, _) = try ManifestTests.issue("shipment_id,delivery_date,order_value,currency\nA,2024-03-05,\(value),EUR\n", in: directory)
+        let (result, _) = try ManifestTests.issue(
+            "shipment_id,delivery_date,order_value,currency\nA,2024-03-05,\(value),EUR\n", in: directory)
         #expect(result.stderr.contains("line 2: malformed order_value '\(value)'"))
     }
 
@@ -51,8 +55,9 @@ struct ManifestReviewTests {
         #expect(feeds.first?.split(separator: "\n").count == 1 + 400)
     }
 
-    @Test("an order_value beyond 64 bits is a reject with its line, and such a threshold a usage error",
-          arguments: ["9300000000000", "99999999999999999999", "9223372036854.775808"])
+    @Test(
+        "an order_value beyond 64 bits is a reject with its line, and such a threshold a usage error",
+        arguments: ["9300000000000", "99999999999999999999", "9223372036854.775808"])
     func hugeValues(_ value: String) throws {
         let directory = try TemporaryDirectory()
         let (result, output) = try ManifestTests.issue(
@@ -60,12 +65,14 @@ struct ManifestReviewTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("line 2: order_value '\(value)' is out of range"))
         #expect(ManifestTests.rows(output).count == 1)
-        let json = try ManifestTests.issue(#"{"shipment_id": "A", "delivery_date": "2024-03-05", "order_value": \#(value), "currency": "EUR"}"# + "\n",
-                                           named: "m.jsonl", in: directory)
+        let json = try ManifestTests.issue(
+            #"{"shipment_id": "A", "delivery_date": "2024-03-05", "order_value": \#(value), "currency": "EUR"}"# + "\n",
+            named: "m.jsonl", in: directory)
         #expect(json.result.status == 0)
         #expect(json.result.stderr.contains("line 1: order_value '\(value)' is out of range"))
-        let threshold = try ManifestTests.issue("shipment_id,delivery_date\nA,2024-03-05\n", named: "t.csv", ["--threshold", "EUR=\(value)"],
-                                                in: directory)
+        let threshold = try ManifestTests.issue(
+            "shipment_id,delivery_date\nA,2024-03-05\n", named: "t.csv", ["--threshold", "EUR=\(value)"],
+            in: directory)
         #expect(threshold.result.status == 64)
         #expect(ValuePolicy.Amount(value) == nil)
         #expect(ValuePolicy.Amount("9223372036854.775807") == ValuePolicy.Amount.maximum)
@@ -92,7 +99,8 @@ struct ManifestReviewTests {
         #expect(cr.status == 65)
         #expect(cr.stderr.contains("ends its lines with CR alone"))
         #expect(crOutput == nil)
-        let (bom, bomOutput) = try ManifestTests.issue("\u{FEFF}\"shipment_id\",\"delivery_date\"\nA,2024-03-05\n", named: "bom.csv", in: directory)
+        let (bom, bomOutput) = try ManifestTests.issue(
+            "\u{FEFF}\"shipment_id\",\"delivery_date\"\nA,2024-03-05\n", named: "bom.csv", in: directory)
         #expect(bom.status == 0, "\(bom.stderr)")
         #expect(ManifestTests.rows(bomOutput).map { $0[0] } == ["A"])
     }

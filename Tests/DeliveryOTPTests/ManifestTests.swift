@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @_spi(Tools) @testable import DeliveryOTP
 
 /// `issue --manifest`, end to end through the built executable, and the library's issuer with small chunks.
@@ -7,17 +8,24 @@ import Testing
 struct ManifestTests {
     static let example = Repository.path("keys-example/keyring.json")
 
-    static func issue(_ manifest: String, named name: String = "manifest.csv", _ extra: [String] = [],
-                      in directory: TemporaryDirectory) throws -> (result: CommandRunner.Result, output: String?) {
+    static func issue(
+        _ manifest: String, named name: String = "manifest.csv", _ extra: [String] = [],
+        in directory: TemporaryDirectory
+    ) throws -> (result: CommandRunner.Result, output: String?) {
         let input = try directory.write(name, manifest)
         let out = directory.file("out-" + name)
-        let result = try CommandRunner.run(["issue", "--keyring", example, "--manifest", input, "--out", out,
-                                            "--time-zone", "Europe/Berlin"] + extra)
+        let result = try CommandRunner.run(
+            [
+                "issue", "--keyring", example, "--manifest", input, "--out", out,
+                "--time-zone", "Europe/Berlin",
+            ] + extra)
         return (result, try? String(contentsOfFile: out, encoding: .utf8))
     }
 
     static func rows(_ output: String?) -> [[String]] {
-        (output ?? "").split(separator: "\n").dropFirst().map { line in line.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        (output ?? "").split(separator: "\n").dropFirst().map { line in
+            line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
     }
 
     static func code(_ id: String, _ date: String, _ scope: String) throws -> String {
@@ -28,7 +36,8 @@ struct ManifestTests {
     @Test("the value policy: at the threshold, just below, missing value, unknown currency")
     func policyEdges() throws {
         let directory = try TemporaryDirectory()
-        let (result, output) = try Self.issue("""
+        let (result, output) = try Self.issue(
+            """
             shipment_id,delivery_date,scope,order_value,currency
             AT,2024-01-17,D1,100.00,EUR
             BELOW,2024-01-17,D1,99.99,EUR
@@ -66,7 +75,8 @@ struct ManifestTests {
     @Test("RFC 4180 quoting in and out, CRLF line ends, and a quoted line break keep line numbers right")
     func csvQuoting() throws {
         let directory = try TemporaryDirectory()
-        let manifest = "shipment_id,note,delivery_date,scope\r\n\"A,\"\"1\",plain,2024-01-17,D1\r\nB2,\"two\nlines\",2024-01-17,D1\r\nC 3,x,2024-01-17,D1\r\n"
+        let manifest =
+            "shipment_id,note,delivery_date,scope\r\n\"A,\"\"1\",plain,2024-01-17,D1\r\nB2,\"two\nlines\",2024-01-17,D1\r\nC 3,x,2024-01-17,D1\r\n"
         let (result, output) = try Self.issue(manifest, in: directory)
         #expect(result.status == 0)
         let lines = (output ?? "").split(separator: "\n").map(String.init)
@@ -91,7 +101,9 @@ struct ManifestTests {
             """
         let (result, output) = try Self.issue(manifest, named: "m.jsonl", in: directory)
         #expect(result.status == 0, "\(result.stderr)")
-        let objects = try (output ?? "").split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let objects = try (output ?? "").split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
         #expect(objects.count == 2)
         #expect(objects[0]["shipment_id"] as? String == #"J"1"#)
         #expect(objects[0]["code_required"] as? Bool == true)
@@ -108,7 +120,8 @@ struct ManifestTests {
     func rejects() throws {
         let directory = try TemporaryDirectory()
         let rejectsPath = directory.file("rejects.txt")
-        let (result, output) = try Self.issue("""
+        let (result, output) = try Self.issue(
+            """
             shipment_id,delivery_date,scope,order_value,currency
             GOOD1,2024-01-17,D1,1,EUR
             BAD ID,2024-01-17,D1,1,EUR
@@ -124,23 +137,25 @@ struct ManifestTests {
         #expect(result.status == 0)
         #expect(Self.rows(output).map { $0[0] } == ["GOOD1", "GOOD8"])
         let rejected = try String(contentsOfFile: rejectsPath, encoding: .utf8).split(separator: "\n").map(String.init)
-        #expect(rejected == [
-            "line 3: invalid shipment ID 'BAD ID': character outside 0x21-0x7E U+0020 (space) at position 4",
-            "line 4: invalid date '2024-02-30': February 2024 has 29 days",
-            "line 5: no key covers 2023-12-31",
-            "line 6: invalid scope: 'D/1'",
-            "line 7: malformed order_value '12.3.4': expected a decimal such as 149.90",
-            "line 8: malformed currency 'euro': expected an ISO 4217 code such as EUR",
-            "line 9: expected 5 fields, found 3",
-        ])
+        #expect(
+            rejected == [
+                "line 3: invalid shipment ID 'BAD ID': character outside 0x21-0x7E U+0020 (space) at position 4",
+                "line 4: invalid date '2024-02-30': February 2024 has 29 days",
+                "line 5: no key covers 2023-12-31",
+                "line 6: invalid scope: 'D/1'",
+                "line 7: malformed order_value '12.3.4': expected a decimal such as 149.90",
+                "line 8: malformed currency 'euro': expected an ISO 4217 code such as EUR",
+                "line 9: expected 5 fields, found 3",
+            ])
         #expect(result.stderr.contains("9 rows read, 0 codes issued, 2 not required, 7 rejected"))
     }
 
     @Test("--strict stops at the first bad row with exit 65 and writes no output file")
     func strict() throws {
         let directory = try TemporaryDirectory()
-        let (result, output) = try Self.issue("shipment_id,delivery_date\nA,2024-01-17\nB,2024-13-01\nC,2024-01-17\n",
-                                              ["--strict"], in: directory)
+        let (result, output) = try Self.issue(
+            "shipment_id,delivery_date\nA,2024-01-17\nB,2024-13-01\nC,2024-01-17\n",
+            ["--strict"], in: directory)
         #expect(result.status == 65)
         #expect(result.stderr.contains("line 3: invalid date '2024-13-01': there is no month 13"))
         #expect(output == nil)
@@ -157,8 +172,10 @@ struct ManifestTests {
         let unknown = try CommandRunner.run(["issue", "--keyring", Self.example, "--manifest", text])
         #expect(unknown.status == 64)
         let existing = try directory.write("taken.csv", "keep me")
-        let refused = try CommandRunner.run(["issue", "--keyring", Self.example, "--manifest", text, "--input-format", "csv",
-                                             "--out", existing])
+        let refused = try CommandRunner.run([
+            "issue", "--keyring", Self.example, "--manifest", text, "--input-format", "csv",
+            "--out", existing,
+        ])
         #expect(refused.status == 73)
         #expect(try String(contentsOfFile: existing, encoding: .utf8) == "keep me")
     }
@@ -168,16 +185,21 @@ struct ManifestTests {
         let keyring = try KeyringFile(path: Self.example).load(passphrase: nil, exampleMayBeShared: true).keyring
         var manifest = "shipment_id,delivery_date,scope,order_value,currency\n"
         for row in 0..<3000 {
-            manifest += "S\(row * 7919 % 100_003),2024-01-\(17 + row % 3),DEPOT-\(row % 7),\(row % 300).50,\(["EUR", "GBP", "INR"][row % 3])\n"
+            manifest +=
+                "S\(row * 7919 % 100_003),2024-01-\(17 + row % 3),DEPOT-\(row % 7),\(row % 300).50,\(["EUR", "GBP", "INR"][row % 3])\n"
         }
         func run(threads: Int) throws -> String {
             let directory = try TemporaryDirectory()
             let input = try directory.write("in.csv", manifest)
             let out = directory.file("out.csv"), rejects = directory.file("rejects.txt")
-            let inFD = open(input, O_RDONLY), outFD = open(out, O_WRONLY | O_CREAT, 0o600), rejectFD = open(rejects, O_WRONLY | O_CREAT, 0o600)
+            let inFD = open(input, O_RDONLY), outFD = open(out, O_WRONLY | O_CREAT, 0o600),
+                rejectFD = open(rejects, O_WRONLY | O_CREAT, 0o600)
             defer { close(inFD); close(outFD); close(rejectFD) }
-            let issuer = ManifestIssuer(keyring: keyring, options: .init(format: .csv, timeZone: try DeliveryTimeZone("UTC"),
-                                                                          threads: threads, chunkSize: 1024))
+            let issuer = ManifestIssuer(
+                keyring: keyring,
+                options: .init(
+                    format: .csv, timeZone: try DeliveryTimeZone("UTC"),
+                    threads: threads, chunkSize: 1024))
             let summary = try issuer.run(input: inFD, output: outFD, rejects: rejectFD)
             #expect(summary.rowsRead == 3000 && summary.rejected == 0)
             return try String(contentsOfFile: out, encoding: .utf8)
@@ -188,8 +210,11 @@ struct ManifestTests {
         #expect(rows.count == 3000)
         #expect(rows.enumerated().allSatisfy { index, row in row[0] == "S\(index * 7919 % 100_003)" })
         for index in stride(from: 0, to: 3000, by: 97) where rows[index][3] == "true" {
-            let generator = CodeGenerator(dayKey: try keyring.dayKey(scope: try Scope(String(rows[index][2])),
-                                                                     date: try DeliveryDate(String(rows[index][1]))).dayKey)
+            let generator = CodeGenerator(
+                dayKey: try keyring.dayKey(
+                    scope: try Scope(String(rows[index][2])),
+                    date: try DeliveryDate(String(rows[index][1]))
+                ).dayKey)
             #expect(String(rows[index][4]) == generator.code(for: try ShipmentID(String(rows[index][0]))).description)
         }
     }
@@ -242,8 +267,10 @@ struct ManifestPipeTests {
         try reader.run()
         // If the pipe were replaced, the reader would wait forever for a writer: end it, and let the checks fail.
         DispatchQueue.global().asyncAfter(deadline: .now() + 20) { if reader.isRunning { reader.terminate() } }
-        let result = try CommandRunner.run(["issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", input,
-                                            "--out", fifo, "--time-zone", "UTC"])
+        let result = try CommandRunner.run([
+            "issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", input,
+            "--out", fifo, "--time-zone", "UTC",
+        ])
         reader.waitUntilExit()
         let text = String(decoding: received.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(result.status == 0, "\(result.stderr)")
@@ -260,8 +287,10 @@ struct ManifestPipeTests {
         var manifest = "shipment_id,delivery_date\n"
         for row in 0..<60_000 { manifest += "FULL-\(row),2024-01-17\n" }
         let input = try directory.write("m.csv", manifest)
-        let result = try CommandRunner.run(["issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", input,
-                                            "--out", "/dev/full", "--force", "--time-zone", "UTC"])
+        let result = try CommandRunner.run([
+            "issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", input,
+            "--out", "/dev/full", "--force", "--time-zone", "UTC",
+        ])
         #expect(result.status == 74)
         #expect(result.stderr.contains("error: cannot write the output: No space left on device"), "\(result.stderr)")
         #expect(!result.stderr.contains("rows read"), "no summary after a failed run")
@@ -275,20 +304,26 @@ struct ManifestPipeTests {
         let rows = String(repeating: "X1,2024-01-17\n", count: 1_400_000)  // 19.6 MB after the quote
         let runaway = try directory.write("runaway.csv", "shipment_id,delivery_date\nA,2024-01-17\n\"B,2024-01-17\n" + rows)
         let out = directory.file("out.csv")
-        let result = try CommandRunner.run(["issue", "--keyring", ManifestTests.example, "--manifest", runaway, "--out", out, "--time-zone", "UTC"])
+        let result = try CommandRunner.run([
+            "issue", "--keyring", ManifestTests.example, "--manifest", runaway, "--out", out, "--time-zone", "UTC",
+        ])
         #expect(result.status == 65)
         #expect(result.stderr.contains("error: \(runaway): the record at byte 39 runs past 16 MiB"), "\(result.stderr)")
         #expect(result.stderr.contains("hint: look for an unterminated quote there"))
         #expect(!FileManager.default.fileExists(atPath: out))
         // A header with no line end at all is caught the same way.
         let noLines = try directory.write("one-line.csv", String(repeating: "shipment_id,", count: 1_500_000))
-        let header = try CommandRunner.run(["issue", "--keyring", ManifestTests.example, "--manifest", noLines, "--out", directory.file("b.csv")])
+        let header = try CommandRunner.run([
+            "issue", "--keyring", ManifestTests.example, "--manifest", noLines, "--out", directory.file("b.csv"),
+        ])
         #expect(header.status == 65)
         #expect(header.stderr.contains("the record at byte 0 runs past 16 MiB"), "\(header.stderr)")
         // Within the limit, the same quote is one rejected row at its line.
         let short = try directory.write("short.csv", "shipment_id,delivery_date\nA,2024-01-17\n\"B,2024-01-17\n" + rows.prefix(140_000))
-        let rejected = try CommandRunner.run(["issue", "--keyring", ManifestTests.example, "--manifest", short, "--out", directory.file("c.csv"),
-                                              "--time-zone", "UTC"])
+        let rejected = try CommandRunner.run([
+            "issue", "--keyring", ManifestTests.example, "--manifest", short, "--out", directory.file("c.csv"),
+            "--time-zone", "UTC",
+        ])
         #expect(rejected.status == 0)
         #expect(rejected.stderr.contains("line 3: unterminated quoted field"))
     }

@@ -23,8 +23,11 @@ struct OutputSafetyTests {
         let before = Self.bytes(keyring)
         #expect(symlink(keyring, directory.file("alias.json")) == 0)
         for out in [keyring, directory.file("alias.json"), directory.path + "/./kr.json"] {
-            let result = try CommandRunner.run(["keys", "export-device", "--keyring", keyring, "--scope", "D", "--from", "2024-03-10",
-                                                "--time-zone", "UTC", "--out", out, "--force"] + Self.now)
+            let result = try CommandRunner.run(
+                [
+                    "keys", "export-device", "--keyring", keyring, "--scope", "D", "--from", "2024-03-10",
+                    "--time-zone", "UTC", "--out", out, "--force",
+                ] + Self.now)
             #expect(result.status == 64, "\(out): \(result.stderr)")
             #expect(result.stderr.contains("--out and --keyring name the same file"))
         }
@@ -38,8 +41,11 @@ struct OutputSafetyTests {
         let keyring = try Self.keyring(in: directory)
         let device = directory.file("device.json")
         func export(_ extra: [String]) throws -> CommandRunner.Result {
-            try CommandRunner.run(["keys", "export-device", "--keyring", keyring, "--scope", "D", "--from", "2024-03-10",
-                                   "--time-zone", "UTC", "--out", device] + extra + Self.now)
+            try CommandRunner.run(
+                [
+                    "keys", "export-device", "--keyring", keyring, "--scope", "D", "--from", "2024-03-10",
+                    "--time-zone", "UTC", "--out", device,
+                ] + extra + Self.now)
         }
         #expect(try export([]).status == 0)
         let first = Self.bytes(device)
@@ -77,8 +83,10 @@ struct OutputSafetyTests {
         let directory = try TemporaryDirectory()
         let manifest = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\nB,2024-02-30\n")
         let out = directory.file("feed.csv")
-        let result = try CommandRunner.run(["issue", "--keyring", Repository.path("keys-example/keyring.json"),
-                                            "--manifest", manifest, "--out", out, "--rejects", "-", "--time-zone", "UTC"])
+        let result = try CommandRunner.run([
+            "issue", "--keyring", Repository.path("keys-example/keyring.json"),
+            "--manifest", manifest, "--out", out, "--rejects", "-", "--time-zone", "UTC",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.hasPrefix("line 3: "))
         #expect(!FileManager.default.fileExists(atPath: directory.file("-")))
@@ -87,8 +95,10 @@ struct OutputSafetyTests {
     @Test("a directory as --manifest is a usage error that names it")
     func directoryManifest() throws {
         let directory = try TemporaryDirectory()
-        let result = try CommandRunner.run(["issue", "--keyring", Repository.path("keys-example/keyring.json"),
-                                            "--manifest", directory.path, "--input-format", "csv"])
+        let result = try CommandRunner.run([
+            "issue", "--keyring", Repository.path("keys-example/keyring.json"),
+            "--manifest", directory.path, "--input-format", "csv",
+        ])
         #expect(result.status == 64)
         #expect(result.stderr.contains("cannot read \(directory.path): it is a directory"))
     }
@@ -117,8 +127,10 @@ struct OutputSafetyTests {
         let directory = try TemporaryDirectory()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
-        process.arguments = ["issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", "-",
-                             "--out", directory.file("feed.csv"), "--time-zone", "UTC"]
+        process.arguments = [
+            "issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", "-",
+            "--out", directory.file("feed.csv"), "--time-zone", "UTC",
+        ]
         let input = Pipe()
         process.standardInput = input
         process.standardError = FileHandle.nullDevice
@@ -148,13 +160,17 @@ struct OutputSafetyReviewTests {
     func stdoutTwice() throws {
         let directory = try TemporaryDirectory()
         let manifest = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\n")
-        let result = try CommandRunner.run(["issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", manifest,
-                                            "--out", "/dev/stdout", "--rejects", "-"])
+        let result = try CommandRunner.run([
+            "issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", manifest,
+            "--out", "/dev/stdout", "--rejects", "-",
+        ])
         #expect(result.status == 64)
         #expect(result.stderr.contains("--rejects and --out name standard output"))
         // Two outputs to /dev/null are harmless.
-        let null = try CommandRunner.run(["issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", manifest,
-                                          "--out", "/dev/null", "--rejects", "/dev/null", "--time-zone", "UTC"])
+        let null = try CommandRunner.run([
+            "issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", manifest,
+            "--out", "/dev/null", "--rejects", "/dev/null", "--time-zone", "UTC",
+        ])
         #expect(null.status == 0, "\(null.stderr)")
     }
 
@@ -164,8 +180,10 @@ struct OutputSafetyReviewTests {
         let other = try OutputSafetyTests.keyring(in: directory, name: "other.json")
         let before = FileManager.default.contents(atPath: other)
         let manifest = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\n")
-        let result = try CommandRunner.run(["issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", manifest,
-                                            "--out", other, "--force"])
+        let result = try CommandRunner.run([
+            "issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", manifest,
+            "--out", other, "--force",
+        ])
         #expect(result.status == 64)
         #expect(result.stderr.contains("holds keys; a feed never replaces key material"))
         #expect(FileManager.default.contents(atPath: other) == before)

@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
+
 @testable import DeliveryOTP
 
 /// A revocation changes the revoked key's own dates and no other (review item 3).
@@ -24,9 +25,11 @@ struct RevocationTests {
             let revoked = Bool.random(using: &random) && Int.random(in: 0..<4, using: &random) == 0
             if !revoked && !starts.insert(offset).inserted { continue }
             let secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
-            keys.append(Keyring.Key(id: try! KeyID("k-\(index)"), secret: SecretKey(copying: secret),
-                                    activeFrom: today.adding(days: offset)!, createdAt: nil,
-                                    revokedAt: revoked ? Timestamp(secondsSinceEpoch: 0) : nil))
+            keys.append(
+                Keyring.Key(
+                    id: try! KeyID("k-\(index)"), secret: SecretKey(copying: secret),
+                    activeFrom: today.adding(days: offset)!, createdAt: nil,
+                    revokedAt: revoked ? Timestamp(secondsSinceEpoch: 0) : nil))
         }
         return try! Keyring(keys: keys)
     }
@@ -38,13 +41,15 @@ struct RevocationTests {
             let keyring = Self.randomKeyring(&random)
             let candidates = keyring.keys.filter { !$0.isRevoked }
             guard let target = candidates.randomElement(using: &random) else { return }
-            let replacementFrom = Bool.random(using: &random)
+            let replacementFrom =
+                Bool.random(using: &random)
                 ? Self.today.adding(days: Int.random(in: -70...70, using: &random)) : nil
             let allowPast = Bool.random(using: &random)
             let revocation: Keyring.Revocation
             do {
-                revocation = try keyring.revoking(id: target.id, replacementFrom: replacementFrom, today: Self.today,
-                                                  now: Self.now, allowPast: allowPast)
+                revocation = try keyring.revoking(
+                    id: target.id, replacementFrom: replacementFrom, today: Self.today,
+                    now: Self.now, allowPast: allowPast)
             } catch {
                 // A refused revocation changes nothing; the refusals are tested one by one below.
                 return
@@ -53,8 +58,9 @@ struct RevocationTests {
             for offset in -120...120 {
                 let date = Self.today.adding(days: offset)!
                 if Self.serving(keyring, date) != Self.serving(revocation.keyring, date) { changed.append(date) }
-                #expect(revocation.changed.contains(date) == (Self.serving(keyring, date) != Self.serving(revocation.keyring, date)),
-                        "seed \(seed): \(date), reported \(revocation.changed)")
+                #expect(
+                    revocation.changed.contains(date) == (Self.serving(keyring, date) != Self.serving(revocation.keyring, date)),
+                    "seed \(seed): \(date), reported \(revocation.changed)")
                 // The reported split is exact too: from today on, and what falls back to the key before.
                 #expect((revocation.changedFromToday?.contains(date) ?? false) == (revocation.changed.contains(date) && date >= Self.today))
                 let usesFallback = revocation.fallbackDates?.contains(date) ?? false
@@ -69,16 +75,19 @@ struct RevocationTests {
     }
 
     static let twoKeys = try! Keyring(keys: [
-        Keyring.Key(id: try! KeyID("k-old"), secret: SecretKey(copying: [UInt8](repeating: 1, count: 32)),
-                    activeFrom: try! DeliveryDate("2024-01-01"), createdAt: nil),
-        Keyring.Key(id: try! KeyID("k-new"), secret: SecretKey(copying: [UInt8](repeating: 2, count: 32)),
-                    activeFrom: try! DeliveryDate("2024-02-01"), createdAt: nil),
+        Keyring.Key(
+            id: try! KeyID("k-old"), secret: SecretKey(copying: [UInt8](repeating: 1, count: 32)),
+            activeFrom: try! DeliveryDate("2024-01-01"), createdAt: nil),
+        Keyring.Key(
+            id: try! KeyID("k-new"), secret: SecretKey(copying: [UInt8](repeating: 2, count: 32)),
+            activeFrom: try! DeliveryDate("2024-02-01"), createdAt: nil),
     ])
 
     @Test("revoking a key superseded before today adds no replacement and leaves today's key alone")
     func supersededKeyNeedsNoReplacement() throws {
-        let revocation = try Self.twoKeys.revoking(id: try KeyID("k-old"), replacementFrom: nil, today: Self.today,
-                                                   now: Self.now, allowPast: false)
+        let revocation = try Self.twoKeys.revoking(
+            id: try KeyID("k-old"), replacementFrom: nil, today: Self.today,
+            now: Self.now, allowPast: false)
         #expect(revocation.replacement == nil)
         #expect(revocation.changedFromToday == nil)
         #expect(revocation.changed == .init(first: try DeliveryDate("2024-01-01"), last: try DeliveryDate("2024-01-31")))
@@ -88,13 +97,14 @@ struct RevocationTests {
     @Test("a replacement date before the revoked key's start or on the next key's start is refused")
     func replacementOutsideTheKeysDates() throws {
         #expect(throws: KeyringLifecycleError.self) {
-            try Self.twoKeys.revoking(id: try KeyID("k-new"), replacementFrom: try DeliveryDate("2024-01-20"),
-                                      today: Self.today, now: Self.now, allowPast: true)
+            try Self.twoKeys.revoking(
+                id: try KeyID("k-new"), replacementFrom: try DeliveryDate("2024-01-20"),
+                today: Self.today, now: Self.now, allowPast: true)
         }
         #expect(throws: KeyringLifecycleError.self) {
-            try Self.twoKeys.revoking(id: try KeyID("k-old"), replacementFrom: try DeliveryDate("2024-02-01"),
-                                      today: Self.today, now: Self.now, allowPast: true)
+            try Self.twoKeys.revoking(
+                id: try KeyID("k-old"), replacementFrom: try DeliveryDate("2024-02-01"),
+                today: Self.today, now: Self.now, allowPast: true)
         }
     }
 }
-

@@ -6,8 +6,9 @@ import Testing
 struct SecretResidueTests {
     static let gdb: String? = ["/usr/bin/gdb", "/bin/gdb"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    @Test("after export-device, a core dump taken at exit holds no base64 of any day key it wrote",
-          .enabled(if: gdb != nil, "gdb is not installed (.ci/run installs it)"))
+    @Test(
+        "after export-device, a core dump taken at exit holds no base64 of any day key it wrote",
+        .enabled(if: gdb != nil, "gdb is not installed (.ci/run installs it)"))
     func noBase64InTheHeap() throws {
         let directory = try TemporaryDirectory()
         let keyring = directory.file("kr.json"), device = directory.file("device.json"), core = directory.file("core")
@@ -17,11 +18,13 @@ struct SecretResidueTests {
         // inherit: start it through python3 with an empty signal mask, and under timeout(1) so it cannot hang.
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execvp(sys.argv[1], sys.argv[1:])",
-                             "timeout", "120", Self.gdb!, "-batch", "-ex", "break exit", "-ex", "run", "-ex", "gcore \(core)", "--args",
-                             CommandRunner.executable, "keys", "export-device", "--keyring", keyring, "--scope", "DEPOT-12",
-                             "--from", "2024-03-10", "--days", "7", "--time-zone", "UTC", "--out", device,
-                             "--now", "2024-03-10T12:00:00Z"]
+        process.arguments = [
+            "python3", "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execvp(sys.argv[1], sys.argv[1:])",
+            "timeout", "120", Self.gdb!, "-batch", "-ex", "break exit", "-ex", "run", "-ex", "gcore \(core)", "--args",
+            CommandRunner.executable, "keys", "export-device", "--keyring", keyring, "--scope", "DEPOT-12",
+            "--from", "2024-03-10", "--days", "7", "--time-zone", "UTC", "--out", device,
+            "--now", "2024-03-10T12:00:00Z",
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

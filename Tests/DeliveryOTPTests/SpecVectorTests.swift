@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import DeliveryOTP
 
 /// SPEC.md's test-vector table is checked, row by row, by recomputing the day
@@ -23,8 +24,9 @@ struct SpecVectorTests {
                 $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "`"))
             }
             guard cells.count == 9, Int(cells[1]) != nil else { return nil }
-            return Row(masterHex: cells[2], scope: cells[3] == "(empty)" ? "" : cells[3], date: cells[4],
-                       shipmentID: cells[5], dayKeyHex: cells[6], code: cells[7])
+            return Row(
+                masterHex: cells[2], scope: cells[3] == "(empty)" ? "" : cells[3], date: cells[4],
+                shipmentID: cells[5], dayKeyHex: cells[6], code: cells[7])
         }
         return (text, rows)
     }
@@ -43,7 +45,10 @@ struct SpecVectorTests {
         if ProcessInfo.processInfo.environment["DELIVERY_OTP_WRITE_VECTORS"] == "1" {
             for row in rows {
                 let (dayKey, code) = try Self.compute(row)
-                let oldLine = text.split(separator: "\n").first { $0.contains("`\(row.shipmentID)`") && $0.contains(row.date) && $0.contains(row.masterHex) && $0.contains(row.scope.isEmpty ? "(empty)" : "| \(row.scope) |") }!
+                let oldLine = text.split(separator: "\n").first {
+                    $0.contains("`\(row.shipmentID)`") && $0.contains(row.date) && $0.contains(row.masterHex)
+                        && $0.contains(row.scope.isEmpty ? "(empty)" : "| \(row.scope) |")
+                }!
                 var cells = oldLine.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
                 cells[6] = " `\(dayKey)` "
                 cells[7] = " `\(code)` "

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import DeliveryOTP
 
 /// Hex helpers for vectors.

@@ -1,5 +1,6 @@
 import PropertyBased
 import Testing
+
 @testable import DeliveryOTP
 
 @Suite("Dynamic truncation (spec §3)")

@@ -48,7 +48,8 @@ public struct CodeGenerator: Sendable {
     /// ``codes(for:_:)`` on bytes that ``ShipmentID/isValid(bytes:)`` accepted.
     @inline(__always)
     public func codes(forValidatedBytes first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer)
-        -> (DeliveryCode, DeliveryCode) {
+        -> (DeliveryCode, DeliveryCode)
+    {
         guard max(first.count, second.count) + DeliveryDate.encodedLength <= HMACSHA256Midstate.singleBlockCapacity else {
             return (code(forValidatedBytes: first), code(forValidatedBytes: second))
         }
@@ -112,7 +113,7 @@ public struct CodeGenerator: Sendable {
     private final class State: @unchecked Sendable {
         struct Contents {
             var midstate: HMACSHA256Midstate
-            var date: (UInt64, UInt64) // the first 10 bytes hold `YYYY-MM-DD`
+            var date: (UInt64, UInt64)  // the first 10 bytes hold `YYYY-MM-DD`
         }
 
         // Written once in init, read-only afterwards; wiped in deinit.

@@ -1,8 +1,9 @@
 import Dispatch
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// One row to issue: a shipment delivered from `scope` on `date`.

@@ -28,8 +28,10 @@ enum DynamicTruncation {
         let offset = words.7 & 0x0F  // T[31] is the low byte of word 7
         let wordIndex = offset >> 2
         let byteShift = UInt64(offset & 3)
-        let pairs = (UInt64(words.0) << 32 | UInt64(words.1), UInt64(words.1) << 32 | UInt64(words.2),
-                     UInt64(words.2) << 32 | UInt64(words.3), UInt64(words.3) << 32 | UInt64(words.4))
+        let pairs = (
+            UInt64(words.0) << 32 | UInt64(words.1), UInt64(words.1) << 32 | UInt64(words.2),
+            UInt64(words.2) << 32 | UInt64(words.3), UInt64(words.3) << 32 | UInt64(words.4)
+        )
         var pair = pairs.0 & (0 &- UInt64(ConstantTime.equalMask(0, wordIndex) & 1))
         pair |= pairs.1 & (0 &- UInt64(ConstantTime.equalMask(1, wordIndex) & 1))
         pair |= pairs.2 & (0 &- UInt64(ConstantTime.equalMask(2, wordIndex) & 1))

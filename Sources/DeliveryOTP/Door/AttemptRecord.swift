@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// One line of the attempt log. It never holds the typed code or any key.
@@ -41,8 +41,10 @@ public struct AttemptRecord: Sendable, Hashable {
     public var deviceID: DeviceID?
 
     /// A record from its parts; stores build these from their rows.
-    public init(time: Timestamp, shipment: ShipmentID, date: DeliveryDate, scope: Scope, outcome: Outcome,
-                attempt: Int?, deviceID: DeviceID?) {
+    public init(
+        time: Timestamp, shipment: ShipmentID, date: DeliveryDate, scope: Scope, outcome: Outcome,
+        attempt: Int?, deviceID: DeviceID?
+    ) {
         self.time = time
         self.shipment = shipment
         self.date = date

@@ -15,8 +15,10 @@
 /// write; the async `CourierVerifier.verify(_:for:)` runs them off the caller's executor.
 public protocol AttemptStore: Sendable {
     /// Counts an attempt (or records a locked or already-accepted try) and makes it durable.
-    func begin(shipment: ShipmentID, date: DeliveryDate, scope: Scope, limit: Int, deviceID: DeviceID?,
-               at time: Timestamp) throws(AttemptStoreError) -> AttemptAdmission
+    func begin(
+        shipment: ShipmentID, date: DeliveryDate, scope: Scope, limit: Int, deviceID: DeviceID?,
+        at time: Timestamp
+    ) throws(AttemptStoreError) -> AttemptAdmission
     /// Stores the verdict of a counted attempt; an accepted one records the handover.
     func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp) throws(AttemptStoreError)
     /// The attempt log, oldest first, from `since` on (all of it when nil).
@@ -96,12 +98,14 @@ public enum AttemptClock {
     /// Refuses `time` when it is more than ``tolerance`` before `latest`, and an attempt for a date
     /// before `latestDate` (a clock set back across midnight would reach the previous day's counts).
     /// For implementations of ``AttemptStore``.
-    public static func check(_ time: Timestamp, date: DeliveryDate, latest: Timestamp?, latestDate: DeliveryDate?) throws(AttemptStoreError) {
+    public static func check(_ time: Timestamp, date: DeliveryDate, latest: Timestamp?, latestDate: DeliveryDate?) throws(AttemptStoreError)
+    {
         guard let latest else { return }
         let behind = time.secondsSinceEpoch < latest.secondsSinceEpoch - tolerance
         let earlierDay = latestDate.map { date < $0 } ?? false
         guard behind || earlierDay else { return }
-        throw AttemptStoreError("the clock (\(time)) is behind the latest attempt time (\(latest)); nothing was counted",
-                                kind: .clockMovedBack(latest: latest))
+        throw AttemptStoreError(
+            "the clock (\(time)) is behind the latest attempt time (\(latest)); nothing was counted",
+            kind: .clockMovedBack(latest: latest))
     }
 }

@@ -28,8 +28,10 @@ public struct CourierVerifier<Store: AttemptStore>: Sendable {
     /// Makes a verifier. The effective limit is the device file's (else 5), lowered to `attemptLimit`
     /// when that is smaller: a caller can make the door stricter, never looser. `deviceID`, when given,
     /// wins over the device file's. `clock` is the time source (the system clock unless a test sets one).
-    public init(deviceKeys: DeviceKeys, store: Store, attemptLimit: Int? = nil, deviceID: DeviceID? = nil,
-                clock: @escaping @Sendable () -> Timestamp = { .now }) throws(CourierError) {
+    public init(
+        deviceKeys: DeviceKeys, store: Store, attemptLimit: Int? = nil, deviceID: DeviceID? = nil,
+        clock: @escaping @Sendable () -> Timestamp = { .now }
+    ) throws(CourierError) {
         if let attemptLimit, !Self.attemptLimits.contains(attemptLimit) { throw .attemptLimit(attemptLimit) }
         let fileLimit = deviceKeys.attemptLimit ?? Self.defaultAttemptLimit
         guard Self.attemptLimits.contains(fileLimit) else { throw .attemptLimit(fileLimit) }
@@ -61,8 +63,9 @@ public struct CourierVerifier<Store: AttemptStore>: Sendable {
         let admission: AttemptAdmission
         do {
             try store.prune(before: date.adding(days: -Self.retentionDays) ?? date)
-            admission = try store.begin(shipment: shipment, date: date, scope: deviceKeys.scope, limit: attemptLimit,
-                                        deviceID: deviceID, at: now)
+            admission = try store.begin(
+                shipment: shipment, date: date, scope: deviceKeys.scope, limit: attemptLimit,
+                deviceID: deviceID, at: now)
         } catch {
             if case .clockMovedBack(let latest) = error.kind { throw .clockMovedBack(now: now, latest: latest) }
             throw .store(error)

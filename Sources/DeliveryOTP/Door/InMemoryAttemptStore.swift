@@ -23,14 +23,17 @@ public final class InMemoryAttemptStore: AttemptStore {
 
     /// Counts an attempt, or records a locked or already-accepted try, as ``AttemptStore`` describes.
     /// Throws ``AttemptStoreError`` (kind `clockMovedBack`) when `time` fails the ``AttemptClock`` check.
-    public func begin(shipment: ShipmentID, date: DeliveryDate, scope: Scope, limit: Int, deviceID: DeviceID?,
-                      at time: Timestamp) throws(AttemptStoreError) -> AttemptAdmission {
+    public func begin(
+        shipment: ShipmentID, date: DeliveryDate, scope: Scope, limit: Int, deviceID: DeviceID?,
+        at time: Timestamp
+    ) throws(AttemptStoreError) -> AttemptAdmission {
         try state.withLock { (state) throws(AttemptStoreError) -> AttemptAdmission in
             func record(_ outcome: AttemptRecord.Outcome, _ attempt: Int?) -> Int64 {
                 let id = state.nextID
                 state.nextID += 1
-                state.rows[id] = AttemptRecord(time: time, shipment: shipment, date: date, scope: scope, outcome: outcome,
-                                               attempt: attempt, deviceID: deviceID)
+                state.rows[id] = AttemptRecord(
+                    time: time, shipment: shipment, date: date, scope: scope, outcome: outcome,
+                    attempt: attempt, deviceID: deviceID)
                 return id
             }
             try AttemptClock.check(time, date: date, latest: state.latest, latestDate: state.rows.values.map(\.date).max())

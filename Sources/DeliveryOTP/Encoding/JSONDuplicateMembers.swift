@@ -96,9 +96,11 @@ enum JSONDuplicateMembers {
             default:
                 // A number, true, false or null: its characters only, up to the next delimiter.
                 let start = index
-                while let byte = peek, byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: ".")
+                while let byte = peek,
+                    byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: ".")
                         || (byte >= 0x30 && byte <= 0x39) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
-                        || byte == UInt8(ascii: "E") { index += 1 }
+                        || byte == UInt8(ascii: "E")
+                { index += 1 }
                 guard index > start else { throw Malformed() }
                 return false
             }
@@ -107,7 +109,8 @@ enum JSONDuplicateMembers {
         /// Four hex digits after `\u`.
         mutating func hexUnit() throws(Malformed) -> UInt32 {
             guard index + 4 <= bytes.count,
-                  let unit = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16) else { throw Malformed() }
+                let unit = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
+            else { throw Malformed() }
             index += 4
             return unit
         }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The keyring's audit trail: one JSON line per key operation appended to
@@ -30,10 +30,11 @@ package struct AuditLog: Sendable {
         let user = Self.userName()
         var text = ""
         for event in events {
-            text += JSONText.line([
-                ("time", time.description), ("operation", event.operation), ("keyId", event.keyID?.rawValue),
-                ("fingerprint", event.fingerprint?.description), ("user", user),
-            ] + event.details.map { ($0.0, Optional($0.1)) })
+            text += JSONText.line(
+                [
+                    ("time", time.description), ("operation", event.operation), ("keyId", event.keyID?.rawValue),
+                    ("fingerprint", event.fingerprint?.description), ("user", user),
+                ] + event.details.map { ($0.0, Optional($0.1)) })
         }
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw AtomicFile.WriteError(path: path, code: errno) }

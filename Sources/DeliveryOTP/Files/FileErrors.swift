@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A file of secrets (a keyring, device keys, a passphrase) could not be read.

@@ -57,8 +57,10 @@ package struct KeyringFile: Sendable {
     /// Writes a new keyring file, mode 0600. An existing file is never overwritten
     /// unless `replaceExisting`; then it is kept as `PATH.replaced-TIME`, never deleted.
     @discardableResult
-    package func create(_ keyring: Keyring, passphrase: Passphrase?, replaceExisting: Bool, now: Timestamp,
-                       audit: [AuditLog.Event]) throws(KeyringFileError) -> String? {
+    package func create(
+        _ keyring: Keyring, passphrase: Passphrase?, replaceExisting: Bool, now: Timestamp,
+        audit: [AuditLog.Event]
+    ) throws(KeyringFileError) -> String? {
         let lock: FileLock
         do { lock = try FileLock(for: target) } catch { throw .writeFailed(error) }
         defer { withExtendedLifetime(lock) {} }
@@ -75,9 +77,12 @@ package struct KeyringFile: Sendable {
     /// concurrent updates are serialised and none is lost. Encryption is kept
     /// as it was (with a fresh salt and nonce); ``setEncryption(_:passphrase:now:)`` changes it.
     @discardableResult
-    package func update(passphrase: Passphrase?, now: Timestamp,
-                       _ change: (Keyring) throws(KeyringFileError) -> (Keyring, [AuditLog.Event]))
-        throws(KeyringFileError) -> Keyring {
+    package func update(
+        passphrase: Passphrase?, now: Timestamp,
+        _ change: (Keyring) throws(KeyringFileError) -> (Keyring, [AuditLog.Event])
+    )
+        throws(KeyringFileError) -> Keyring
+    {
         let lock: FileLock
         do { lock = try FileLock(for: target) } catch { throw .writeFailed(error) }
         defer { withExtendedLifetime(lock) {} }

@@ -32,8 +32,10 @@ public struct DeviceKeys: Sendable {
     public let deviceID: DeviceID?
 
     /// Derives the day keys for `scope` and `days` consecutive dates from `start` (spec §1).
-    public init(keyring: Keyring, scope: Scope, from start: DeliveryDate, days: Int, timeZone: DeliveryTimeZone,
-                attemptLimit: Int? = nil, deviceID: DeviceID? = nil) throws(DeviceKeysError) {
+    public init(
+        keyring: Keyring, scope: Scope, from start: DeliveryDate, days: Int, timeZone: DeliveryTimeZone,
+        attemptLimit: Int? = nil, deviceID: DeviceID? = nil
+    ) throws(DeviceKeysError) {
         if let attemptLimit, !(1...10).contains(attemptLimit) { throw .attemptLimit(attemptLimit) }
         guard (1...Self.maximumDays).contains(days) else { throw .dayCount(days) }
         var entries: [Entry] = []
@@ -80,8 +82,9 @@ public struct DeviceKeys: Sendable {
 
     /// Parses and validates a device-key file in place.
     init(parsing bytes: UnsafeRawBufferPointer) throws(DeviceKeysError) {
-        let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!),
-                        count: bytes.count, deallocator: .none)
+        let data = Data(
+            bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!),
+            count: bytes.count, deallocator: .none)
         struct Header: Decodable { var format: String?; var version: Int? }
         struct Document: Decodable {
             struct Record: Decodable { var date: String; var keyId: String; var secret: String }

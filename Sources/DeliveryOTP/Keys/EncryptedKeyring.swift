@@ -21,10 +21,17 @@ struct EncryptedKeyring {
     struct Document: Codable {
         struct KDF: Codable {
             var name: String
-            var N: UInt64
+            var n: UInt64
             var r: UInt64
             var p: UInt64
             var salt: String
+
+            /// The file spells scrypt's cost parameter `N`, as RFC 7914 does.
+            enum CodingKeys: String, CodingKey {
+                case name
+                case n = "N"
+                case r, p, salt
+            }
         }
         var format: String
         var version: Int
@@ -36,7 +43,7 @@ struct EncryptedKeyring {
 
     /// The associated data: every parameter that is not already bound by the key or the nonce.
     static func associatedData(_ kdf: Document.KDF) -> [UInt8] {
-        Array("\(formatName)/v\(currentVersion)/\(kdf.name)/N=\(kdf.N)/r=\(kdf.r)/p=\(kdf.p)/\(cipherName)".utf8)
+        Array("\(formatName)/v\(currentVersion)/\(kdf.name)/N=\(kdf.n)/r=\(kdf.r)/p=\(kdf.p)/\(cipherName)".utf8)
     }
 
     /// Seals the plaintext keyring JSON with a fresh salt and nonce.
@@ -46,9 +53,9 @@ struct EncryptedKeyring {
             salt = try SecureRandom.bytes(count: 16)
             nonce = try SecureRandom.bytes(count: PassphraseCipher.nonceLength)
         } catch { throw .randomSourceFailed }
-        let kdf = Document.KDF(name: "scrypt", N: writtenN, r: 8, p: 1, salt: Data(salt).base64EncodedString())
+        let kdf = Document.KDF(name: "scrypt", n: writtenN, r: 8, p: 1, salt: Data(salt).base64EncodedString())
         let key: SecretKey, sealed: [UInt8]
-        do { key = try PassphraseCipher.deriveKey(passphrase: passphrase.secret, salt: salt, n: kdf.N, r: kdf.r, p: kdf.p) } catch {
+        do { key = try PassphraseCipher.deriveKey(passphrase: passphrase.secret, salt: salt, n: kdf.n, r: kdf.r, p: kdf.p) } catch {
             throw .encryptionFailed("scrypt (OpenSSL) could not derive the file key")
         }
         do { sealed = try PassphraseCipher.seal(plaintext, key: key, nonce: nonce, aad: associatedData(kdf)) } catch {
@@ -57,7 +64,9 @@ struct EncryptedKeyring {
         var text = JSONText()
         text.raw("{\n  \"format\": ")
         text.string(formatName)
-        text.raw(",\n  \"version\": \(currentVersion),\n  \"kdf\": { \"name\": \"scrypt\", \"N\": \(kdf.N), \"r\": \(kdf.r), \"p\": \(kdf.p), \"salt\": ")
+        text.raw(
+            ",\n  \"version\": \(currentVersion),\n  \"kdf\": { \"name\": \"scrypt\", \"N\": \(kdf.n), \"r\": \(kdf.r), \"p\": \(kdf.p), \"salt\": "
+        )
         text.string(kdf.salt)
         text.raw(" },\n  \"cipher\": ")
         text.string(cipherName)
@@ -70,33 +79,41 @@ struct EncryptedKeyring {
     }
 
     /// Opens an encrypted keyring; a wrong passphrase (or any changed byte) is `.wrongPassphrase`.
-    static func open<R>(_ bytes: UnsafeRawBufferPointer, passphrase: Passphrase,
-                        _ body: (UnsafeRawBufferPointer) throws(KeyringError) -> R) throws(KeyringError) -> R {
+    static func open<R>(
+        _ bytes: UnsafeRawBufferPointer, passphrase: Passphrase,
+        _ body: (UnsafeRawBufferPointer) throws(KeyringError) -> R
+    ) throws(KeyringError) -> R {
         switch JSONDuplicateMembers.check(bytes) {
         case .duplicate(let member): throw .duplicateMember(path: member)
         case .unreadable: throw .notJSON(reason: "not one JSON object in UTF-8, nested at most \(JSONDuplicateMembers.maximumDepth) deep")
         case nil: break
         }
-        let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!),
-                        count: bytes.count, deallocator: .none)
+        let data = Data(
+            bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!),
+            count: bytes.count, deallocator: .none)
         let document: Document
         do { document = try JSONDecoder().decode(Document.self, from: data) } catch {
-            throw .invalidField(path: DecodingErrorText.path(of: error, root: "encrypted keyring"), reason: DecodingErrorText.describe(error))
+            throw .invalidField(
+                path: DecodingErrorText.path(of: error, root: "encrypted keyring"), reason: DecodingErrorText.describe(error))
         }
         guard document.version == currentVersion else { throw .unsupportedVersion(document.version) }
         let kdf = document.kdf
         func refuse(_ field: String, _ reason: String) -> KeyringError {
             .invalidField(path: field, reason: reason)
         }
-        guard kdf.name == "scrypt" else { throw refuse("kdf.name", "\(Printable.quoted(kdf.name)) is not supported; this release reads scrypt") }
-        guard document.cipher == cipherName else { throw refuse("cipher", "\(Printable.quoted(document.cipher)) is not supported; this release reads \(cipherName)") }
-        guard kdf.N >= minimumN, kdf.N <= maximumN, kdf.N & (kdf.N - 1) == 0 else {
-            throw refuse("kdf.N", "\(kdf.N) is not a power of two from 2^15 to 2^20 (larger values could take gigabytes of memory)")
+        guard kdf.name == "scrypt" else {
+            throw refuse("kdf.name", "\(Printable.quoted(kdf.name)) is not supported; this release reads scrypt")
+        }
+        guard document.cipher == cipherName else {
+            throw refuse("cipher", "\(Printable.quoted(document.cipher)) is not supported; this release reads \(cipherName)")
+        }
+        guard kdf.n >= minimumN, kdf.n <= maximumN, kdf.n & (kdf.n - 1) == 0 else {
+            throw refuse("kdf.N", "\(kdf.n) is not a power of two from 2^15 to 2^20 (larger values could take gigabytes of memory)")
         }
         guard (1...maximumR).contains(kdf.r) else { throw refuse("kdf.r", "\(kdf.r) is not 1 to \(maximumR)") }
         guard (1...maximumP).contains(kdf.p) else { throw refuse("kdf.p", "\(kdf.p) is not 1 to \(maximumP)") }
-        guard 128 * kdf.N * kdf.r <= maximumMemory else {
-            throw refuse("kdf", "N = \(kdf.N) and r = \(kdf.r) need \(128 * kdf.N * kdf.r >> 20) MiB; this release allows at most 1024 MiB")
+        guard 128 * kdf.n * kdf.r <= maximumMemory else {
+            throw refuse("kdf", "N = \(kdf.n) and r = \(kdf.r) need \(128 * kdf.n * kdf.r >> 20) MiB; this release allows at most 1024 MiB")
         }
         guard let salt = Data(base64Encoded: kdf.salt), salt.count >= 16 else { throw refuse("kdf.salt", "not base64 of 16 or more bytes") }
         guard let nonce = Data(base64Encoded: document.nonce), nonce.count == PassphraseCipher.nonceLength else {
@@ -105,7 +122,7 @@ struct EncryptedKeyring {
         guard let sealed = Data(base64Encoded: document.ciphertext) else { throw refuse("ciphertext", "not standard base64") }
         let key: SecretKey
         do {
-            key = try PassphraseCipher.deriveKey(passphrase: passphrase.secret, salt: Array(salt), n: kdf.N, r: kdf.r, p: kdf.p)
+            key = try PassphraseCipher.deriveKey(passphrase: passphrase.secret, salt: Array(salt), n: kdf.n, r: kdf.r, p: kdf.p)
         } catch { throw .encryptionFailed("scrypt (OpenSSL) could not derive the file key") }
         var inner: Result<R, KeyringError>?
         do {

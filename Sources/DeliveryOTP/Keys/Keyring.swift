@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The security team's master keys, each active from a date until the next
@@ -27,8 +27,10 @@ public struct Keyring: Sendable {
         public static let secretLengths = 16...64
 
         /// A key from its parts; ``Keyring/init(keys:isExample:)`` checks the secret's length and that ids are unique.
-        public init(id: KeyID, secret: SecretKey, activeFrom: DeliveryDate,
-                    createdAt: Timestamp?, revokedAt: Timestamp? = nil) {
+        public init(
+            id: KeyID, secret: SecretKey, activeFrom: DeliveryDate,
+            createdAt: Timestamp?, revokedAt: Timestamp? = nil
+        ) {
             self.id = id
             self.secret = secret
             self.activeFrom = activeFrom
@@ -55,8 +57,9 @@ public struct Keyring: Sendable {
         for key in keys {
             guard seenIDs.insert(key.id).inserted else { throw .duplicateKeyID(key.id) }
             guard Key.secretLengths.contains(key.secret.byteCount) else {
-                throw .invalidField(path: "key \(key.id)",
-                                    reason: "secret is \(key.secret.byteCount) bytes; master secrets are 16 to 64 bytes")
+                throw .invalidField(
+                    path: "key \(key.id)",
+                    reason: "secret is \(key.secret.byteCount) bytes; master secrets are 16 to 64 bytes")
             }
             if !key.isRevoked {
                 if let other = startOwners[key.activeFrom] {
@@ -127,8 +130,9 @@ public struct Keyring: Sendable {
         }
         let decoded = try CanonicalBase64.withDecoded(record.secret) { (bytes) throws(KeyringError) -> SecretKey in
             guard Key.secretLengths.contains(bytes.count) else {
-                throw .invalidField(path: "\(label).secret",
-                                    reason: "the secret is \(bytes.count) bytes; master secrets are 16 to 64 bytes")
+                throw .invalidField(
+                    path: "\(label).secret",
+                    reason: "the secret is \(bytes.count) bytes; master secrets are 16 to 64 bytes")
             }
             return SecretKey(copying: bytes)
         }

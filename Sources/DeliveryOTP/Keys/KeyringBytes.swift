@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 extension Keyring {
@@ -31,8 +31,9 @@ extension Keyring {
     /// which needs a passphrase to open.
     public static func isEncrypted(_ bytes: some ContiguousBytes) -> Bool {
         bytes.withUnsafeBytes { buffer in
-            let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!),
-                            count: buffer.count, deallocator: .none)
+            let data = Data(
+                bytesNoCopy: UnsafeMutableRawPointer(mutating: buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!),
+                count: buffer.count, deallocator: .none)
             return (try? JSONDecoder().decode(FormatHeader.self, from: data))?.format == EncryptedKeyring.formatName
         }
     }

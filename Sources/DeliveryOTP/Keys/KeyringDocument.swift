@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Keyring file format v1 as JSON (SPEC.md, "Keyring file"); parsed here,
@@ -31,8 +31,9 @@ struct KeyringDocument: Codable {
 
     static func decode(_ bytes: UnsafeRawBufferPointer) throws(KeyringError) -> KeyringDocument {
         // Parse in place: no copy of the secret-bearing text is made here.
-        let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!),
-                        count: bytes.count, deallocator: .none)
+        let data = Data(
+            bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!),
+            count: bytes.count, deallocator: .none)
         let decoder = JSONDecoder()
         let header: Header
         do {
@@ -43,7 +44,9 @@ struct KeyringDocument: Codable {
         guard header.format == formatName else { throw .wrongFormat(found: header.format) }
         switch JSONDuplicateMembers.check(bytes) {
         case .duplicate(let path): throw .duplicateMember(path: path)
-        case .unreadable: throw .notJSON(reason: "not one JSON object in UTF-8 (no byte-order mark), nested at most \(JSONDuplicateMembers.maximumDepth) deep")
+        case .unreadable:
+            throw .notJSON(
+                reason: "not one JSON object in UTF-8 (no byte-order mark), nested at most \(JSONDuplicateMembers.maximumDepth) deep")
         case nil: break
         }
         guard let version = header.version else {

@@ -55,7 +55,8 @@ extension Keyring {
     /// codes already sent stay valid. Refuses a date on which an unrevoked key
     /// starts, (unless `allowPast`) a date before today, and an example keyring.
     public func rotating(activeFrom: DeliveryDate, today: DeliveryDate, now: Timestamp, allowPast: Bool)
-        throws(KeyringLifecycleError) -> (Keyring, Key) {
+        throws(KeyringLifecycleError) -> (Keyring, Key)
+    {
         if isExample { throw .keyring(.exampleKeyring) }
         if let existing = keys.first(where: { !$0.isRevoked && $0.activeFrom == activeFrom }) {
             throw .keyring(.activeFromTaken(activeFrom, existing.id))
@@ -126,7 +127,8 @@ extension Keyring {
     /// would take that key's dates), or after the default (it would leave the revoked
     /// key's dates from today to the key before) is refused.
     public func revoking(id: KeyID, replacementFrom: DeliveryDate?, today: DeliveryDate, now: Timestamp, allowPast: Bool)
-        throws(KeyringLifecycleError) -> Revocation {
+        throws(KeyringLifecycleError) -> Revocation
+    {
         if isExample { throw .keyring(.exampleKeyring) }
         guard let index = keys.firstIndex(where: { $0.id == id }) else { throw .keyring(.unknownKeyID(id)) }
         let target = keys[index]
@@ -151,8 +153,9 @@ extension Keyring {
         }
 
         var updated = keys
-        updated[index] = Key(id: target.id, secret: target.secret, activeFrom: target.activeFrom,
-                             createdAt: target.createdAt, revokedAt: now)
+        updated[index] = Key(
+            id: target.id, secret: target.secret, activeFrom: target.activeFrom,
+            createdAt: target.createdAt, revokedAt: now)
         var replacement: Key?
         if let start {
             do { replacement = try Keyring(unchecked: updated).newKey(activeFrom: start, now: now) } catch { throw .random(error) }

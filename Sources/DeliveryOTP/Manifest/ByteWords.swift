@@ -71,8 +71,9 @@ enum ByteWords {
     static func copy(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, count: Int) {
         var offset = 0
         while offset < count {
-            destination.storeBytes(of: source.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self),
-                                   toByteOffset: offset, as: SIMD16<UInt8>.self)
+            destination.storeBytes(
+                of: source.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self),
+                toByteOffset: offset, as: SIMD16<UInt8>.self)
             offset += 16
         }
     }

@@ -105,7 +105,10 @@ enum CSVScanner {
             }
             var fieldEnd = index
             if fieldEnd > fieldStart && (index == count || bytes[index] == UInt8(ascii: "\n"))
-                && bytes[fieldEnd - 1] == UInt8(ascii: "\r") { fieldEnd -= 1 }
+                && bytes[fieldEnd - 1] == UInt8(ascii: "\r")
+            {
+                fieldEnd -= 1
+            }
             field(column, UnsafeRawBufferPointer(rebasing: bytes[fieldStart..<fieldEnd]))
             column += 1
             if index >= count { return Record(next: index, lines: lines, problem: problem) }

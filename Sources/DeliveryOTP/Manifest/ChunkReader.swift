@@ -51,7 +51,8 @@ struct ChunkReader {
             // A CR not followed by LF before any LF: CR-only line ends. Hand back the first
             // "line" so that the header check refuses the file (never a silent empty feed).
             if let cr = bytes[searched...].firstIndex(of: UInt8(ascii: "\r")), cr + 1 < bytes.count,
-               bytes[cr + 1] != UInt8(ascii: "\n"), !bytes[..<cr].contains(UInt8(ascii: "\n")) {
+                bytes[cr + 1] != UInt8(ascii: "\n"), !bytes[..<cr].contains(UInt8(ascii: "\n"))
+            {
                 return (Array(bytes[...cr]), 0)
             }
             if let newline = bytes[searched...].firstIndex(of: UInt8(ascii: "\n")) {

@@ -42,8 +42,10 @@ struct ChunkWork: Sendable {
         /// The texts live in one block of their own, each followed by 16 spare
         /// bytes for ``ByteWords/copy(_:_:count:)``, so a row copies them with
         /// no reference counting and no libc call.
-        init(generator: CodeGenerator?, failure: String?, recordStart: [UInt8], requiredHead: [UInt8], requiredTail: [UInt8],
-             notRequired: [UInt8]) {
+        init(
+            generator: CodeGenerator?, failure: String?, recordStart: [UInt8], requiredHead: [UInt8], requiredTail: [UInt8],
+            notRequired: [UInt8]
+        ) {
             self.generator = generator
             self.failure = failure
             let texts = [recordStart, requiredHead, requiredTail, notRequired]
@@ -79,8 +81,10 @@ struct ChunkWork: Sendable {
             dateTail = date.baseAddress!.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
             length = UInt8(scope.count)
             if let pointer = scope.baseAddress {
-                words = (ByteWords.load(pointer, count: scope.count), ByteWords.load(pointer + 8, count: scope.count - 8),
-                         ByteWords.load(pointer + 16, count: scope.count - 16), ByteWords.load(pointer + 24, count: scope.count - 24))
+                words = (
+                    ByteWords.load(pointer, count: scope.count), ByteWords.load(pointer + 8, count: scope.count - 8),
+                    ByteWords.load(pointer + 16, count: scope.count - 16), ByteWords.load(pointer + 24, count: scope.count - 24)
+                )
             }
         }
 
@@ -139,8 +143,9 @@ struct ChunkWork: Sendable {
         var output = ByteBuffer(capacity: 64)
         /// 256 bytes per field for the unquoted copies of quoted fields (and JSON
         /// values), plus slack for word loads.
-        let quotedCopies = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * Field.allCases.count + ByteBuffer.slack,
-                                                                  alignment: 16)
+        let quotedCopies = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: 256 * Field.allCases.count + ByteBuffer.slack,
+            alignment: 16)
         // Per-row field views and flags, in memory of their own so that writing them needs no uniqueness checks.
         let fields = UnsafeMutableBufferPointer<UnsafeRawBufferPointer>.allocate(capacity: Field.allCases.count)
         let present = UnsafeMutableBufferPointer<Bool>.allocate(capacity: Field.allCases.count)
@@ -166,8 +171,10 @@ struct ChunkWork: Sendable {
             self.work = work
             var map = [Int](repeating: -1, count: work.columns.count)
             let columns = work.columns
-            for (field, column) in [(Field.shipment, columns.shipment as Int?), (.date, columns.date), (.scope, columns.scope),
-                                    (.value, columns.value), (.currency, columns.currency)] {
+            for (field, column) in [
+                (Field.shipment, columns.shipment as Int?), (.date, columns.date), (.scope, columns.scope),
+                (.value, columns.value), (.currency, columns.currency),
+            ] {
                 if let column, column < map.count { map[column] = field.rawValue }
             }
             columnFields = .allocate(capacity: max(map.count, 1))
@@ -222,7 +229,8 @@ struct ChunkWork: Sendable {
                 var column = 0, fieldStart = index, position = index, quoted = false, lineEnd = index
                 scan: while true {
                     let word = ByteWords.load(base + position)
-                    var marks = ByteWords.bytes(word, equalTo: UInt8(ascii: ",")) | ByteWords.bytes(word, equalTo: UInt8(ascii: "\n"))
+                    var marks =
+                        ByteWords.bytes(word, equalTo: UInt8(ascii: ",")) | ByteWords.bytes(word, equalTo: UInt8(ascii: "\n"))
                         | ByteWords.bytes(word, equalTo: UInt8(ascii: "\""))
                     while marks != 0 {
                         let at = position + marks.trailingZeroBitCount >> 3
@@ -243,7 +251,8 @@ struct ChunkWork: Sendable {
                 if !quoted {
                     // A CR before the line end ends the line, not the last field.
                     if lineEnd > fieldStart && byte(base, lineEnd - 1) == UInt8(ascii: "\r"),
-                       column - 1 < mapCount, map[column - 1] >= 0 {
+                        column - 1 < mapCount, map[column - 1] >= 0
+                    {
                         let last = fields[map[column - 1]]
                         fields[map[column - 1]] = UnsafeRawBufferPointer(start: last.baseAddress, count: last.count - 1)
                     }
@@ -293,7 +302,8 @@ struct ChunkWork: Sendable {
             defer { result.lines = line }
             while start < bytes.count {
                 if work.options.strict && result.firstReject != nil { return }
-                let end = memchr(base + start, Int32(UInt8(ascii: "\n")), bytes.count - start)
+                let end =
+                    memchr(base + start, Int32(UInt8(ascii: "\n")), bytes.count - start)
                     .map { UnsafeRawPointer($0) - base } ?? bytes.count
                 defer { start = end + 1; line += 1 }
                 let text = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
@@ -363,9 +373,11 @@ struct ChunkWork: Sendable {
             let value = fields[Field.value.rawValue]
             if present[Field.value.rawValue] && value.count > 0 {
                 guard let amount = ValuePolicy.Amount(bytes: value) else {
-                    reject(line: line, ValuePolicy.Amount.isWellFormed(value)
-                        ? "order_value \(Printable.quoted(text(.value))) is out of range (at most \(ValuePolicy.Amount.maximum) with 6 decimals)"
-                        : "malformed order_value \(Printable.quoted(text(.value))): expected a decimal such as 149.90")
+                    reject(
+                        line: line,
+                        ValuePolicy.Amount.isWellFormed(value)
+                            ? "order_value \(Printable.quoted(text(.value))) is out of range (at most \(ValuePolicy.Amount.maximum) with 6 decimals)"
+                            : "malformed order_value \(Printable.quoted(text(.value))): expected a decimal such as 149.90")
                     return
                 }
                 micros = amount.micros
@@ -381,7 +393,8 @@ struct ChunkWork: Sendable {
             }
             var required = true
             if !work.options.policy.requireAll, let micros, let currency,
-               let threshold = thresholds.first(where: { $0.currency == currency }) {
+                let threshold = thresholds.first(where: { $0.currency == currency })
+            {
                 required = micros >= threshold.micros
             }
             if required { result.issued += 1 } else { result.notRequired += 1 }
@@ -392,8 +405,10 @@ struct ChunkWork: Sendable {
 
         /// The slot of a (date, scope) pair not in the table: parsed, derived
         /// and added to it; nil, with the row rejected, when the date or scope is bad.
-        mutating func newSlot(key: SlotKey?, date: UnsafeRawBufferPointer, scope: UnsafeRawBufferPointer,
-                              line: Int) -> Unmanaged<Slot>? {
+        mutating func newSlot(
+            key: SlotKey?, date: UnsafeRawBufferPointer, scope: UnsafeRawBufferPointer,
+            line: Int
+        ) -> Unmanaged<Slot>? {
             let parsedDate = Result { () throws(InputError) in try DeliveryDate(asciiBytes: date) }
             guard case .success(let deliveryDate) = parsedDate else {
                 if case .failure(let error) = parsedDate { reject(line: line, error.description) }
@@ -431,15 +446,18 @@ struct ChunkWork: Sendable {
         @inline(__always)
         mutating func write(id: UnsafeRawBufferPointer, slot: Slot, code: DeliveryCode?) {
             // At most 2 x 64 bytes for an escaped ID, the slot's texts, and 16 for each copy's overrun.
-            output.reserve(output.count + 2 * id.count + slot.recordStart.count + slot.requiredHead.count
-                + slot.requiredTail.count + slot.notRequired.count + 6 + 5 * 16)
+            output.reserve(
+                output.count + 2 * id.count + slot.recordStart.count + slot.requiredHead.count
+                    + slot.requiredTail.count + slot.notRequired.count + 6 + 5 * 16)
             copy(slot.recordStart)
             let source = id.baseAddress!
             var special: UInt64 = 0
             for offset in stride(from: 0, to: id.count, by: 8) {
                 let word = ByteWords.load(source + offset, count: id.count - offset)
                 special |= ByteWords.bytes(word, equalTo: UInt8(ascii: "\""))
-                special |= work.options.format == .csv ? ByteWords.bytes(word, equalTo: UInt8(ascii: ","))
+                special |=
+                    work.options.format == .csv
+                    ? ByteWords.bytes(word, equalTo: UInt8(ascii: ","))
                     : ByteWords.bytes(word, equalTo: UInt8(ascii: "\\"))
             }
             if special == 0 {
@@ -492,21 +510,26 @@ struct ChunkWork: Sendable {
 
         func makeSlot(_ deliveryDate: DeliveryDate, scope bytes: UnsafeRawBufferPointer) -> Slot? {
             guard bytes.count <= Scope.maximumLength,
-                  let scopeValue = try? Scope(String(decoding: bytes, as: UTF8.self)) else { return nil }
+                let scopeValue = try? Scope(String(decoding: bytes, as: UTF8.self))
+            else { return nil }
             let validUntil = work.options.timeZone.format(work.options.timeZone.endOfDay(deliveryDate))
             let date = deliveryDate.description, scope = scopeValue.rawValue
             func slot(generator: CodeGenerator?, failure: String?, keyID: String) -> Slot {
                 switch work.options.format {
                 case .csv:
-                    Slot(generator: generator, failure: failure, recordStart: [],
-                         requiredHead: Array(",\(date),\(scope),true,".utf8),
-                         requiredTail: Array(",\(keyID),\(validUntil)\n".utf8),
-                         notRequired: Array(",\(date),\(scope),false,,,\(validUntil)\n".utf8))
+                    Slot(
+                        generator: generator, failure: failure, recordStart: [],
+                        requiredHead: Array(",\(date),\(scope),true,".utf8),
+                        requiredTail: Array(",\(keyID),\(validUntil)\n".utf8),
+                        notRequired: Array(",\(date),\(scope),false,,,\(validUntil)\n".utf8))
                 case .jsonLines:
-                    Slot(generator: generator, failure: failure, recordStart: Array(#"{"shipment_id":""#.utf8),
-                         requiredHead: Array(#"","delivery_date":"\#(date)","scope":"\#(scope)","code_required":true,"code":""#.utf8),
-                         requiredTail: Array((#"","key_id":"\#(keyID)","valid_until":"\#(validUntil)"}"# + "\n").utf8),
-                         notRequired: Array((#"","delivery_date":"\#(date)","scope":"\#(scope)","code_required":false,"code":"","key_id":"","valid_until":"\#(validUntil)"}"# + "\n").utf8))
+                    Slot(
+                        generator: generator, failure: failure, recordStart: Array(#"{"shipment_id":""#.utf8),
+                        requiredHead: Array(#"","delivery_date":"\#(date)","scope":"\#(scope)","code_required":true,"code":""#.utf8),
+                        requiredTail: Array((#"","key_id":"\#(keyID)","valid_until":"\#(validUntil)"}"# + "\n").utf8),
+                        notRequired: Array(
+                            (#"","delivery_date":"\#(date)","scope":"\#(scope)","code_required":false,"code":"","key_id":"","valid_until":"\#(validUntil)"}"#
+                                + "\n").utf8))
                 }
             }
             do {

@@ -32,8 +32,10 @@ enum JSONRecord {
     /// `member` with its field number and value; an unescaped string points
     /// into `line`, an escaped one into `scratch` + 256 x field (256 bytes each;
     /// a longer one is cut there and reported with count 257, as too long).
-    static func parse(_ line: UnsafeRawBufferPointer, scratch: UnsafeMutableRawPointer,
-                      member: (Int, Value) -> Void) throws(Failure) {
+    static func parse(
+        _ line: UnsafeRawBufferPointer, scratch: UnsafeMutableRawPointer,
+        member: (Int, Value) -> Void
+    ) throws(Failure) {
         guard let base = line.baseAddress else { throw .notAnObject }
         var cursor = Cursor(base: base, end: line.count)
         // Bytes of 0x80 and up must form valid UTF-8, as JSON requires.
@@ -51,18 +53,21 @@ enum JSONRecord {
                 guard cursor.take(UInt8(ascii: ":")) else { throw .notAnObject }
                 cursor.skipSpace()
                 // A name with escapes (`shipment\u005fid`) is the name it decodes to, as for any JSON reader.
-                let field = key.escaped
+                let field =
+                    key.escaped
                     ? withUnsafeTemporaryAllocation(byteCount: 256, alignment: 1) { decoded -> Int? in
                         guard let length = unescape(base + key.start, count: key.end - key.start, into: decoded.baseAddress!),
-                              length <= 256 else { return nil }
+                            length <= 256
+                        else { return nil }
                         return names.firstIndex { name in
                             name.count == length && name.withUnsafeBytes { memcmp($0.baseAddress!, decoded.baseAddress!, length) == 0 }
                         }
                     }
                     : names.firstIndex { name in
-                        name.count == key.end - key.start && name.withUnsafeBytes { name in
-                            memcmp(name.baseAddress!, base + key.start, name.count) == 0
-                        }
+                        name.count == key.end - key.start
+                            && name.withUnsafeBytes { name in
+                                memcmp(name.baseAddress!, base + key.start, name.count) == 0
+                            }
                     }
                 guard let field else {
                     guard cursor.skipValue(depth: 0) else { throw .notAnObject }
@@ -85,7 +90,9 @@ enum JSONRecord {
         switch cursor.peek ?? 0 {
         case UInt8(ascii: "\""):
             guard let string = cursor.string() else { throw .notAnObject }
-            guard string.escaped else { return .text(UnsafeRawBufferPointer(start: cursor.base + string.start, count: string.end - string.start)) }
+            guard string.escaped else {
+                return .text(UnsafeRawBufferPointer(start: cursor.base + string.start, count: string.end - string.start))
+            }
             guard let count = unescape(cursor.base + string.start, count: string.end - string.start, into: scratch) else {
                 throw .notAnObject
             }
@@ -96,7 +103,8 @@ enum JSONRecord {
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             guard cursor.number() else { throw .notAnObject }
             // Only order_value may be a number.
-            return field == ChunkWork.Field.value.rawValue ? .text(UnsafeRawBufferPointer(start: cursor.base + start, count: cursor.index - start)) : .wrongType
+            return field == ChunkWork.Field.value.rawValue
+                ? .text(UnsafeRawBufferPointer(start: cursor.base + start, count: cursor.index - start)) : .wrongType
         default:
             guard cursor.skipValue(depth: 0) else { throw .notAnObject }
             return .wrongType
@@ -114,11 +122,12 @@ enum JSONRecord {
         func hex(at offset: Int) -> UInt32 {
             (0..<4).reduce(UInt32(0)) { value, position in
                 let byte = source.load(fromByteOffset: offset + position, as: UInt8.self)
-                let digit: UInt8 = switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-                default: byte - UInt8(ascii: "A") + 10  // validated by Cursor.string
-                }
+                let digit: UInt8 =
+                    switch byte {
+                    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+                    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+                    default: byte - UInt8(ascii: "A") + 10  // validated by Cursor.string
+                    }
                 return value << 4 | UInt32(digit)
             }
         }
@@ -139,7 +148,8 @@ enum JSONRecord {
                 if (0xD800...0xDBFF).contains(scalar) {
                     // A high surrogate must be followed by an escaped low one.
                     guard index + 6 <= count, source.load(fromByteOffset: index, as: UInt8.self) == UInt8(ascii: "\\"),
-                          source.load(fromByteOffset: index + 1, as: UInt8.self) == UInt8(ascii: "u") else { return nil }
+                        source.load(fromByteOffset: index + 1, as: UInt8.self) == UInt8(ascii: "u")
+                    else { return nil }
                     let low = hex(at: index + 2)
                     guard (0xDC00...0xDFFF).contains(low) else { return nil }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
@@ -196,13 +206,15 @@ enum JSONRecord {
                     index += 1
                     switch escape {
                     case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                         UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                        UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                         continue
                     case UInt8(ascii: "u"):
                         for _ in 0..<4 {
-                            guard let digit = peek, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit)
-                                || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(digit)
-                                || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(digit) else { return nil }
+                            guard let digit = peek,
+                                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit)
+                                    || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(digit)
+                                    || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(digit)
+                            else { return nil }
                             index += 1
                         }
                     default:

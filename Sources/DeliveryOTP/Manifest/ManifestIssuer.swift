@@ -34,9 +34,11 @@ public struct ManifestIssuer: Sendable {
 
         /// Options with defaults: the default value policy, the machine's time zone, not strict, one
         /// thread per active core, 512 KiB chunks. `threads` below 1 becomes 1, `chunkSize` below 1024 becomes 1024.
-        public init(format: Format, policy: ValuePolicy = ValuePolicy(), timeZone: DeliveryTimeZone = .current,
-                    strict: Bool = false, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                    chunkSize: Int = 1 << 19) {
+        public init(
+            format: Format, policy: ValuePolicy = ValuePolicy(), timeZone: DeliveryTimeZone = .current,
+            strict: Bool = false, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+            chunkSize: Int = 1 << 19
+        ) {
             self.format = format
             self.policy = policy
             self.timeZone = timeZone
@@ -74,8 +76,10 @@ public struct ManifestIssuer: Sendable {
 
     /// Runs the whole manifest from `input` to `output`, bad rows to `rejects`.
     /// `progress` is called now and then, from another thread, with the input bytes issued so far.
-    @_spi(Tools) public func run(input: Int32, output: Int32, rejects: Int32,
-                    progress: (@Sendable (Int) -> Void)? = nil) throws(ManifestError) -> Summary {
+    @_spi(Tools) public func run(
+        input: Int32, output: Int32, rejects: Int32,
+        progress: (@Sendable (Int) -> Void)? = nil
+    ) throws(ManifestError) -> Summary {
         var reader = ChunkReader(fd: input, chunkSize: options.chunkSize, quoted: options.format == .csv)
         defer { reader.close() }
         let sink = Sink(output: output, rejects: rejects, strict: options.strict, progress: progress)
@@ -92,8 +96,9 @@ public struct ManifestIssuer: Sendable {
         // Output runs about 1.75 times the input (87 bytes a row for 50 in the
         // generated manifest); a buffer that must grow keeps its size for the next chunk.
         // Jobs: one per worker, up to 14 waiting (3 per worker for a few), one being read, one being written.
-        let pipeline = ChunkPipeline(jobs: options.threads + min(options.threads * 3, 14) + 2, inputCapacity: options.chunkSize,
-                                     outputCapacity: options.chunkSize * 7 / 4 + 4096)
+        let pipeline = ChunkPipeline(
+            jobs: options.threads + min(options.threads * 3, 14) + 2, inputCapacity: options.chunkSize,
+            outputCapacity: options.chunkSize * 7 / 4 + 4096)
         let work = ChunkWork(keyring: keyring, options: options, columns: columns)
         let workers = (0..<options.threads).map { _ in pipeline.startWorker(work) }
         let writer = pipeline.startWriter { (job) throws(ManifestError) in try sink.consume(job) }
@@ -111,7 +116,7 @@ public struct ManifestIssuer: Sendable {
         }
         writer.wait()
         pipeline.stop(nil)
-        workers.forEach { $0.wait() }
+        for worker in workers { worker.wait() }
         if let failure = pipeline.firstFailure { throw failure }
         try sink.finish()
         return sink.summary
@@ -181,9 +186,12 @@ public struct ManifestIssuer: Sendable {
             var scratch: [UInt8] = []
             // A UTF-8 byte order mark before the first name, quoted or not, is not part of it.
             let start = header.bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
-            if let cr = header.bytes.firstIndex(of: UInt8(ascii: "\r")), cr + 1 == header.bytes.count || header.bytes[cr + 1] != UInt8(ascii: "\n") {
-                throw .badHeader("ends its lines with CR alone; only LF and CR LF line ends are read",
-                                 hint: "convert the line ends, e.g. tr '\\r' '\\n' < old.csv > new.csv")
+            if let cr = header.bytes.firstIndex(of: UInt8(ascii: "\r")),
+                cr + 1 == header.bytes.count || header.bytes[cr + 1] != UInt8(ascii: "\n")
+            {
+                throw .badHeader(
+                    "ends its lines with CR alone; only LF and CR LF line ends are read",
+                    hint: "convert the line ends, e.g. tr '\\r' '\\n' < old.csv > new.csv")
             }
             let parsed = header.bytes.withUnsafeBytes { bytes in
                 CSVScanner.record(bytes, from: start, scratch: &scratch) { _, field in
@@ -192,9 +200,14 @@ public struct ManifestIssuer: Sendable {
                     names.append(name)
                 }
             }
-            let looksLikeJSON = header.bytes.first { $0 != 0x20 && $0 != 0x09 && $0 != 0xEF && $0 != 0xBB && $0 != 0xBF } == UInt8(ascii: "{")
-            guard let parsed else { throw .badHeader("has an unterminated quote", hint: looksLikeJSON ? ManifestError.jsonLinesHint : ManifestError.headerHint) }
-            if let problem = parsed.problem { throw .badHeader("is malformed: \(problem)", hint: looksLikeJSON ? ManifestError.jsonLinesHint : ManifestError.headerHint) }
+            let looksLikeJSON =
+                header.bytes.first { $0 != 0x20 && $0 != 0x09 && $0 != 0xEF && $0 != 0xBB && $0 != 0xBF } == UInt8(ascii: "{")
+            guard let parsed else {
+                throw .badHeader("has an unterminated quote", hint: looksLikeJSON ? ManifestError.jsonLinesHint : ManifestError.headerHint)
+            }
+            if let problem = parsed.problem {
+                throw .badHeader("is malformed: \(problem)", hint: looksLikeJSON ? ManifestError.jsonLinesHint : ManifestError.headerHint)
+            }
             if looksLikeJSON { throw .badHeader("starts with '{'", hint: ManifestError.jsonLinesHint) }
             var seen = Set<String>()
             for name in names where !name.isEmpty && !seen.insert(name).inserted {
@@ -220,4 +233,3 @@ public struct ManifestIssuer: Sendable {
         var rejectList: [(Int, String)] = []
     }
 }
-

@@ -23,8 +23,9 @@ struct HMACSHA256Midstate {
             block.initializeMemory(as: UInt8.self, repeating: 0)
             if key.count > Self.blockSize {
                 // RFC 2104: keys longer than the block are hashed first.
-                _ = SHA256(key.baseAddress!.assumingMemoryBound(to: UInt8.self), key.count,
-                           block.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                _ = SHA256(
+                    key.baseAddress!.assumingMemoryBound(to: UInt8.self), key.count,
+                    block.baseAddress!.assumingMemoryBound(to: UInt8.self))
             } else if key.count > 0 {
                 block.baseAddress!.copyMemory(from: key.baseAddress!, byteCount: key.count)
             }
@@ -74,10 +75,12 @@ struct HMACSHA256Midstate {
     /// The tag bytes from its words.
     @inline(__always)
     static func storeWords(_ words: TagWords, into output: UnsafeMutableRawPointer) {
-        output.storeBytes(of: SIMD4(words.0.bigEndian, words.1.bigEndian, words.2.bigEndian, words.3.bigEndian),
-                          toByteOffset: 0, as: SIMD4<UInt32>.self)
-        output.storeBytes(of: SIMD4(words.4.bigEndian, words.5.bigEndian, words.6.bigEndian, words.7.bigEndian),
-                          toByteOffset: 16, as: SIMD4<UInt32>.self)
+        output.storeBytes(
+            of: SIMD4(words.0.bigEndian, words.1.bigEndian, words.2.bigEndian, words.3.bigEndian),
+            toByteOffset: 0, as: SIMD4<UInt32>.self)
+        output.storeBytes(
+            of: SIMD4(words.4.bigEndian, words.5.bigEndian, words.6.bigEndian, words.7.bigEndian),
+            toByteOffset: 16, as: SIMD4<UInt32>.self)
     }
 
     /// A message of up to 55 bytes fits, with its padding, in the one block
@@ -118,14 +121,17 @@ struct HMACSHA256Midstate {
     ) {
         let h = context.h
         // The inner digest: the chaining value in big-endian byte order.
-        block.storeBytes(of: SIMD4(h.0.bigEndian, h.1.bigEndian, h.2.bigEndian, h.3.bigEndian), toByteOffset: 0,
-                         as: SIMD4<UInt32>.self)
-        block.storeBytes(of: SIMD4(h.4.bigEndian, h.5.bigEndian, h.6.bigEndian, h.7.bigEndian), toByteOffset: 16,
-                         as: SIMD4<UInt32>.self)
+        block.storeBytes(
+            of: SIMD4(h.0.bigEndian, h.1.bigEndian, h.2.bigEndian, h.3.bigEndian), toByteOffset: 0,
+            as: SIMD4<UInt32>.self)
+        block.storeBytes(
+            of: SIMD4(h.4.bigEndian, h.5.bigEndian, h.6.bigEndian, h.7.bigEndian), toByteOffset: 16,
+            as: SIMD4<UInt32>.self)
         // 0x80, zeros, and the bit length 768 (0x300) big-endian in bytes 56...63.
         block.storeBytes(of: SIMD4<UInt32>(UInt32(0x80).littleEndian, 0, 0, 0), toByteOffset: 32, as: SIMD4<UInt32>.self)
-        block.storeBytes(of: SIMD4<UInt32>(0, 0, 0, UInt32(0x0003_0000).littleEndian), toByteOffset: 48,
-                         as: SIMD4<UInt32>.self)
+        block.storeBytes(
+            of: SIMD4<UInt32>(0, 0, 0, UInt32(0x0003_0000).littleEndian), toByteOffset: 48,
+            as: SIMD4<UInt32>.self)
         context.h = state.pointee.outer.h
         SHA256_Transform(&context, block.assumingMemoryBound(to: UInt8.self))
     }

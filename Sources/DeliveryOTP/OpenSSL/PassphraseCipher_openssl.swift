@@ -38,16 +38,17 @@ enum PassphraseCipher {
                 let out8 = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
                 var length: Int32 = 0
                 guard EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nil, nil, nil) == 1,
-                      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, Int32(nonceLength), nil) == 1,
-                      EVP_EncryptInit_ex(ctx, nil, nil, keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), nonce) == 1,
-                      EVP_EncryptUpdate(ctx, nil, &length, aad, Int32(aad.count)) == 1,
-                      EVP_EncryptUpdate(ctx, out8, &length, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                                        Int32(plaintext.count)) == 1
+                    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, Int32(nonceLength), nil) == 1,
+                    EVP_EncryptInit_ex(ctx, nil, nil, keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), nonce) == 1,
+                    EVP_EncryptUpdate(ctx, nil, &length, aad, Int32(aad.count)) == 1,
+                    EVP_EncryptUpdate(
+                        ctx, out8, &length, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                        Int32(plaintext.count)) == 1
                 else { return false }
                 var finalLength: Int32 = 0
                 guard EVP_EncryptFinal_ex(ctx, out8 + Int(length), &finalLength) == 1,
-                      Int(length + finalLength) == plaintext.count,
-                      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, Int32(tagLength), out8 + plaintext.count) == 1
+                    Int(length + finalLength) == plaintext.count,
+                    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, Int32(tagLength), out8 + plaintext.count) == 1
                 else { return false }
                 return true
             }
@@ -61,8 +62,10 @@ enum PassphraseCipher {
 
     /// Opens AES-256-GCM ciphertext||tag; the plaintext goes to `body` and is wiped afterwards.
     /// Fails (without any plaintext) when the key is wrong or a byte was changed.
-    static func open<R>(_ sealed: [UInt8], key: SecretKey, nonce: [UInt8], aad: [UInt8],
-                        _ body: (UnsafeRawBufferPointer) -> R) throws(Failure) -> R {
+    static func open<R>(
+        _ sealed: [UInt8], key: SecretKey, nonce: [UInt8], aad: [UInt8],
+        _ body: (UnsafeRawBufferPointer) -> R
+    ) throws(Failure) -> R {
         guard sealed.count >= tagLength, nonce.count == nonceLength, let ctx = EVP_CIPHER_CTX_new() else { throw Failure() }
         defer { EVP_CIPHER_CTX_free(ctx) }
         let count = sealed.count - tagLength
@@ -76,11 +79,11 @@ enum PassphraseCipher {
             let out8 = plaintext.baseAddress!.assumingMemoryBound(to: UInt8.self)
             var length: Int32 = 0
             guard EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nil, nil, nil) == 1,
-                  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, Int32(nonceLength), nil) == 1,
-                  EVP_DecryptInit_ex(ctx, nil, nil, keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), nonce) == 1,
-                  EVP_DecryptUpdate(ctx, nil, &length, aad, Int32(aad.count)) == 1,
-                  EVP_DecryptUpdate(ctx, out8, &length, sealed, Int32(count)) == 1,
-                  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, Int32(tagLength), &tag) == 1
+                EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, Int32(nonceLength), nil) == 1,
+                EVP_DecryptInit_ex(ctx, nil, nil, keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), nonce) == 1,
+                EVP_DecryptUpdate(ctx, nil, &length, aad, Int32(aad.count)) == 1,
+                EVP_DecryptUpdate(ctx, out8, &length, sealed, Int32(count)) == 1,
+                EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, Int32(tagLength), &tag) == 1
             else { return false }
             var finalLength: Int32 = 0
             return EVP_DecryptFinal_ex(ctx, out8 + Int(length), &finalLength) == 1

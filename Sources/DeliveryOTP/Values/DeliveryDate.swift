@@ -27,8 +27,9 @@ public struct DeliveryDate: Hashable, Sendable, Comparable, CustomStringConverti
         }
         let length = Self.daysIn(month: month, year: year)
         guard (1...length).contains(day) else {
-            throw .invalidDate(Self.format(year: year, month: month, day: day),
-                               reason: "\(Self.monthNames[month - 1]) \(year) has \(length) days")
+            throw .invalidDate(
+                Self.format(year: year, month: month, day: day),
+                reason: "\(Self.monthNames[month - 1]) \(year) has \(length) days")
         }
         storedYear = UInt16(year)
         storedMonth = UInt8(month)
@@ -45,7 +46,8 @@ public struct DeliveryDate: Hashable, Sendable, Comparable, CustomStringConverti
             return byte >= 48 && byte <= 57 ? Int(byte - 48) : nil
         }
         guard let y0 = digit(0), let y1 = digit(1), let y2 = digit(2), let y3 = digit(3),
-              let m0 = digit(5), let m1 = digit(6), let d0 = digit(8), let d1 = digit(9) else {
+            let m0 = digit(5), let m1 = digit(6), let d0 = digit(8), let d1 = digit(9)
+        else {
             throw .invalidDate(String(decoding: bytes, as: UTF8.self), reason: "expected YYYY-MM-DD with digits only")
         }
         do { try self.init(year: y0 * 1000 + y1 * 100 + y2 * 10 + y3, month: m0 * 10 + m1, day: d0 * 10 + d1) } catch {

@@ -10,7 +10,8 @@ public struct DeliveryTimeZone: Hashable, Sendable, CustomStringConvertible {
     /// Accepts tz database names only (not abbreviations such as `CET`, which are ambiguous).
     public init(_ identifier: String) throws(TimeZoneError) {
         guard identifier.contains("/") || identifier == "UTC",
-              let zone = TimeZone(identifier: identifier) else { throw TimeZoneError(identifier: identifier) }
+            let zone = TimeZone(identifier: identifier)
+        else { throw TimeZoneError(identifier: identifier) }
         self.identifier = identifier
         self.zone = zone
     }

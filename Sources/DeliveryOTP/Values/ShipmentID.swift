@@ -72,9 +72,10 @@ public struct ShipmentID: Sendable, CustomStringConvertible {
 extension ShipmentID: Hashable {
     /// Two IDs are equal when they have the same bytes (case-sensitive).
     public static func == (lhs: ShipmentID, rhs: ShipmentID) -> Bool {
-        lhs.length == rhs.length && withUnsafeBytes(of: lhs.storage) { a in
-            withUnsafeBytes(of: rhs.storage) { b in a.elementsEqual(b) }
-        }
+        lhs.length == rhs.length
+            && withUnsafeBytes(of: lhs.storage) { a in
+                withUnsafeBytes(of: rhs.storage) { b in a.elementsEqual(b) }
+            }
     }
 
     /// Hashes the ID's bytes.

@@ -28,11 +28,11 @@ public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible
             return value
         }
         guard let date = try? DeliveryDate(String(decoding: b[0..<10], as: UTF8.self)),
-              b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t"),
-              let hour = digits(11, 2), b[13] == UInt8(ascii: ":"),
-              let minute = digits(14, 2), b[16] == UInt8(ascii: ":"),
-              let second = digits(17, 2),
-              hour < 24, minute < 60, second < 61
+            b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t"),
+            let hour = digits(11, 2), b[13] == UInt8(ascii: ":"),
+            let minute = digits(14, 2), b[16] == UInt8(ascii: ":"),
+            let second = digits(17, 2),
+            hour < 24, minute < 60, second < 61
         else { return nil }
         var index = 19
         if index < b.count && b[index] == UInt8(ascii: ".") {
@@ -48,7 +48,8 @@ public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible
             index += 1
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
             guard let oh = digits(index + 1, 2), index + 3 < b.count, b[index + 3] == UInt8(ascii: ":"),
-                  let om = digits(index + 4, 2), oh < 24, om < 60 else { return nil }
+                let om = digits(index + 4, 2), oh < 24, om < 60
+            else { return nil }
             offsetSeconds = (oh * 3600 + om * 60) * (b[index] == UInt8(ascii: "+") ? 1 : -1)
             index += 6
         default:

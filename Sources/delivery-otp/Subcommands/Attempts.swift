@@ -31,14 +31,17 @@ extension DeliveryOTPCommand {
             func run() throws {
                 let start = try since.map { text -> Timestamp in
                     guard let time = Timestamp(rfc3339: text) else {
-                        throw CommandFailure(message: "invalid time \(text.debugDescription) for --since",
-                                             hint: "write an RFC 3339 time from 0001-01-02 to 9999-12-30 UTC, such as 2024-01-17T00:00:00+01:00", exitCode: .usage)
+                        throw CommandFailure(
+                            message: "invalid time \(text.debugDescription) for --since",
+                            hint: "write an RFC 3339 time from 0001-01-02 to 9999-12-30 UTC, such as 2024-01-17T00:00:00+01:00",
+                            exitCode: .usage)
                     }
                     return time
                 }
                 guard FileManagerShim.exists(state) else {
-                    throw CommandFailure(message: "cannot read \(state): no such file", hint: "check the path given to --state",
-                                         exitCode: .usage)
+                    throw CommandFailure(
+                        message: "cannot read \(state): no such file", hint: "check the path given to --state",
+                        exitCode: .usage)
                 }
                 let store = try SQLiteAttemptStore(path: state)
                 var output = OutputBuffer()

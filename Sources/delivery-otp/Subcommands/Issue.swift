@@ -28,37 +28,51 @@ extension DeliveryOTPCommand {
         @Option(name: .long, help: ArgumentHelp("The delivery date, YYYY-MM-DD (with IDs).", valueName: "date"))
         var date: String?
 
-        @Option(name: .long, help: ArgumentHelp(
-            "The depot or region the parcel is delivered from: 0 to 32 characters from A-Z a-z 0-9 . _ - (with IDs).",
-            valueName: "scope"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The depot or region the parcel is delivered from: 0 to 32 characters from A-Z a-z 0-9 . _ - (with IDs).",
+                valueName: "scope"))
         var scope: String = ""
 
         @Flag(help: "Print one JSON object per line instead of bare codes (with IDs).")
         var json = false
 
-        @Option(name: .long, help: ArgumentHelp("The manifest to issue: a .csv or .jsonl file, or - for standard input.",
-                                                valueName: "file"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The manifest to issue: a .csv or .jsonl file, or - for standard input.",
+                valueName: "file"))
         var manifest: String?
 
-        @Option(name: .customLong("input-format"), help: ArgumentHelp("csv or jsonl (default: from the extension; csv for -).",
-                                                                      valueName: "format"))
+        @Option(
+            name: .customLong("input-format"),
+            help: ArgumentHelp(
+                "csv or jsonl (default: from the extension; csv for -).",
+                valueName: "format"))
         var inputFormat: String?
 
         @Option(name: .long, help: ArgumentHelp("Where to write the records; - is standard output.", valueName: "file"))
         var out: String = "-"
 
-        @Option(name: .long, help: ArgumentHelp(
-            "Where to write bad rows; - for standard output, which --out must then not be (default: standard error).",
-            valueName: "file"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Where to write bad rows; - for standard output, which --out must then not be (default: standard error).",
+                valueName: "file"))
         var rejects: String?
 
-        @Option(name: .customLong("time-zone"), help: ArgumentHelp(
-            "The IANA zone for valid_until, the end of the delivery day (default: the system's, else UTC).", valueName: "tz"))
+        @Option(
+            name: .customLong("time-zone"),
+            help: ArgumentHelp(
+                "The IANA zone for valid_until, the end of the delivery day (default: the system's, else UTC).", valueName: "tz"))
         var timeZone: String?
 
-        @Option(name: .customLong("threshold"), parsing: .singleValue, help: ArgumentHelp(
-            "CUR=AMOUNT adds or overrides a currency's threshold (e.g. USD=150); 'all' requires a code for every parcel.",
-            valueName: "rule"))
+        @Option(
+            name: .customLong("threshold"), parsing: .singleValue,
+            help: ArgumentHelp(
+                "CUR=AMOUNT adds or overrides a currency's threshold (e.g. USD=150); 'all' requires a code for every parcel.",
+                valueName: "rule"))
         var thresholds: [String] = []
 
         @Flag(help: "Stop at the first bad row (exit 65, no output file).")
@@ -103,10 +117,11 @@ extension DeliveryOTPCommand {
             for id in ids {
                 let code = generator.code(for: id)
                 if json {
-                    output.append(JSONText.line([
-                        ("shipmentId", id.rawValue), ("deliveryDate", day.description),
-                        ("scope", scopeValue.rawValue), ("code", code.description), ("keyId", keyID.rawValue),
-                    ]))
+                    output.append(
+                        JSONText.line([
+                            ("shipmentId", id.rawValue), ("deliveryDate", day.description),
+                            ("scope", scopeValue.rawValue), ("code", code.description), ("keyId", keyID.rawValue),
+                        ]))
                 } else {
                     output.append(code.description + "\n")
                 }

@@ -31,26 +31,36 @@ extension DeliveryOTPCommand {
         @Option(name: .long, help: ArgumentHelp("With --keyring: the delivery date, YYYY-MM-DD.", valueName: "date"))
         var date: String?
 
-        @Option(name: .long, help: ArgumentHelp(
-            "The scope. With --device-keys it defaults to the file's scope and must match it.", valueName: "scope"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The scope. With --device-keys it defaults to the file's scope and must match it.", valueName: "scope"))
         var scope: String?
 
-        @Option(name: .long, help: ArgumentHelp(
-            "With --device-keys: the attempt store (SQLite, created 0600). Default: $XDG_STATE_HOME/delivery-otp/attempts.sqlite.",
-            valueName: "db"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "With --device-keys: the attempt store (SQLite, created 0600). Default: $XDG_STATE_HOME/delivery-otp/attempts.sqlite.",
+                valueName: "db"))
         var state: String?
 
-        @Option(name: .customLong("max-attempts"), help: ArgumentHelp(
-            "With --device-keys: lower the wrong codes allowed per shipment and day, 1 to 10 (never above the device file's limit, else 5).",
-            valueName: "n"))
+        @Option(
+            name: .customLong("max-attempts"),
+            help: ArgumentHelp(
+                "With --device-keys: lower the wrong codes allowed per shipment and day, 1 to 10 (never above the device file's limit, else 5).",
+                valueName: "n"))
         var maxAttempts: Int?
 
-        @Option(name: .long, help: ArgumentHelp(
-            "With --device-keys: act as if it were this RFC 3339 time (tests, replays).", valueName: "time"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "With --device-keys: act as if it were this RFC 3339 time (tests, replays).", valueName: "time"))
         var now: String?
 
-        @Flag(name: .customLong("allow-example"), help: ArgumentHelp(
-            "With --device-keys: accept day keys derived from the published example keys (for trying the tool only)."))
+        @Flag(
+            name: .customLong("allow-example"),
+            help: ArgumentHelp(
+                "With --device-keys: accept day keys derived from the published example keys (for trying the tool only)."))
         var allowExample = false
 
         @Argument(help: ArgumentHelp("The shipment ID.", valueName: "id"))
@@ -62,7 +72,8 @@ extension DeliveryOTPCommand {
         func validate() throws {
             if keys.deviceKeys != nil {
                 if date != nil {
-                    throw ValidationError("--date cannot be used with --device-keys: a device checks today's code only (use --now to replay)")
+                    throw ValidationError(
+                        "--date cannot be used with --device-keys: a device checks today's code only (use --now to replay)")
                 }
                 if let maxAttempts, !(1...10).contains(maxAttempts) {
                     throw ValidationError("--max-attempts must be 1 to 10, not \(maxAttempts)")
@@ -93,9 +104,10 @@ extension DeliveryOTPCommand {
             let (deviceKeys, warnings) = try DeviceKeys.load(path: deviceKeysPath)
             // Anyone can compute the codes of the published example keys: a door must not open to them.
             if deviceKeys.isExample && !allowExample {
-                throw CommandFailure(message: "\(deviceKeysPath) holds day keys of the published example keys; anyone can compute their codes",
-                                     hint: "export device keys from a keyring of your own, or add --allow-example to try the tool",
-                                     exitCode: .dataError)
+                throw CommandFailure(
+                    message: "\(deviceKeysPath) holds day keys of the published example keys; anyone can compute their codes",
+                    hint: "export device keys from a keyring of your own, or add --allow-example to try the tool",
+                    exitCode: .dataError)
             }
             warnings.forEach(Diagnostics.warning)
             if let scope {
@@ -104,8 +116,9 @@ extension DeliveryOTPCommand {
             }
             let instant = try ClockOptions.instant(from: now)
             let store = try SQLiteAttemptStore(path: try state ?? Self.defaultStatePath())
-            let verifier = try CourierVerifier(deviceKeys: deviceKeys, store: store, attemptLimit: maxAttempts,
-                                               clock: { instant })
+            let verifier = try CourierVerifier(
+                deviceKeys: deviceKeys, store: store, attemptLimit: maxAttempts,
+                clock: { instant })
             let outcome: DoorOutcome
             do { outcome = try verifier.verify(code, for: id) } catch {
                 if case .noKeyForToday(let date) = error { throw DeviceKeysError.noKeyForDate(date, scope: deviceKeys.scope) }
@@ -132,15 +145,18 @@ extension DeliveryOTPCommand {
         /// `$XDG_STATE_HOME/delivery-otp/attempts.sqlite`, else `~/.local/state/...`; the folder is made 0700.
         static func defaultStatePath() throws -> String {
             let environment = ProcessInfo.processInfo.environment
-            let base = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            let base =
+                environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
                 ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state"
             let folder = base + "/delivery-otp"
             do {
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(
+                    atPath: folder, withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700])
             } catch {
-                throw CommandFailure(message: "cannot create \(folder) for the attempt store",
-                                     hint: "give --state FILE in a writable folder", exitCode: .ioError)
+                throw CommandFailure(
+                    message: "cannot create \(folder) for the attempt store",
+                    hint: "give --state FILE in a writable folder", exitCode: .ioError)
             }
             return folder + "/attempts.sqlite"
         }

@@ -11,8 +11,10 @@ extension DeliveryOTPCommand {
                 Keys are never deleted: revoked and superseded keys stay for audit. \
                 See docs/key-rotation.md for the runbook.
                 """,
-            subcommands: [Init.self, Rotate.self, Revoke.self, List.self, Check.self, ExportDevice.self,
-                          Encrypt.self, Decrypt.self]
+            subcommands: [
+                Init.self, Rotate.self, Revoke.self, List.self, Check.self, ExportDevice.self,
+                Encrypt.self, Decrypt.self,
+            ]
         )
     }
 }
@@ -29,8 +31,9 @@ struct KeyringFileOptions: ParsableArguments {
     /// A keyring written over its own passphrase file would lose the passphrase.
     func validate() throws {
         if let passphraseFile = passphrase.passphraseFile {
-            try DistinctFiles.check(outputs: [.init(option: "--keyring", path: keyring)],
-                                    inputs: [.init(option: "--passphrase-file", path: passphraseFile)])
+            try DistinctFiles.check(
+                outputs: [.init(option: "--keyring", path: keyring)],
+                inputs: [.init(option: "--passphrase-file", path: passphraseFile)])
         }
     }
 

@@ -23,11 +23,15 @@ extension DeliveryOTPCommand.Keys {
             let problems = loaded.keyring.problems(today: today, horizon: 31)
             if problems.isEmpty {
                 let active = try loaded.keyring.key(for: today)
-                Diagnostics.writeAll(1, "ok: \(counted(loaded.keyring.keys.count, "key")), \(active.id) active today (\(today)), the next 30 days are covered\n")
+                Diagnostics.writeAll(
+                    1,
+                    "ok: \(counted(loaded.keyring.keys.count, "key")), \(active.id) active today (\(today)), the next 30 days are covered\n"
+                )
                 return
             }
             for problem in problems { Diagnostics.writeAll(2, "\(Diagnostics.program): problem: \(problem)\n") }
-            let hint = loaded.keyring.isExample
+            let hint =
+                loaded.keyring.isExample
                 ? "create a keyring of your own with 'delivery-otp keys init'"
                 : "add a key with 'delivery-otp keys rotate --active-from DATE'"
             Diagnostics.writeAll(2, "\(Diagnostics.program): hint: \(hint)\n")

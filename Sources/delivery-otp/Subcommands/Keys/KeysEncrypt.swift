@@ -17,8 +17,9 @@ extension DeliveryOTPCommand.Keys {
         func run() throws {
             let now = try clock.instant()
             guard let passphrase = try keyring.passphrase.passphrase() else {
-                throw CommandFailure(message: "no passphrase given",
-                                     hint: "give --passphrase-file FILE or set DELIVERY_OTP_PASSPHRASE", exitCode: .usage)
+                throw CommandFailure(
+                    message: "no passphrase given",
+                    hint: "give --passphrase-file FILE or set DELIVERY_OTP_PASSPHRASE", exitCode: .usage)
             }
             try passphrase.checkLongEnough()
             guard try keyring.file.setEncryption(true, passphrase: passphrase, now: now) else {

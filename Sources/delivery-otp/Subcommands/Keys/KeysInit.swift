@@ -32,7 +32,9 @@ extension DeliveryOTPCommand.Keys {
                 created, passphrase: passphrase, replaceExisting: force, now: now,
                 audit: [AuditLog.Event(operation: "init", key: key, details: [("activeFrom", start.description)])])
             if let keptAs { Diagnostics.note("the previous keyring was kept as \(keptAs)") }
-            Diagnostics.note("created \(keyring.keyring)\(passphrase == nil ? "" : " (encrypted)") with key \(key.id), active from \(start), fingerprint \(key.fingerprint)")
+            Diagnostics.note(
+                "created \(keyring.keyring)\(passphrase == nil ? "" : " (encrypted)") with key \(key.id), active from \(start), fingerprint \(key.fingerprint)"
+            )
         }
     }
 }

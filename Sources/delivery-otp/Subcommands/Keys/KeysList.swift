@@ -27,19 +27,22 @@ extension DeliveryOTPCommand.Keys {
             }
             if json {
                 for row in rows {
-                    output.append(JSONText.line([
-                        ("id", row.key.id.rawValue), ("activeFrom", row.key.activeFrom.description),
-                        ("until", row.until?.description), ("status", row.status.rawValue),
-                        ("fingerprint", row.key.fingerprint.description),
-                        ("createdAt", row.key.createdAt?.description), ("revokedAt", row.key.revokedAt?.description),
-                    ]))
+                    output.append(
+                        JSONText.line([
+                            ("id", row.key.id.rawValue), ("activeFrom", row.key.activeFrom.description),
+                            ("until", row.until?.description), ("status", row.status.rawValue),
+                            ("fingerprint", row.key.fingerprint.description),
+                            ("createdAt", row.key.createdAt?.description), ("revokedAt", row.key.revokedAt?.description),
+                        ]))
                 }
                 return
             }
             let header = ["ID", "ACTIVE FROM", "UNTIL", "STATUS", "FINGERPRINT"]
             let table = rows.map { row in
-                [row.key.id.rawValue, row.key.activeFrom.description, row.until?.description ?? "-",
-                 row.status.rawValue, row.key.fingerprint.description]
+                [
+                    row.key.id.rawValue, row.key.activeFrom.description, row.until?.description ?? "-",
+                    row.status.rawValue, row.key.fingerprint.description,
+                ]
             }
             let widths = header.indices.map { column in ([header] + table).map { $0[column].count }.max()! }
             for line in [header] + table {

@@ -21,8 +21,9 @@ extension DeliveryOTPCommand.Keys {
         @Argument(help: ArgumentHelp("The id of the key to revoke (see 'keys list').", valueName: "key-id"))
         var keyID: String
 
-        @Option(name: .customLong("replacement-from"),
-                help: ArgumentHelp("The first date of the replacement key (default: today).", valueName: "date"))
+        @Option(
+            name: .customLong("replacement-from"),
+            help: ArgumentHelp("The first date of the replacement key (default: today).", valueName: "date"))
         var replacementFrom: String?
 
         @Flag(help: "Allow a replacement date in the past.")
@@ -37,8 +38,9 @@ extension DeliveryOTPCommand.Keys {
             try keyring.file.update(passphrase: try keyring.passphrase.passphrase(), now: now) { (current) throws(KeyringFileError) in
                 let revocation: Keyring.Revocation
                 do throws(KeyringLifecycleError) {
-                    revocation = try current.revoking(id: id, replacementFrom: replacementStart, today: today, now: now,
-                                                      allowPast: force)
+                    revocation = try current.revoking(
+                        id: id, replacementFrom: replacementStart, today: today, now: now,
+                        allowPast: force)
                 } catch {
                     switch error {
                     case .keyring(let inner): throw .lifecycle(inner)
@@ -49,15 +51,20 @@ extension DeliveryOTPCommand.Keys {
                 guard let replacement = revocation.replacement else {
                     return (revocation.keyring, [AuditLog.Event(operation: "revoke", key: revocation.revoked)])
                 }
-                return (revocation.keyring, [
-                    AuditLog.Event(operation: "revoke", key: revocation.revoked, details: [("replacedBy", replacement.id.rawValue)]),
-                    AuditLog.Event(operation: "replace", key: replacement, details: [("activeFrom", replacement.activeFrom.description)]),
-                ])
+                return (
+                    revocation.keyring,
+                    [
+                        AuditLog.Event(operation: "revoke", key: revocation.revoked, details: [("replacedBy", replacement.id.rawValue)]),
+                        AuditLog.Event(
+                            operation: "replace", key: replacement, details: [("activeFrom", replacement.activeFrom.description)]),
+                    ]
+                )
             }
             guard let outcome else { return }
             Diagnostics.note("revoked key \(outcome.revoked.id) (fingerprint \(outcome.revoked.fingerprint))")
             if let replacement = outcome.replacement {
-                Diagnostics.note("added key \(replacement.id), active from \(replacement.activeFrom), fingerprint \(replacement.fingerprint)")
+                Diagnostics.note(
+                    "added key \(replacement.id), active from \(replacement.activeFrom), fingerprint \(replacement.fingerprint)")
             } else {
                 Diagnostics.note("no replacement needed: the key was superseded before today")
             }
