@@ -46,7 +46,7 @@ public struct DayKey: Sendable {
 }
 
 /// A day key of the wrong length.
-public struct DayKeyError: Error, Sendable, CustomStringConvertible {
+public struct DayKeyError: DeliveryOTPError, Hashable {
     /// The date of the day key that was refused.
     public let date: DeliveryDate
     /// The length of the refused secret, in bytes (not 32).
