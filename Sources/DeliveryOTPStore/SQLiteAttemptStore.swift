@@ -19,7 +19,10 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
     private let queue: DatabaseQueue
 
     /// The schema version this release writes (`PRAGMA user_version`).
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
+
+    /// `PRAGMA application_id` of attempt stores from schema version 3 on: the ASCII bytes `DOTP`.
+    public static let applicationID: Int32 = 0x444F_5450
 
     /// Opens the store, creating it (mode 0600) and migrating it as needed.
     ///
@@ -34,7 +37,10 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
         guard fd >= 0 else {
             throw AttemptStoreError("cannot open \(path): \(String(cString: strerror(errno)))", kind: .cannotOpen)
         }
-        close(fd)
+        defer { close(fd) }
+        // Opening through SQLite in WAL mode writes to the file at once, so a file that is
+        // not an attempt store, or one from a newer release, is refused from its header first.
+        try Self.checkHeader(fd, path: path)
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(10)
@@ -45,7 +51,8 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
             // commit, so an attempt is on disk before its outcome is computed (SPEC.md §9).
             // A DatabaseQueue has one connection, so this holds for every transaction.
             try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            // Refuse a newer schema before migrating, so that nothing is written to it.
+            // Check again on the connection, before migrating: a newer release's last
+            // changes may still be in the WAL, where the header check cannot see them.
             let version = try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
             guard version <= Self.schemaVersion else {
                 throw AttemptStoreError(
@@ -57,6 +64,37 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
             throw error
         } catch {
             throw Self.storeError("cannot use \(path) as a state file", error, opening: true)
+        }
+    }
+
+    /// Refuses, without writing, a file whose 100-byte SQLite header shows it is not an attempt
+    /// store of this or an earlier schema. An empty file is a new store. Stores of schema 1 and 2
+    /// carry no application id; other SQLite files with none are refused unless they hold no table.
+    private static func checkHeader(_ fd: Int32, path: String) throws(AttemptStoreError) {
+        var header = [UInt8](repeating: 0, count: 100)
+        let count = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 100, 0) }
+        guard count != 0 else { return }
+        func int32(at offset: Int) -> Int32 {
+            Int32(bitPattern: header[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        }
+        let notAStore = AttemptStoreError("\(path) is not an attempt store", kind: .notADatabase)
+        guard count == 100, header.starts(with: Array("SQLite format 3\0".utf8)) else { throw notAStore }
+        let version = Int(int32(at: 60)), application = int32(at: 68)
+        let pagesInUse = int32(at: 28) - int32(at: 36)  // the database size less the free pages
+        switch application {
+        case applicationID:
+            guard version <= schemaVersion else {
+                throw AttemptStoreError(
+                    "\(path) has schema version \(version); this release knows \(schemaVersion)",
+                    kind: .schemaTooNew(found: version, supported: schemaVersion))
+            }
+        case 0:
+            // Schema 1 and 2, before the id was stamped; or a new store whose migration never
+            // committed (no page in use but SQLite's own first one). Anything else, a table of
+            // another program's included, is another program's database.
+            guard (1...2).contains(version) || (version == 0 && pagesInUse <= 1) else { throw notAStore }
+        default:
+            throw notAStore
         }
     }
 
@@ -104,6 +142,10 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
                         SELECT shipment, delivery_date, MAX(time) FROM attempt WHERE outcome = 'locked' GROUP BY shipment, delivery_date;
                     PRAGMA user_version = 2;
                     """)
+        }
+        migrator.registerMigration("v3") { db in
+            // Marks the file as an attempt store, so that the header check can tell it from other databases.
+            try db.execute(sql: "PRAGMA application_id = \(applicationID); PRAGMA user_version = 3;")
         }
         return migrator
     }
