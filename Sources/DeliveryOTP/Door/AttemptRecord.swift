@@ -64,17 +64,17 @@ public struct AttemptRecord: Sendable, Hashable {
         ])
     }
 
-    /// Reads an uploaded log: one record per line, blank lines ignored. Every field is
+    /// Reads an uploaded log: one record per line (LF or CR LF), blank lines ignored. Every field is
     /// validated as when it was written; the first bad line stops the read.
     public static func records(jsonLines text: some StringProtocol) throws(AttemptLogError) -> [AttemptRecord] {
         let decoder = JSONDecoder()
         var records: [AttemptRecord] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = Substring(line)
-            let trimmed = line.hasSuffix("\r") ? line.dropLast() : line
-            if trimmed.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
+        // Split on the byte LF: in Swift's String, CR LF is one Character, so a split on "\n" would miss it.
+        for (index, line) in Array(text.utf8).split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.last == 0x0D ? line.dropLast() : line
+            if trimmed.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             do {
-                records.append(try decoder.decode(AttemptRecord.self, from: Data(trimmed.utf8)))
+                records.append(try decoder.decode(AttemptRecord.self, from: Data(trimmed)))
             } catch {
                 let path = DecodingErrorText.path(of: error, root: "")
                 let reason = path.isEmpty ? "not one JSON object" : "\(path): \(DecodingErrorText.describe(error))"
