@@ -87,7 +87,7 @@ public struct DeviceKeys: Sendable {
             count: bytes.count, deallocator: .none)
         struct Header: Decodable { var format: String?; var version: Int? }
         struct Document: Decodable {
-            struct Record: Decodable { var date: String; var keyId: String; var secret: String }
+            struct Record: Decodable { var date: String; var keyId: String; var secret: SecretText }
             var example: Bool?
             var attemptLimit: Int?
             var deviceId: String?
@@ -116,7 +116,7 @@ public struct DeviceKeys: Sendable {
             let date: DeliveryDate, keyID: KeyID
             do { date = try DeliveryDate(record.date) } catch { throw .invalidField("\(path).date", error.description) }
             do { keyID = try KeyID(record.keyId) } catch { throw .invalidField("\(path).keyId", error.description) }
-            guard let secret = CanonicalBase64.withDecoded(record.secret, { SecretKey(copying: $0) }) else {
+            guard let secret = CanonicalBase64.withDecoded(record.secret.text, { SecretKey(copying: $0) }) else {
                 throw .invalidField("\(path).secret", "not canonical standard base64 (padded, no spaces, unused bits zero)")
             }
             do {

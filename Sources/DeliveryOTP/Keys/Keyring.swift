@@ -128,7 +128,7 @@ public struct Keyring: Sendable {
             }
             return time
         }
-        let decoded = try CanonicalBase64.withDecoded(record.secret) { (bytes) throws(KeyringError) -> SecretKey in
+        let decoded = try CanonicalBase64.withDecoded(record.secret.text) { (bytes) throws(KeyringError) -> SecretKey in
             guard Key.secretLengths.contains(bytes.count) else {
                 throw .invalidField(
                     path: "\(label).secret",

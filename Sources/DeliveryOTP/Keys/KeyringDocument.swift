@@ -6,7 +6,7 @@
 
 /// Keyring file format v1 as JSON (SPEC.md, "Keyring file"); parsed here,
 /// validated into a ``Keyring``. Unknown fields are ignored.
-struct KeyringDocument: Codable {
+struct KeyringDocument: Decodable {
     static let formatName = "delivery-otp-keyring"
     static let currentVersion = 1
 
@@ -15,9 +15,9 @@ struct KeyringDocument: Codable {
     var example: Bool?
     var keys: [Record]
 
-    struct Record: Codable {
+    struct Record: Decodable {
         var id: String
-        var secret: String
+        var secret: SecretText
         var activeFrom: String
         var createdAt: String?
         var revokedAt: String?
