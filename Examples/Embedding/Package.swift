@@ -7,7 +7,7 @@ import PackageDescription
 let package = Package(
     name: "DeliveryOTPEmbedding",
     dependencies: [
-        .package(name: "DeliveryOTP", path: "../.."),
+        .package(name: "DeliveryOTP", path: "../..")
     ],
     targets: [
         // A courier handheld: day keys arrive as bytes, verification runs in an actor.

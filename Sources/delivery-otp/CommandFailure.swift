@@ -73,6 +73,7 @@ struct CommandFailure: Error {
             let status: ExitStatus =
                 switch error {
                 case .attemptLimit: .usage
+                case .exampleKeys: .dataError
                 case .noKeyForToday: .dataError
                 case .store(let inner): Self.status(of: inner)
                 case .clockMovedBack: .dataError

@@ -73,7 +73,7 @@ struct LibraryAPITests {
         let instant = Timestamp(rfc3339: "2024-01-17T10:00:00+01:00")!
         let keys = try Self.deviceKeys()
         let store = try SQLiteAttemptStore(path: directory.file("attempts.sqlite"))
-        let door = Door(try CourierVerifier(deviceKeys: keys, store: store, clock: { instant }))
+        let door = Door(try CourierVerifier(deviceKeys: keys, store: store, allowExampleKeys: true, clock: { instant }))
         let shipment = try ShipmentID("TBA123456789000")
         let right = CodeGenerator(dayKey: try keys.dayKey(scope: Self.scope, date: DeliveryDate("2024-01-17")).dayKey)
             .code(for: shipment).description
@@ -89,7 +89,7 @@ struct LibraryAPITests {
     func notACodeCountsNothing() throws {
         let instant = Timestamp(rfc3339: "2024-01-17T10:00:00+01:00")!
         let store = InMemoryAttemptStore()
-        let door = try CourierVerifier(deviceKeys: try Self.deviceKeys(), store: store, clock: { instant })
+        let door = try CourierVerifier(deviceKeys: try Self.deviceKeys(), store: store, allowExampleKeys: true, clock: { instant })
         let shipment = try ShipmentID("TBA123456789000")
         for typed in ["12345a", "12345", "1234567", "", "١٢٣٤٥٦"] {
             #expect(try door.verify(typed, for: shipment) == .notACode)
@@ -99,6 +99,14 @@ struct LibraryAPITests {
             .code(for: shipment).description
         let wrong = right == "000000" ? "000001" : "000000"
         #expect(try door.verify(wrong, for: shipment) == .rejected(attemptsLeft: 4))
+    }
+
+    @Test("day keys of the published example keys are refused at the door unless the app allows them")
+    func exampleKeysRefused() throws {
+        let keys = try Self.deviceKeys()
+        #expect(keys.isExample)
+        #expect(throws: CourierError.exampleKeys) { try CourierVerifier(deviceKeys: keys, store: InMemoryAttemptStore()) }
+        #expect((try? CourierVerifier(deviceKeys: keys, store: InMemoryAttemptStore(), allowExampleKeys: true)) != nil)
     }
 
     @Test("a missing folder, a file that is not a database and a newer schema are told apart by kind")
@@ -118,9 +126,23 @@ struct LibraryAPITests {
         try CommandRunner.runTool(
             "/usr/bin/python3",
             ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version = 99'); c.commit()", newer])
+        let before = try Data(contentsOf: URL(fileURLWithPath: newer))
         do { _ = try SQLiteAttemptStore(path: newer); Issue.record("opened a newer schema") } catch {
             #expect(error.kind == .schemaTooNew(found: 99, supported: SQLiteAttemptStore.schemaVersion))
         }
+        // Refused from the header: not a byte written, no WAL made.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: newer)) == before)
+        #expect(!FileManager.default.fileExists(atPath: newer + "-wal"))
+        // Another program's SQLite database is not mistaken for an old store, and is left alone.
+        let foreign = directory.file("foreign.sqlite")
+        try CommandRunner.runTool(
+            "/usr/bin/python3",
+            ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE t (x)'); c.commit()", foreign])
+        let foreignBytes = try Data(contentsOf: URL(fileURLWithPath: foreign))
+        do { _ = try SQLiteAttemptStore(path: foreign); Issue.record("opened another program's database") } catch {
+            #expect(error.kind == .notADatabase)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: foreign)) == foreignBytes)
     }
 
     @Test("the attempt log's JSON lines read back to the same records, and bad lines name their number")
@@ -141,6 +163,7 @@ struct LibraryAPITests {
                 #"{"time":"2024-01-17T09:00:00Z","shipmentId":"TBA\"1","deliveryDate":"2024-01-17","scope":"DEPOT-12","outcome":"rejected","attempt":1,"deviceId":"van-7"}"#
             ))
         #expect(try AttemptRecord.records(jsonLines: text) == records)
+        #expect(try AttemptRecord.records(jsonLines: text.replacingOccurrences(of: "\n", with: "\r\n")) == records)
         let decoded = try JSONDecoder().decode(AttemptRecord.self, from: try JSONEncoder().encode(records[1]))
         #expect(decoded == records[1])
         #expect(throws: AttemptLogError(line: 2, reason: "deliveryDate: invalid value")) {

@@ -5,7 +5,8 @@ import Dispatch
 ///
 /// A verifier is an immutable value, safe to share between tasks; its store
 /// serialises the attempts. From async code, `await` its `verify(_:for:)`: it does
-/// the durable write on a dispatch queue, off the caller's executor.
+/// the durable write on the verifier's own serial dispatch queue, off the caller's
+/// executor and off the shared global queues.
 public struct CourierVerifier<Store: AttemptStore>: Sendable {
     /// The limit when the device keys set none: five wrong codes per shipment and day.
     public static var defaultAttemptLimit: Int { 5 }
@@ -24,14 +25,21 @@ public struct CourierVerifier<Store: AttemptStore>: Sendable {
     /// The name written into each attempt: the caller's, else the device file's, else none.
     public let deviceID: DeviceID?
     private let clock: @Sendable () -> Timestamp
+    /// Where the async `verify` runs the blocking store calls, one at a time (the store serialises them anyway).
+    private let queue: DispatchQueue
 
     /// Makes a verifier. The effective limit is the device file's (else 5), lowered to `attemptLimit`
     /// when that is smaller: a caller can make the door stricter, never looser. `deviceID`, when given,
     /// wins over the device file's. `clock` is the time source (the system clock unless a test sets one).
+    ///
+    /// Day keys derived from the published example keys (``DeviceKeys/isExample``) are refused with
+    /// ``CourierError/exampleKeys`` unless `allowExampleKeys`: anyone can compute their codes, so they
+    /// are for trying the library only.
     public init(
         deviceKeys: DeviceKeys, store: Store, attemptLimit: Int? = nil, deviceID: DeviceID? = nil,
-        clock: @escaping @Sendable () -> Timestamp = { .now }
+        allowExampleKeys: Bool = false, clock: @escaping @Sendable () -> Timestamp = { .now }
     ) throws(CourierError) {
+        if deviceKeys.isExample && !allowExampleKeys { throw .exampleKeys }
         if let attemptLimit, !Self.attemptLimits.contains(attemptLimit) { throw .attemptLimit(attemptLimit) }
         let fileLimit = deviceKeys.attemptLimit ?? Self.defaultAttemptLimit
         guard Self.attemptLimits.contains(fileLimit) else { throw .attemptLimit(fileLimit) }
@@ -40,6 +48,7 @@ public struct CourierVerifier<Store: AttemptStore>: Sendable {
         self.attemptLimit = min(fileLimit, attemptLimit ?? fileLimit)
         self.deviceID = deviceID ?? deviceKeys.deviceID
         self.clock = clock
+        self.queue = DispatchQueue(label: "DeliveryOTP.CourierVerifier", qos: .userInitiated)
     }
 
     /// Today's date where the parcels are delivered.
@@ -83,12 +92,16 @@ public struct CourierVerifier<Store: AttemptStore>: Sendable {
         }
     }
 
-    /// The same decision for async callers (an app's actor, a server's request handler): the
-    /// durable write runs on a dispatch queue, so the caller's executor is free while the store syncs.
-    public func verify(_ typed: String, for shipment: ShipmentID) async throws(CourierError) -> DoorOutcome {
+    /// The same decision for async callers (an app's actor, a server's request handler): the durable
+    /// write runs on the verifier's serial dispatch queue, so the caller's executor is free while the
+    /// store syncs, and the shared global queues are never blocked.
+    ///
+    /// It does not react to task cancellation: an attempt that has begun is recorded and decided, as
+    /// a crash would leave it counted anyway.
+    public func verify(_ typed: some StringProtocol & Sendable, for shipment: ShipmentID) async throws(CourierError) -> DoorOutcome {
         let result: Result<DoorOutcome, CourierError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(returning: Result { () throws(CourierError) in try self.verify(typed[...], for: shipment) })
+            queue.async {
+                continuation.resume(returning: Result { () throws(CourierError) in try self.verify(typed, for: shipment) })
             }
         }
         return try result.get()
@@ -106,6 +119,8 @@ public enum CourierError: DeliveryOTPError, Hashable {
     /// The device clock is more than ten minutes behind the latest attempt the store has seen, or on an
     /// earlier date than it.
     case clockMovedBack(now: Timestamp, latest: Timestamp)
+    /// The device keys come from the published example keys, and the verifier was not told to allow them.
+    case exampleKeys
 
     /// One line for a person.
     public var description: String {
@@ -115,6 +130,7 @@ public enum CourierError: DeliveryOTPError, Hashable {
         case .clockMovedBack(let now, let latest):
             "the device clock says \(now), before an attempt already recorded at \(latest) (by more than 10 minutes, or on an earlier day); nothing was counted"
         case .store(let error): "attempt store: \(error)"
+        case .exampleKeys: "these day keys come from the published example keys; anyone can compute their codes"
         }
     }
 
@@ -125,6 +141,7 @@ public enum CourierError: DeliveryOTPError, Hashable {
         case .noKeyForToday: "fetch fresh day keys for this device"
         case .store(let error): error.hint
         case .clockMovedBack: "set the device clock to the correct time"
+        case .exampleKeys: "use day keys exported from a keyring of your own"
         }
     }
 }

@@ -118,7 +118,7 @@ extension DeliveryOTPCommand {
             let store = try SQLiteAttemptStore(path: try state ?? Self.defaultStatePath())
             let verifier = try CourierVerifier(
                 deviceKeys: deviceKeys, store: store, attemptLimit: maxAttempts,
-                clock: { instant })
+                allowExampleKeys: allowExample, clock: { instant })
             let outcome: DoorOutcome
             do { outcome = try verifier.verify(code, for: id) } catch {
                 if case .noKeyForToday(let date) = error { throw DeviceKeysError.noKeyForDate(date, scope: deviceKeys.scope) }

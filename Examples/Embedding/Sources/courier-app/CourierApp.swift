@@ -60,7 +60,7 @@ struct CourierApp {
             exit(64)
         }
         do {
-            var bytes = Array(FileHandle.standardInput.readDataToEndOfFile())
+            var bytes = FileHandle.standardInput.readDataToEndOfFile()  // the only copy: wiped below
             let keys = try DeviceKeys(json: bytes)
             SecretBuffer.wipe(&bytes)
             let door = try Door(deviceKeys: keys, statePath: arguments[0], now: now)

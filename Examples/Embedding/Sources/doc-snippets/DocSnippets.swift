@@ -13,8 +13,8 @@ actor Door {
     let verifier: CourierVerifier<SQLiteAttemptStore>
 
     init(deviceKeys bytes: [UInt8], statePath: String) throws {
-        let keys = try DeviceKeys(json: bytes)                  // day keys from provisioning, as bytes
-        let store = try SQLiteAttemptStore(path: statePath)     // created 0600, synchronous=FULL
+        let keys = try DeviceKeys(json: bytes)  // day keys from provisioning, as bytes
+        let store = try SQLiteAttemptStore(path: statePath)  // created 0600, synchronous=FULL
         verifier = try CourierVerifier(deviceKeys: keys, store: store)
     }
 
@@ -46,13 +46,13 @@ struct DocSnippets {
         let statePath = CommandLine.arguments[2]
 
         // snippet derive
-        let keyring = try Keyring(json: keyringBytes)            // keyring format v1, as bytes
+        let keyring = try Keyring(json: keyringBytes)  // keyring format v1, as bytes
         let date = try DeliveryDate("2024-01-17")
         let (dayKey, keyID) = try keyring.dayKey(scope: try Scope(""), date: date)
-        let generator = CodeGenerator(dayKey: dayKey)            // one per scope and date; Sendable
+        let generator = CodeGenerator(dayKey: dayKey)  // one per scope and date; Sendable
         let shipment = try ShipmentID("TBA123456789000")
-        let code = generator.code(for: shipment)                 // 208328 with the example keys
-        let outcome = generator.verify(typed: "208328", for: shipment)   // .accepted, compared in constant time
+        let code = generator.code(for: shipment)  // 208328 with the example keys
+        let outcome = generator.verify(typed: "208328", for: shipment)  // .accepted, compared in constant time
         // end snippet
         precondition(code.description == "208328" && outcome == .accepted && keyID.rawValue == "k-2024-01-01-7f3a")
 
@@ -67,22 +67,23 @@ struct DocSnippets {
 
         // Later: open it, schedule the next key a week ahead, seal it again.
         let opened = try Keyring(json: sealed, passphrase: passphrase)
-        let (rotated, nextKey) = try opened.rotating(activeFrom: today.adding(days: 7)!, today: today,
-                                                    now: .now, allowPast: false)
+        let (rotated, nextKey) = try opened.rotating(
+            activeFrom: today.adding(days: 7)!, today: today,
+            now: .now, allowPast: false)
         let resealed = try rotated.sealed(passphrase: passphrase)
 
         // Each morning: a device's day keys for its depot, as the response body.
-        let device = try DeviceKeys(keyring: rotated, scope: try Scope("DEPOT-12"), from: today, days: 2,
-                                    timeZone: zone, deviceID: try DeviceID("van-7"))
+        let device = try DeviceKeys(
+            keyring: rotated, scope: try Scope("DEPOT-12"), from: today, days: 2,
+            timeZone: zone, deviceID: try DeviceID("van-7"))
         var body = device.jsonBytes()
         // ... send `body` ...
         SecretBuffer.wipe(&body)
         // end snippet
         precondition(Keyring.isEncrypted(resealed) && rotated.keys.count == 2 && nextKey.activeFrom > today)
 
-        // The door, with day keys for today from the example keyring.
-        let deviceBytes = try DeviceKeys(keyring: keyring, scope: try Scope(""), from: zone.date(at: .now), days: 1,
-                                         timeZone: zone).jsonBytes()
+        // The door, with today's day keys from the keyring made above (the verifier refuses example keys).
+        let deviceBytes = try DeviceKeys(keyring: rotated, scope: try Scope(""), from: today, days: 1, timeZone: zone).jsonBytes()
         let door = try Door(deviceKeys: deviceBytes, statePath: statePath)
         let first1 = await door.check("12a", for: shipment)
         let first2 = await door.check("000000", for: shipment)

@@ -30,7 +30,7 @@ struct IssuingBackend {
         let scope = try Scope(arguments[1])
         let shipments = try arguments.dropFirst(2).map { try ShipmentID($0) }
 
-        var sealed = Array(FileHandle.standardInput.readDataToEndOfFile())
+        var sealed = FileHandle.standardInput.readDataToEndOfFile()  // encrypted, but wiped all the same
         defer { SecretBuffer.wipe(&sealed) }
         let passphrase = try Passphrase(bytes: Array((ProcessInfo.processInfo.environment["DELIVERY_OTP_PASSPHRASE"] ?? "").utf8))
         let keyring: Keyring
@@ -65,8 +65,9 @@ struct IssuingBackend {
         }
 
         // Day keys for one device, as bytes for the response body; wiped once sent.
-        let device = try DeviceKeys(keyring: keyring, scope: scope, from: date, days: 2, timeZone: zone,
-                                    deviceID: try DeviceID("van-7"))
+        let device = try DeviceKeys(
+            keyring: keyring, scope: scope, from: date, days: 2, timeZone: zone,
+            deviceID: try DeviceID("van-7"))
         let sent = device.withJSON { body in body.count }
         print("device-keys: \(sent) bytes, \(device.entries.count) days")
     }
