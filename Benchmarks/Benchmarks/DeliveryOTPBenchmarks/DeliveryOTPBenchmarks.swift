@@ -41,7 +41,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("derive code from ID bytes", configuration: .init(scalingFactor: .mega)) { benchmark in
         packed.withUnsafeBytes { bytes in
             for index in benchmark.scaledIterations {
-                let slice = UnsafeRawBufferPointer(rebasing: bytes[(index & idMask) * 18 ..< (index & idMask) * 18 + 18])
+                let slice = UnsafeRawBufferPointer(rebasing: bytes[(index & idMask) * 18..<(index & idMask) * 18 + 18])
                 blackHole(generator.code(forValidatedBytes: slice))
             }
         }
@@ -49,8 +49,8 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("derive codes in pairs from ID bytes", configuration: .init(scalingFactor: .mega)) { benchmark in
         packed.withUnsafeBytes { bytes in
             for index in stride(from: 0, to: benchmark.scaledIterations.count, by: 2) {
-                let a = UnsafeRawBufferPointer(rebasing: bytes[(index & idMask) * 18 ..< (index & idMask) * 18 + 18])
-                let b = UnsafeRawBufferPointer(rebasing: bytes[((index + 1) & idMask) * 18 ..< ((index + 1) & idMask) * 18 + 18])
+                let a = UnsafeRawBufferPointer(rebasing: bytes[(index & idMask) * 18..<(index & idMask) * 18 + 18])
+                let b = UnsafeRawBufferPointer(rebasing: bytes[((index + 1) & idMask) * 18..<((index + 1) & idMask) * 18 + 18])
                 blackHole(generator.codes(forValidatedBytes: a, b))
             }
         }
@@ -81,8 +81,10 @@ let benchmarks: @Sendable () -> Void = {
     // 4. A batch of 1,000,000 (shipment, date, scope) rows in memory: 3 dates x 50 scopes.
     let batch = fixture.batch
     for threads in [1, ProcessInfo.processInfo.activeProcessorCount] {
-        Benchmark("batch of 1M rows, \(threads) thread\(threads == 1 ? "" : "s")",
-                  configuration: .init(scalingFactor: .mega, maxIterations: smoke ? 1 : 20)) { benchmark in
+        Benchmark(
+            "batch of 1M rows, \(threads) thread\(threads == 1 ? "" : "s")",
+            configuration: .init(scalingFactor: .mega, maxIterations: smoke ? 1 : 20)
+        ) { benchmark in
             // Derive the 150 day keys outside the measurement.
             let issuer = try CodeIssuer(keyring: fixture.keyring, preparing: batch.map { CodeIssuer.Slot(scope: $0.scope, date: $0.date) })
             benchmark.startMeasurement()
@@ -93,13 +95,19 @@ let benchmarks: @Sendable () -> Void = {
     // 4b. A manifest file issued end to end (CSV in, CSV out to /dev/null), 200,000 rows.
     let manifestPath = Fixture.writeManifest(rows: 200_000)
     for threads in [1, ProcessInfo.processInfo.activeProcessorCount] {
-        Benchmark("manifest of 200k CSV rows, \(threads) thread\(threads == 1 ? "" : "s")",
-                  configuration: .init(metrics: [.throughput, .wallClock, .mallocCountTotal, .peakMemoryResident],
-                                       maxIterations: smoke ? 1 : 20)) { benchmark in
+        Benchmark(
+            "manifest of 200k CSV rows, \(threads) thread\(threads == 1 ? "" : "s")",
+            configuration: .init(
+                metrics: [.throughput, .wallClock, .mallocCountTotal, .peakMemoryResident],
+                maxIterations: smoke ? 1 : 20)
+        ) { benchmark in
             let input = open(manifestPath, O_RDONLY), output = open("/dev/null", O_WRONLY)
             defer { close(input); close(output) }
-            let issuer = ManifestIssuer(keyring: fixture.keyring, options: .init(format: .csv, timeZone: try DeliveryTimeZone("UTC"),
-                                                                                  threads: threads))
+            let issuer = ManifestIssuer(
+                keyring: fixture.keyring,
+                options: .init(
+                    format: .csv, timeZone: try DeliveryTimeZone("UTC"),
+                    threads: threads))
             blackHole(try issuer.run(input: input, output: output, rejects: output))
         }
     }
@@ -109,8 +117,10 @@ let benchmarks: @Sendable () -> Void = {
     // the commit's fsync has a fixed cost that would dominate 200k rows.
     let largeManifestPath = Fixture.writeManifest(rows: smoke ? 20_000 : 1_000_000)
     let committedPath = NSTemporaryDirectory() + "/delivery-otp-bench-output.csv"
-    Benchmark("manifest of 1M CSV rows to a committed file, \(ProcessInfo.processInfo.activeProcessorCount) threads",
-              configuration: .init(metrics: [.throughput, .wallClock, .peakMemoryResident], maxIterations: smoke ? 1 : 20)) { benchmark in
+    Benchmark(
+        "manifest of 1M CSV rows to a committed file, \(ProcessInfo.processInfo.activeProcessorCount) threads",
+        configuration: .init(metrics: [.throughput, .wallClock, .peakMemoryResident], maxIterations: smoke ? 1 : 20)
+    ) { benchmark in
         let input = open(largeManifestPath, O_RDONLY), rejects = open("/dev/null", O_WRONLY)
         defer { close(input); close(rejects) }
         let output = try AtomicFile.Pending(path: committedPath, mode: .replace)
@@ -171,14 +181,18 @@ struct Fixture: Sendable {
         generator = CodeGenerator(dayKey: dayKey)
         dayKeyBytes = dayKey.secret.withUnsafeBytes { Array($0) }
         ids = (0..<4096).map { try! ShipmentID("TBA" + String(String(100_000_000_000_000 + $0 * 7919).suffix(15))) }
-        keyring = try! Keyring(keys: [Keyring.Key(id: try! KeyID("k-bench"), secret: master,
-                                                  activeFrom: try! DeliveryDate("2024-01-01"), createdAt: nil)])
+        keyring = try! Keyring(keys: [
+            Keyring.Key(
+                id: try! KeyID("k-bench"), secret: master,
+                activeFrom: try! DeliveryDate("2024-01-01"), createdAt: nil)
+        ])
         let dates = (0..<3).map { firstDate.adding(days: $0)! }
         let scopes = (0..<50).map { try! Scope("DEPOT-\($0)") }
         batch = (0..<1_000_000).map { row in
             let slot = row * 150 / 1_000_000
-            return IssueRequest(shipment: try! ShipmentID("TBA" + String(String(100_000_000_000_000 + row * 7919).suffix(15))),
-                                date: dates[slot / 50], scope: scopes[slot % 50])
+            return IssueRequest(
+                shipment: try! ShipmentID("TBA" + String(String(100_000_000_000_000 + row * 7919).suffix(15))),
+                date: dates[slot / 50], scope: scopes[slot % 50])
         }
     }
 

@@ -11,7 +11,7 @@ import CMemcheck
 @_spi(Tools) import DeliveryOTP
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let leaky = CommandLine.arguments.contains("--leaky")
@@ -27,8 +27,10 @@ dayKey.secret.withUnsafeBytes { dotp_mark_secret($0.baseAddress, $0.count) }
 let generator = CodeGenerator(dayKey: dayKey)
 
 // IDs of 1, 15, 18 and 45 characters (one-block path) and 46 and 64 (OpenSSL's two-block path).
-let ids = ["X", "TBA123456789000", "1Z999AA10123456784", String(repeating: "a", count: 45),
-           String(repeating: "b", count: 46), String(repeating: "c", count: 64)].map { try! ShipmentID($0) }
+let ids = [
+    "X", "TBA123456789000", "1Z999AA10123456784", String(repeating: "a", count: 45),
+    String(repeating: "b", count: 46), String(repeating: "c", count: 64),
+].map { try! ShipmentID($0) }
 
 var verdicts: [String] = []
 for id in ids {
@@ -67,5 +69,7 @@ if leaky {
 }
 
 let errors = dotp_memcheck_error_count()
-print("constant-time-check: \(leaky ? "leaky verifier" : "CodeGenerator.matchMask"): \(ids.count * 3) verifications, \(verdicts.count) wrong answers, \(errors) memcheck errors")
+print(
+    "constant-time-check: \(leaky ? "leaky verifier" : "CodeGenerator.matchMask"): \(ids.count * 3) verifications, \(verdicts.count) wrong answers, \(errors) memcheck errors"
+)
 exit(verdicts.isEmpty ? 0 : 3)

@@ -11,12 +11,13 @@ import CCycleCounter
 @_spi(Tools) import DeliveryOTP
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let samplesPerClass: Int = {
     if let index = CommandLine.arguments.firstIndex(of: "--samples"), index + 1 < CommandLine.arguments.count,
-       let value = Int(CommandLine.arguments[index + 1]), value >= 1000 {
+        let value = Int(CommandLine.arguments[index + 1]), value >= 1000
+    {
         return value
     }
     return 1_000_000
@@ -119,7 +120,9 @@ report("early-exit comparison of 32-byte tags (leaky on purpose)", leaky)
 
 let enough = [firstDigit, lastDigit, leaky].allSatisfy { min($0.counts.0, $0.counts.1) >= samplesPerClass * 9 / 10 }
 let passed = abs(firstDigit.t) < 4.5 && abs(lastDigit.t) < 4.5 && abs(leaky.t) > 10 && enough
-print(passed ? "timing-leak: PASS: no leak found in verify (|t| < 4.5), and the leaky comparator is detected (|t| > 10)"
-             : "timing-leak: FAIL")
+print(
+    passed
+        ? "timing-leak: PASS: no leak found in verify (|t| < 4.5), and the leaky comparator is detected (|t| > 10)"
+        : "timing-leak: FAIL")
 print("(sink \(sink & 1))")
 exit(passed ? 0 : 1)

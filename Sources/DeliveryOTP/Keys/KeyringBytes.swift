@@ -12,6 +12,7 @@ extension Keyring {
     /// where the bytes came from is the caller's to secure. The decrypted text lives
     /// only in a buffer that is wiped before this returns; the caller's `bytes` are
     /// left as they are (see ``SecretBuffer``).
+    /// A passphrase given with plaintext bytes is not used: ``isEncrypted(_:)`` tells which the bytes are.
     /// - Throws: ``KeyringError/passphraseRequired`` for encrypted bytes without a passphrase,
     ///   ``KeyringError/wrongPassphrase`` when it does not open them, and the format's errors.
     public init(json bytes: some ContiguousBytes, passphrase: Passphrase? = nil) throws(KeyringError) {
