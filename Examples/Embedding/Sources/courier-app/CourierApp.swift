@@ -41,7 +41,7 @@ actor Door {
                 case .schemaTooNew: return "error: update the app"
                 case .notADatabase, .cannotOpen, .io, .clockMovedBack: return "error: reset the attempt store"
                 }
-            case .attemptLimit: return "error: bad configuration"
+            case .attemptLimit, .exampleKeys: return "error: bad configuration"
             }
         }
     }

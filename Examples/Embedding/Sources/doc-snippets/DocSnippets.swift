@@ -32,7 +32,7 @@ actor Door {
             case .noKeyForToday: return "Sync the device"
             case .clockMovedBack: return "Set the clock"
             case .store(let failure) where failure.kind == .busy: return "Try again"
-            case .store, .attemptLimit: return "Call support"
+            case .store, .attemptLimit, .exampleKeys: return "Call support"
             }
         }
     }
