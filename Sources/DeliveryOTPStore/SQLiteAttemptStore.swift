@@ -24,6 +24,9 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
     /// `PRAGMA application_id` of attempt stores from schema version 3 on: the ASCII bytes `DOTP`.
     public static let applicationID: Int32 = 0x444F_5450
 
+    /// Every table a store of any schema version holds, GRDB's and SQLite's own included.
+    private static let tables: Set<String> = ["attempt", "handover", "lock", "clock", "grdb_migrations", "sqlite_sequence"]
+
     /// Opens the store, creating it (mode 0600) and migrating it as needed.
     ///
     /// Fails with kind `AttemptStoreError.Kind.cannotOpen` when the file cannot be opened
@@ -31,16 +34,23 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
     /// and `AttemptStoreError.Kind.schemaTooNew(found:supported:)` when a newer release wrote it.
     public init(path: String) throws(AttemptStoreError) {
         self.path = path
-        // Create the file ourselves so that it, and the -wal and -shm files
-        // SQLite makes with the same mode, are never readable by others.
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
+        // Create the file ourselves so that it, and the -wal and -shm files SQLite makes
+        // with the same mode, are never readable by others. Only a file that does not exist
+        // yet is opened here: on Linux, closing any descriptor of a file drops every POSIX
+        // lock this process holds on it, SQLite's own included, and another process would
+        // then take the WAL of a store that is open here for unused.
+        if access(path, F_OK) != 0 {
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 || errno == EEXIST else {
+                throw AttemptStoreError("cannot open \(path): \(String(cString: strerror(errno)))", kind: .cannotOpen)
+            }
+            if fd >= 0 { close(fd) }
+        } else if access(path, R_OK | W_OK) != 0 {
             throw AttemptStoreError("cannot open \(path): \(String(cString: strerror(errno)))", kind: .cannotOpen)
         }
-        defer { close(fd) }
-        // Opening through SQLite in WAL mode writes to the file at once, so a file that is
-        // not an attempt store, or one from a newer release, is refused from its header first.
-        try Self.checkHeader(fd, path: path)
+        // Opening for writing in WAL mode writes to the file at once, so a file that is not an
+        // attempt store, or one from a newer release, is refused through a read-only connection first.
+        try Self.inspect(path)
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(10)
@@ -53,11 +63,22 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
             try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             // Check again on the connection, before migrating: a newer release's last
             // changes may still be in the WAL, where the header check cannot see them.
-            let version = try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+            let (version, application, tables) = try queue.read { db in
+                (
+                    try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0,
+                    try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
+                    Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
+                )
+            }
             guard version <= Self.schemaVersion else {
                 throw AttemptStoreError(
                     "\(path) has schema version \(version); this release knows \(Self.schemaVersion)",
                     kind: .schemaTooNew(found: version, supported: Self.schemaVersion))
+            }
+            // A file without our id holds nothing but our tables (or none yet): another
+            // program's database, with tables of its own, is never migrated into a store.
+            guard application == Self.applicationID || tables.isSubset(of: Self.tables) else {
+                throw AttemptStoreError("\(path) is not an attempt store", kind: .notADatabase)
             }
             try Self.migrator.migrate(queue)
         } catch let error as AttemptStoreError {
@@ -67,34 +88,34 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
         }
     }
 
-    /// Refuses, without writing, a file whose 100-byte SQLite header shows it is not an attempt
-    /// store of this or an earlier schema. An empty file is a new store. Stores of schema 1 and 2
-    /// carry no application id; other SQLite files with none are refused unless they hold no table.
-    private static func checkHeader(_ fd: Int32, path: String) throws(AttemptStoreError) {
-        var header = [UInt8](repeating: 0, count: 100)
-        let count = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 100, 0) }
-        guard count != 0 else { return }
-        func int32(at offset: Int) -> Int32 {
-            Int32(bitPattern: header[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
-        }
-        let notAStore = AttemptStoreError("\(path) is not an attempt store", kind: .notADatabase)
-        guard count == 100, header.starts(with: Array("SQLite format 3\0".utf8)) else { throw notAStore }
-        let version = Int(int32(at: 60)), application = int32(at: 68)
-        let pagesInUse = int32(at: 28) - int32(at: 36)  // the database size less the free pages
-        switch application {
-        case applicationID:
-            guard version <= schemaVersion else {
-                throw AttemptStoreError(
-                    "\(path) has schema version \(version); this release knows \(schemaVersion)",
-                    kind: .schemaTooNew(found: version, supported: schemaVersion))
+    /// Refuses, through a read-only connection that writes nothing, a file that is not an attempt
+    /// store of this or an earlier schema: not SQLite; another program's database (a foreign
+    /// application id, or tables other than a store's); or a newer release's store.
+    /// A new, empty file passes. The read-only connection sees what is still in the WAL.
+    private static func inspect(_ path: String) throws(AttemptStoreError) {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        let version: Int, application: Int32, found: Set<String>
+        do {
+            let probe = try DatabaseQueue(path: path, configuration: configuration)
+            (version, application, found) = try probe.read { db in
+                (
+                    try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0,
+                    try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
+                    Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
+                )
             }
-        case 0:
-            // Schema 1 and 2, before the id was stamped; or a new store whose migration never
-            // committed (no page in use but SQLite's own first one). Anything else, a table of
-            // another program's included, is another program's database.
-            guard (1...2).contains(version) || (version == 0 && pagesInUse <= 1) else { throw notAStore }
-        default:
-            throw notAStore
+        } catch {
+            throw storeError("cannot use \(path) as a state file", error, opening: true)
+        }
+        guard application == applicationID || (application == 0 && found.isSubset(of: tables)) else {
+            throw AttemptStoreError("\(path) is not an attempt store", kind: .notADatabase)
+        }
+        guard version <= schemaVersion else {
+            throw AttemptStoreError(
+                "\(path) has schema version \(version); this release knows \(schemaVersion)",
+                kind: .schemaTooNew(found: version, supported: schemaVersion))
         }
     }
 
