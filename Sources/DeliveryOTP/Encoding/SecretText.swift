@@ -9,7 +9,9 @@
 ///
 /// `JSONDecoder` hands a string member over as a new heap `String` (base64 of a 16-byte or
 /// longer secret is too long to be stored inline); without this, that copy of the secret
-/// would be freed unwiped and stay readable in the heap.
+/// would be freed unwiped and stay readable in the heap. A member written with escapes
+/// (`\/` for `/`, which this project's writers never emit) is assembled by the decoder
+/// from pieces, and those intermediate pieces are not reached.
 final class SecretText: Decodable, @unchecked Sendable {
     // Written once in init, read-only until deinit wipes it.
     let text: String

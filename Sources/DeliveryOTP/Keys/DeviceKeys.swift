@@ -24,7 +24,8 @@ public struct DeviceKeys: Sendable {
     public let timeZone: DeliveryTimeZone
     /// Sorted by date, one per date.
     public let entries: [Entry]
-    /// Derived from the published example keys (`"example": true`): never for production.
+    /// Derived from the published example keys: marked `"example": true`, or holding a day key that
+    /// the published example secrets derive (the mark alone could be removed). Never for production.
     public let isExample: Bool
     /// Wrong codes allowed per shipment and day on the device (1 to 10); nil for the default, 5.
     public let attemptLimit: Int?
@@ -127,7 +128,14 @@ public struct DeviceKeys: Sendable {
             if entries.dropLast().contains(where: { $0.date == date }) { throw .invalidField(path, "a second key for \(date)") }
         }
         self.entries = entries.sorted { $0.date < $1.date }
-        isExample = document.example ?? false
+        // Day keys of the published example keys count as example keys even where the flag was removed.
+        let scope = self.scope
+        let published = self.entries.contains { entry in
+            Keyring.publishedExampleSecrets.contains {
+                DayKey(masterSecret: $0, scope: scope, date: entry.date).secret == entry.dayKey.secret
+            }
+        }
+        isExample = (document.example ?? false) || published
         if let limit = document.attemptLimit, !(1...10).contains(limit) {
             throw .invalidField("attemptLimit", "must be 1 to 10, not \(limit)")
         }
