@@ -32,8 +32,13 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
     /// Fails with kind `AttemptStoreError.Kind.cannotOpen` when the file cannot be opened
     /// or created, `AttemptStoreError.Kind.notADatabase` when it is not an attempt store,
     /// and `AttemptStoreError.Kind.schemaTooNew(found:supported:)` when a newer release wrote it.
-    public init(path: String) throws(AttemptStoreError) {
+    ///
+    /// `busyTimeout` is how long a call waits for another process that holds the store's write
+    /// lock before it fails with kind `AttemptStoreError.Kind.busy` (ten seconds by default; a
+    /// service answering online verifies may want less).
+    public init(path: String, busyTimeout: Duration = .seconds(10)) throws(AttemptStoreError) {
         self.path = path
+        let seconds = Double(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18
         // Create the file ourselves so that it, and the -wal and -shm files SQLite makes
         // with the same mode, are never readable by others. Only a file that does not exist
         // yet is opened here: on Linux, closing any descriptor of a file drops every POSIX
@@ -50,10 +55,10 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
         }
         // Opening for writing in WAL mode writes to the file at once, so a file that is not an
         // attempt store, or one from a newer release, is refused through a read-only connection first.
-        try Self.inspect(path)
+        try Self.inspect(path, busyTimeout: max(0, seconds))
         var configuration = Configuration()
         configuration.journalMode = .wal
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(max(0, seconds))
         do {
             queue = try DatabaseQueue(path: path, configuration: configuration)
             // GRDB's WAL set-up (after prepareDatabase) sets synchronous = NORMAL, under
@@ -92,10 +97,10 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
     /// store of this or an earlier schema: not SQLite; another program's database (a foreign
     /// application id, or tables other than a store's); or a newer release's store.
     /// A new, empty file passes. The read-only connection sees what is still in the WAL.
-    private static func inspect(_ path: String) throws(AttemptStoreError) {
+    private static func inspect(_ path: String, busyTimeout: Double) throws(AttemptStoreError) {
         var configuration = Configuration()
         configuration.readonly = true
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(busyTimeout)
         let version: Int, application: Int32, found: Set<String>
         do {
             let probe = try DatabaseQueue(path: path, configuration: configuration)
