@@ -66,25 +66,9 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
             // commit, so an attempt is on disk before its outcome is computed (SPEC.md §9).
             // A DatabaseQueue has one connection, so this holds for every transaction.
             try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            // Check again on the connection, before migrating: a newer release's last
-            // changes may still be in the WAL, where the header check cannot see them.
-            let (version, application, tables) = try queue.read { db in
-                (
-                    try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0,
-                    try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
-                    Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
-                )
-            }
-            guard version <= Self.schemaVersion else {
-                throw AttemptStoreError(
-                    "\(path) has schema version \(version); this release knows \(Self.schemaVersion)",
-                    kind: .schemaTooNew(found: version, supported: Self.schemaVersion))
-            }
-            // A file without our id holds nothing but our tables (or none yet): another
-            // program's database, with tables of its own, is never migrated into a store.
-            guard application == Self.applicationID || tables.isSubset(of: Self.tables) else {
-                throw AttemptStoreError("\(path) is not an attempt store", kind: .notADatabase)
-            }
+            // Again on this connection, before migrating: another process may have changed
+            // the file since the read-only look.
+            try queue.read { db in try Self.check(db, path: path) }
             try Self.migrator.migrate(queue)
         } catch let error as AttemptStoreError {
             throw error
@@ -101,19 +85,22 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(busyTimeout)
-        let version: Int, application: Int32, found: Set<String>
         do {
             let probe = try DatabaseQueue(path: path, configuration: configuration)
-            (version, application, found) = try probe.read { db in
-                (
-                    try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0,
-                    try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0,
-                    Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
-                )
-            }
+            try probe.read { db in try check(db, path: path) }
+        } catch let error as AttemptStoreError {
+            throw error
         } catch {
             throw storeError("cannot use \(path) as a state file", error, opening: true)
         }
+    }
+
+    /// The one test of what a connection sees: our application id, or none and only a store's
+    /// tables (a new file has none); and a schema version this release knows.
+    private static func check(_ db: Database, path: String) throws {
+        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+        let found = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
         guard application == applicationID || (application == 0 && found.isSubset(of: tables)) else {
             throw AttemptStoreError("\(path) is not an attempt store", kind: .notADatabase)
         }

@@ -35,13 +35,12 @@ package struct KeyringFile: Sendable {
         do throws(SecretFile.ReadError) {
             // The resolved target, the same file update() locks and writes.
             outcome = try SecretFile.withContents(of: target) { (bytes, permissions) throws(KeyringFileError) -> Loaded in
-                let keyring: Keyring
+                let keyring: Keyring, encrypted: Bool
                 do throws(KeyringError) {
-                    keyring = try Keyring(json: bytes, passphrase: passphrase)
+                    (keyring, encrypted) = try Keyring.open(bytes, passphrase: passphrase)
                 } catch {
                     throw error == .passphraseRequired ? .encrypted(path: path) : Self.fileError(error, path: path)
                 }
-                let encrypted = Keyring.isEncrypted(bytes)
                 if !SecretFile.isPrivate(permissions) && !(keyring.isExample && exampleMayBeShared) {
                     throw .readableByOthers(path: path, permissions: permissions)
                 }

@@ -17,15 +17,20 @@ extension Keyring {
     ///   ``KeyringError/wrongPassphrase`` when it does not open them, and the format's errors.
     public init(json bytes: some ContiguousBytes, passphrase: Passphrase? = nil) throws(KeyringError) {
         let result: Result<Keyring, KeyringError> = bytes.withUnsafeBytes { buffer in
-            Result { () throws(KeyringError) in
-                guard Self.isEncrypted(buffer) else { return try Keyring(parsing: buffer) }
-                guard let passphrase else { throw .passphraseRequired }
-                return try EncryptedKeyring.open(buffer, passphrase: passphrase) { (plaintext) throws(KeyringError) in
-                    try Keyring(parsing: plaintext)
-                }
-            }
+            Result { () throws(KeyringError) in try Self.open(buffer, passphrase: passphrase).keyring }
         }
         self = try result.get()
+    }
+
+    /// Parses plain or encrypted keyring bytes in place, and says which they were.
+    static func open(_ buffer: UnsafeRawBufferPointer, passphrase: Passphrase?) throws(KeyringError) -> (keyring: Keyring, encrypted: Bool)
+    {
+        guard isEncrypted(buffer) else { return (try Keyring(parsing: buffer), false) }
+        guard let passphrase else { throw .passphraseRequired }
+        let keyring = try EncryptedKeyring.open(buffer, passphrase: passphrase) { (plaintext) throws(KeyringError) in
+            try Keyring(parsing: plaintext)
+        }
+        return (keyring, true)
     }
 
     /// True when `bytes` are an encrypted keyring (their `format` is `delivery-otp-keyring-encrypted`),
