@@ -12,6 +12,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // The online service (`delivery-otp serve`) only; the libraries use none of these, so a package
+        // that depends on the DeliveryOTP product does not fetch or build them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // The system OpenSSL 3 libcrypto: SHA-256, HMAC, HKDF, RAND_bytes, OPENSSL_cleanse.
@@ -32,12 +41,29 @@ let package = Package(
             name: "DeliveryOTPStore",
             dependencies: ["DeliveryOTP", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The online code service: HTTP API, tokens, group-committed attempt store, metrics.
+        .target(
+            name: "DeliveryOTPServer",
+            dependencies: [
+                "DeliveryOTP",
+                "DeliveryOTPStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         // The command line, a thin shell over the library.
         .executableTarget(
             name: "delivery-otp",
             dependencies: [
                 "DeliveryOTP",
                 "DeliveryOTPStore",
+                "DeliveryOTPServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -48,6 +74,8 @@ let package = Package(
                 "DeliveryOTPStore",
                 "CLibCrypto",
                 "delivery-otp",
+                "DeliveryOTPServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
         ),

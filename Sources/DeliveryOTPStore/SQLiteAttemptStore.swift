@@ -307,7 +307,7 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
     }
 
     /// One line, from SQLite's own message, with a kind from SQLite's primary result code.
-    private static func storeError(_ context: String, _ error: any Error, opening: Bool = false) -> AttemptStoreError {
+    package static func storeError(_ context: String, _ error: any Error, opening: Bool = false) -> AttemptStoreError {
         guard let error = error as? DatabaseError else {
             return AttemptStoreError("\(context): \(error)", kind: opening ? .cannotOpen : .io)
         }

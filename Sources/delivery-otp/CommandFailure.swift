@@ -1,4 +1,5 @@
 import DeliveryOTP
+import DeliveryOTPServer
 
 /// Exit codes, from BSD sysexits(3), so scripts can tell failures apart.
 enum ExitStatus: Int32 {
@@ -83,6 +84,21 @@ struct CommandFailure: Error {
             self.init(message: "attempt store: \(error)", hint: error.hint, exitCode: Self.status(of: error))
         case let error as RandomSourceError:
             self.init(message: error.description, exitCode: .systemError)
+        case let error as TokenFileError:
+            let status: ExitStatus =
+                switch error {
+                case .unreadable: .usage
+                case .readableByOthers: .permission
+                case .invalid: .dataError
+                case .noSuchToken, .combination: .usage
+                case .nameTaken: .cannotCreate
+                case .writeFailed: .ioError
+                }
+            self.init(message: error.description, hint: error.hint, exitCode: status)
+        case let error as ScopeZonesError:
+            self.init(message: error.description, hint: error.hint, exitCode: .dataError)
+        case let error as ExampleKeysRefused:
+            self.init(message: error.description, hint: error.hint, exitCode: .dataError)
         default:
             return nil
         }

@@ -8,8 +8,8 @@
 /// resolved. A document this scanner cannot read to the end (deeper than 64
 /// levels, a byte-order mark, text that is not one JSON object) is refused as
 /// well: what it cannot check must not reach the decoder.
-enum JSONDuplicateMembers {
-    enum Finding: Equatable {
+package enum JSONDuplicateMembers {
+    package enum Finding: Equatable {
         /// The path of the first duplicate, such as `keys[0].secret`.
         case duplicate(String)
         /// Not readable as one JSON object in UTF-8 within the nesting bound.
@@ -19,7 +19,7 @@ enum JSONDuplicateMembers {
     static let maximumDepth = 64
 
     /// Nil when every object names each member once.
-    static func check(_ bytes: UnsafeRawBufferPointer) -> Finding? {
+    package static func check(_ bytes: UnsafeRawBufferPointer) -> Finding? {
         var scanner = Scanner(bytes: bytes)
         do {
             scanner.skipSpace()

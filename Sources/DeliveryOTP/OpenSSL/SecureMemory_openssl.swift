@@ -1,24 +1,24 @@
 internal import CLibCrypto
 
 /// Wiping, constant-time comparison and randomness, all from libcrypto.
-enum SecureMemory {
+package enum SecureMemory {
     /// Overwrites `buffer` with zeros in a way the compiler cannot elide.
-    static func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
+    package static func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         OPENSSL_cleanse(base, buffer.count)
     }
 
     /// Compares two equally long buffers without an early exit (`CRYPTO_memcmp`).
-    static func constantTimeEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    package static func constantTimeEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         precondition(a.count == b.count, "constant-time comparison needs equal lengths")
         guard a.count > 0 else { return true }
         return CRYPTO_memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0
     }
 }
 
-enum SecureRandom {
+package enum SecureRandom {
     /// Fills `buffer` from OpenSSL's CSPRNG, seeded by the OS (`getrandom`).
-    static func fill(_ buffer: UnsafeMutableRawBufferPointer) throws(RandomSourceError) {
+    package static func fill(_ buffer: UnsafeMutableRawBufferPointer) throws(RandomSourceError) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         guard RAND_bytes(base.assumingMemoryBound(to: UInt8.self), Int32(buffer.count)) == 1 else {
             ERR_clear_error()
@@ -27,7 +27,7 @@ enum SecureRandom {
     }
 
     /// Random bytes that are not secret (key id suffixes).
-    static func bytes(count: Int) throws(RandomSourceError) -> [UInt8] {
+    package static func bytes(count: Int) throws(RandomSourceError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
         let filled = out.withUnsafeMutableBytes { buffer in (try? fill(buffer)) != nil }
         guard filled else { throw RandomSourceError() }

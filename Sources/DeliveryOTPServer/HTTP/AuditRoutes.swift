@@ -1,0 +1,103 @@
+import DeliveryOTP
+import HTTPTypes
+import Hummingbird
+
+/// `GET /v1/attempts` and `GET /v1/keys`: what the security team reads. Never a secret or a typed code.
+struct AuditRoutes {
+    let state: ServiceState
+    let store: any ServiceStore
+
+    /// The central attempt log as JSON lines (the format of `attempts export`), oldest first.
+    /// `X-Truncated: true` says there is more: ask again with `since` set to the last line's time.
+    func attempts(_ request: Request, context: ServiceRequestContext) async throws -> Response {
+        let token = try RequestInput.identity(context)
+        var since: Timestamp?
+        if let text = request.uri.queryParameters.get("since") {
+            guard let time = Timestamp(rfc3339: text) else {
+                throw APIError.badRequest("since is not an RFC 3339 time", hint: "write it like 2024-01-17T09:30:00Z")
+            }
+            since = time
+        }
+        var scope = try RequestInput.scope(request.uri.queryParameters.get("scope"))
+        if let scope, !token.allows(scope) { throw APIError.forbidden("this token is not bound to scope \(scope)") }
+        if scope == nil && !token.scopes.isEmpty {
+            guard token.scopes.count == 1 else { throw APIError.badRequest("the scope is missing", hint: "this token is bound to several scopes: name one") }
+            scope = token.scopes[0]
+        }
+        let limit = state.configuration.limits.maximumLogLines
+        let records: [AttemptRecord]
+        do { records = try await store.records(since: since, scope: scope, limit: limit + 1) } catch {
+            throw VerifyRoute.unavailable(error)
+        }
+        var text = ""
+        for record in records.prefix(limit) { text += record.jsonLine + "\n" }
+        var headers: HTTPFields = [.contentType: "application/x-ndjson", .cacheControl: "no-store"]
+        if records.count > limit { headers[HTTPField.Name("X-Truncated")!] = "true" }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    struct KeysAnswer: Encodable {
+        struct Key: Encodable {
+            let id: String
+            let activeFrom: String
+            let until: String?
+            let status: String
+            let fingerprint: String
+            let createdAt: String?
+            let revokedAt: String?
+        }
+        let today: String
+        let timeZone: String
+        let keyInUse: String?
+        let keys: [Key]
+    }
+
+    /// The keyring's keys as `keys list --json` shows them, and the key that serves today in the default zone.
+    func keys(_ request: Request, context: ServiceRequestContext) async throws -> Response {
+        let ring = state.keySnapshot.keyring
+        let zone = state.zones.defaultZone
+        let today = zone.date(at: state.now)
+        let keys = ring.keys.sorted { ($0.activeFrom, $0.id) < ($1.activeFrom, $1.id) }.map { key in
+            KeysAnswer.Key(
+                id: key.id.rawValue, activeFrom: key.activeFrom.description,
+                until: key.isRevoked ? nil : ring.successorStart(of: key)?.description, status: ring.status(of: key, today: today).rawValue,
+                fingerprint: KeyFingerprint(of: key.secret).description, createdAt: key.createdAt?.description, revokedAt: key.revokedAt?.description)
+        }
+        return JSONBody.response(
+            KeysAnswer(
+                today: today.description, timeZone: zone.description, keyInUse: (try? ring.key(for: today))?.id.rawValue, keys: keys))
+    }
+}
+
+/// `/healthz`, `/readyz` and `/metrics`: no token.
+struct HealthRoutes {
+    let state: ServiceState
+    let store: any ServiceStore
+
+    struct Status: Encodable {
+        let status: String
+        let reason: String?
+    }
+
+    func live(_ request: Request, context: ServiceRequestContext) async throws -> Response {
+        JSONBody.response(Status(status: "ok", reason: nil))
+    }
+
+    /// Ready when the keyring has a key for today (default zone) and the store takes a write.
+    func ready(_ request: Request, context: ServiceRequestContext) async throws -> Response {
+        let today = state.zones.defaultZone.date(at: state.now)
+        if (try? state.keySnapshot.keyring.key(for: today)) == nil {
+            return JSONBody.response(Status(status: "unavailable", reason: "the keyring has no key for today"), status: .serviceUnavailable)
+        }
+        guard await store.isWritable() else {
+            return JSONBody.response(Status(status: "unavailable", reason: "the attempt store is not writable"), status: .serviceUnavailable)
+        }
+        return JSONBody.response(Status(status: "ready", reason: nil))
+    }
+
+    func metrics(_ request: Request, context: ServiceRequestContext) async throws -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: state.metrics.render())))
+    }
+}

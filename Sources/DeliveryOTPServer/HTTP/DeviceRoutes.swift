@@ -1,0 +1,90 @@
+@_spi(Tools) import DeliveryOTP
+import Hummingbird
+
+/// `GET /v1/device-keys` and `POST /v1/attempts`: a handheld's morning fetch and its upload.
+struct DeviceRoutes {
+    let state: ServiceState
+    let store: any ServiceStore
+
+    /// The device-keys file (format v1, as `keys export-device`) for the token's scope and device id;
+    /// every export goes to the keyring's audit log first, and an export that cannot be audited is refused.
+    func deviceKeys(_ request: Request, context: ServiceRequestContext) async throws -> Response {
+        let token = try RequestInput.identity(context)
+        let scope = token.scopes[0]
+        let zone = state.zones.zone(of: scope)
+        let now = state.now
+        let today = zone.date(at: now)
+        let from = try RequestInput.date(request.uri.queryParameters.get("from"), name: "from") ?? today
+        let daysText = request.uri.queryParameters.get("days") ?? "1"
+        guard let days = Int(daysText), (1...DeviceKeys.maximumDays).contains(days) else {
+            throw APIError.badRequest("days must be 1 to \(DeviceKeys.maximumDays)")
+        }
+        let earliest = today.adding(days: -1) ?? today
+        let latest = today.adding(days: DeviceKeys.maximumDays) ?? today
+        guard from >= earliest && from <= latest else {
+            throw APIError(
+                .unprocessableContent, "from must be between \(earliest) and \(latest) (today is \(today) in \(zone))",
+                hint: "fetch day keys for the coming days only")
+        }
+        let snapshot = state.keySnapshot
+        let keys: DeviceKeys
+        do {
+            keys = try DeviceKeys(
+                keyring: snapshot.keyring, scope: scope, from: from, days: days, timeZone: zone,
+                attemptLimit: state.configuration.limits.attemptLimit, deviceID: token.deviceID)
+        } catch {
+            throw APIError(.serviceUnavailable, "no day keys for these dates: \(error)", hint: "the security team must schedule a key")
+        }
+        let keyIDs = Set(keys.entries.map(\.keyID.rawValue)).sorted().joined(separator: ",")
+        do {
+            try AuditLog(keyringPath: AtomicFile.resolved(state.configuration.keyringPath)).append(
+                [
+                    AuditLog.Event(
+                        operation: "export-device",
+                        details: [
+                            ("scope", scope.rawValue), ("from", from.description), ("days", String(days)), ("keyIds", keyIDs),
+                            ("token", token.name.rawValue), ("deviceId", token.deviceID?.rawValue ?? ""), ("via", "serve"),
+                        ])
+                ], at: now)
+        } catch {
+            throw APIError(.serviceUnavailable, "the export could not be written to the audit log", hint: "check the keyring folder's disk")
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: keys.jsonBytes())))
+    }
+
+    struct UploadAnswer: Encodable {
+        let received: Int
+        let new: Int
+    }
+
+    /// Stores the lines of `attempts export`; a second upload of the same lines stores nothing new.
+    func upload(_ request: Request, context: ServiceRequestContext) async throws -> Response {
+        let token = try RequestInput.identity(context)
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: state.configuration.limits.maximumBodyBytes) } catch {
+            throw APIError.tooLarge
+        }
+        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
+            throw APIError.badRequest("the attempt log is not UTF-8 text")
+        }
+        let records: [AttemptRecord]
+        do { records = try AttemptRecord.records(jsonLines: text) } catch {
+            throw APIError(.unprocessableContent, error.description, hint: error.hint)
+        }
+        for (index, record) in records.enumerated() {
+            guard token.allows(record.scope) else {
+                throw APIError.forbidden("line \(index + 1) is for scope \(record.scope), not this device's")
+            }
+            if let device = record.deviceID, device != token.deviceID {
+                throw APIError(.unprocessableContent, "line \(index + 1) names another device", hint: "upload each device's log with its own token")
+            }
+        }
+        let new: Int
+        do { new = try await store.upload(records, from: token.name, at: state.now) } catch {
+            throw VerifyRoute.unavailable(error)
+        }
+        return JSONBody.response(UploadAnswer(received: records.count, new: new))
+    }
+}

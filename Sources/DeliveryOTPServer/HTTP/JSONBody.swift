@@ -1,0 +1,82 @@
+import DeliveryOTP
+import Foundation
+import Hummingbird
+
+/// Request and response bodies: JSON objects, read strictly.
+///
+/// A request body is refused before decoding when it is not one JSON object in UTF-8, nests
+/// deeper than ``maximumDepth``, or names a member twice (RFC 8259 leaves its meaning open).
+enum JSONBody {
+    /// Objects and arrays may nest this deep in a request.
+    static let maximumDepth = 8
+
+    /// Reads the whole body, at most `limit` bytes, and decodes it as `T`.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: limit) } catch { throw APIError.tooLarge }
+        return try decode(type, from: Array(buffer.readableBytesView))
+    }
+
+    /// Decodes `bytes` as `T` after the strict checks; every failure is a 400 with the reason.
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        guard depth(of: bytes) <= maximumDepth else {
+            throw APIError.badRequest("the JSON body nests deeper than \(maximumDepth) levels")
+        }
+        let finding = bytes.withUnsafeBytes { JSONDuplicateMembers.check($0) }
+        switch finding {
+        case .duplicate(let path)?: throw APIError.badRequest("the JSON member \(path) is given twice")
+        case .unreadable?: throw APIError.badRequest("the body is not one JSON object in UTF-8", hint: "send Content-Type: application/json")
+        case nil: break
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw APIError.badRequest("the JSON member \(key.stringValue) is missing")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw APIError.badRequest("the JSON member \(path(context)) has the wrong type")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw APIError.badRequest("the JSON member \(path(context)) is null")
+        } catch {
+            throw APIError.badRequest("the body is not valid JSON for this endpoint")
+        }
+    }
+
+    private static func path(_ context: DecodingError.Context) -> String {
+        context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+
+    /// The deepest nesting of objects and arrays, outside strings.
+    static func depth(of bytes: [UInt8]) -> Int {
+        var depth = 0, deepest = 0, inString = false, escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                deepest = max(deepest, depth)
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            default: break
+            }
+        }
+        return deepest
+    }
+
+    /// Encodes a response object (sorted keys, no escaped slashes).
+    static func encode(_ value: some Encodable) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // The response types hold strings, integers and arrays of them: encoding cannot fail.
+        return Array(try! encoder.encode(value))
+    }
+
+    /// A 200 (or `status`) JSON response.
+    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: encode(value))))
+    }
+}

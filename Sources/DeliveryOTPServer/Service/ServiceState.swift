@@ -1,0 +1,193 @@
+import DeliveryOTP
+import Foundation
+import Logging
+import Synchronization
+
+/// What the service serves from, swapped whole on reload: the keyring, the tokens and the scopes'
+/// time zones. Each request reads one snapshot; a reload that fails keeps the previous one.
+public final class ServiceState: Sendable {
+    /// The configuration it was made with.
+    public let configuration: ServiceConfiguration
+    private let keys: Mutex<KeySnapshot>
+    private let tokenTable: Mutex<TokenTable>
+    private let scopeZones: Mutex<ScopeZones>
+    private let stamps: Mutex<[String: FileStamp]>
+    let metrics: ServiceMetrics
+    private let logger: Logger
+
+    /// The keyring and its day-key cache. A new keyring gets a new, empty cache.
+    final class KeySnapshot: Sendable {
+        let keyring: Keyring
+        let isExample: Bool
+        /// Day keys by (scope, date), derived once each; bounded, cleared when full.
+        private let cache = Mutex<[CodeIssuer.Slot: (CodeGenerator, KeyID)]>([:])
+        static let cacheLimit = 4096
+
+        init(keyring: Keyring) {
+            self.keyring = keyring
+            self.isExample = keyring.isExample
+        }
+
+        func generator(scope: Scope, date: DeliveryDate) throws(KeyringError) -> (CodeGenerator, KeyID) {
+            let slot = CodeIssuer.Slot(scope: scope, date: date)
+            if let found = cache.withLock({ $0[slot] }) { return found }
+            let (dayKey, keyID) = try keyring.dayKey(scope: scope, date: date)
+            let entry = (CodeGenerator(dayKey: dayKey), keyID)
+            cache.withLock { cache in
+                if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
+                cache[slot] = entry
+            }
+            return entry
+        }
+    }
+
+    /// Loads every file; any failure here stops the start, with the file's own error.
+    public init(configuration: ServiceConfiguration, metrics: ServiceMetrics, logger: Logger) throws {
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        keys = Mutex(KeySnapshot(keyring: try Self.loadKeyring(configuration)))
+        tokenTable = Mutex(try Self.loadTokens(configuration))
+        scopeZones = Mutex(try Self.loadScopes(configuration))
+        stamps = Mutex(Self.currentStamps(configuration))
+        noteKeyInUse(previous: nil)
+    }
+
+    static func loadKeyring(_ configuration: ServiceConfiguration) throws -> Keyring {
+        let loaded = try KeyringFile(path: configuration.keyringPath).load(
+            passphrase: configuration.passphrase, exampleMayBeShared: configuration.allowExampleKeys)
+        if loaded.keyring.isExample && !configuration.allowExampleKeys { throw ExampleKeysRefused(what: "keyring") }
+        return loaded.keyring
+    }
+
+    static func loadTokens(_ configuration: ServiceConfiguration) throws -> TokenTable {
+        let table = try TokenFile(path: configuration.tokensPath).load(exampleMayBeShared: configuration.allowExampleKeys)
+        if table.isExample && !configuration.allowExampleKeys { throw ExampleKeysRefused(what: "tokens file") }
+        return table
+    }
+
+    static func loadScopes(_ configuration: ServiceConfiguration) throws -> ScopeZones {
+        guard let path = configuration.scopesPath else { return ScopeZones(defaultZone: configuration.defaultZone) }
+        return try ScopeZones.load(path: path)
+    }
+
+    /// Whether the keyring served is the published example.
+    public var isServingExampleKeys: Bool { keySnapshot.isExample }
+
+    /// The current keyring snapshot.
+    var keySnapshot: KeySnapshot { keys.withLock { $0 } }
+    /// The current tokens.
+    var tokens: TokenTable { tokenTable.withLock { $0 } }
+    /// The current time zones.
+    var zones: ScopeZones { scopeZones.withLock { $0 } }
+    /// Now, by the configured clock.
+    var now: Timestamp { configuration.clock() }
+
+    private func noteKeyInUse(previous: String?) {
+        let snapshot = keySnapshot
+        let today = zones.defaultZone.date(at: now)
+        if let key = try? snapshot.keyring.key(for: today) { metrics.keyInUse(key.id.rawValue, previous: previous) }
+    }
+
+    // MARK: Reloading
+
+    /// What identifies a file's version: its inode, size and modification and change times.
+    struct FileStamp: Hashable, Sendable {
+        var device: UInt64, inode: UInt64, size: Int64, modified: Int64, modifiedNanos: Int64, changed: Int64, changedNanos: Int64
+        init?(_ path: String) {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+            size = Int64(info.st_size)
+            modified = Int64(info.st_mtim.tv_sec)
+            modifiedNanos = Int64(info.st_mtim.tv_nsec)
+            changed = Int64(info.st_ctim.tv_sec)
+            changedNanos = Int64(info.st_ctim.tv_nsec)
+        }
+    }
+
+    private static func currentStamps(_ configuration: ServiceConfiguration) -> [String: FileStamp] {
+        var stamps: [String: FileStamp] = [:]
+        for path in [configuration.keyringPath, configuration.tokensPath] + (configuration.scopesPath.map { [$0] } ?? []) {
+            stamps[path] = FileStamp(path)
+        }
+        return stamps
+    }
+
+    /// Reloads the files that changed on disk since they were last read (all of them when
+    /// `force`, as on SIGHUP). A file that fails to load keeps its previous version: one error
+    /// line is logged and the failure metric counted. Returns whether everything reloaded.
+    @discardableResult
+    public func reload(force: Bool) -> Bool {
+        let current = Self.currentStamps(configuration)
+        let previous = stamps.withLock { $0 }
+        func changed(_ path: String?) -> Bool { path.map { force || current[$0] != previous[$0] } ?? false }
+        var ok = true
+        var loaded: [String: FileStamp] = [:]
+        func attempt(_ what: String, _ path: String, _ body: () throws -> Void) {
+            do {
+                try body()
+                loaded[path] = current[path]
+                metrics.reload(failed: false)
+                logger.info("reloaded", metadata: ["event": "reload", "file": .string(what)])
+            } catch {
+                ok = false
+                // Not retried until the file changes again (or SIGHUP): one error line per bad version.
+                loaded[path] = current[path]
+                metrics.reload(failed: true)
+                logger.error(
+                    "reload failed; still serving the previous version",
+                    metadata: ["event": "reload", "file": .string(what), "reason": .string(Self.oneLine(error))])
+            }
+        }
+        if changed(configuration.keyringPath) {
+            attempt("keyring", configuration.keyringPath) {
+                let keyring = try Self.loadKeyring(configuration)
+                let before = try? keySnapshot.keyring.key(for: zones.defaultZone.date(at: now)).id.rawValue
+                keys.withLock { $0 = KeySnapshot(keyring: keyring) }
+                noteKeyInUse(previous: before)
+            }
+        }
+        if changed(configuration.tokensPath) {
+            attempt("tokens", configuration.tokensPath) {
+                let table = try Self.loadTokens(configuration)
+                tokenTable.withLock { $0 = table }
+            }
+        }
+        if changed(configuration.scopesPath), let path = configuration.scopesPath {
+            attempt("scopes", path) {
+                let zones = try Self.loadScopes(configuration)
+                scopeZones.withLock { $0 = zones }
+            }
+        }
+        stamps.withLock { stamps in
+            for (path, stamp) in loaded { stamps[path] = stamp }
+        }
+        return ok
+    }
+
+    /// An error as one line, from its description (errors here never hold a secret).
+    static func oneLine(_ error: any Error) -> String {
+        let text = (error as? any DeliveryOTPError).map(\.description) ?? "\(error)"
+        return text.split(separator: "\n").first.map(String.init) ?? text
+    }
+}
+
+/// The keyring is the published example, and `--allow-example-keys` was not given.
+public struct ExampleKeysRefused: DeliveryOTPError {
+    /// `keyring` or `tokens file`.
+    public let what: String
+    /// One line.
+    public var description: String {
+        what == "keyring"
+            ? "the keyring holds the published example keys; anyone can compute their codes"
+            : "the tokens file holds published example tokens; anyone can use them"
+    }
+    /// How to fix it.
+    public var hint: String? {
+        what == "keyring"
+            ? "use a keyring of your own ('delivery-otp keys init'), or --allow-example-keys to try the service"
+            : "make tokens of your own ('delivery-otp tokens add'), or --allow-example-keys to try the service"
+    }
+}

@@ -1,0 +1,351 @@
+import DeliveryOTP
+import DeliveryOTPStore
+import Foundation
+import GRDB
+
+/// The service's store on one machine: a SQLite file (WAL, `synchronous = FULL`, mode 0600)
+/// with group commit.
+///
+/// Every write goes through one writer thread. While a commit is syncing, the writes that
+/// arrive queue up; the writer then runs all of them in one transaction, each inside its own
+/// savepoint (so one refused write does not undo the others), and one fsync makes them all
+/// durable. Each caller is resumed only after the commit that holds its write, so an answer
+/// never precedes the durability of its attempt, and durable verifies are not capped at one
+/// fsync each. Reads use the pool's reader connections and never wait for the writer.
+public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
+    /// The path as given.
+    public let path: String
+    /// `PRAGMA application_id` of a service store: the ASCII bytes `DOTS`.
+    public static let applicationID: Int32 = 0x444F_5453
+    /// The schema version this release writes.
+    public static let schemaVersion = 1
+
+    private let pool: DatabasePool
+    private let onBatch: @Sendable (Int) -> Void
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private var pending: [Operation] = []
+    private var closing = false
+    private var stopped = false
+
+    /// One queued write and the caller waiting for it.
+    private final class Operation: @unchecked Sendable {
+        let body: (Database) throws -> any Sendable
+        let continuation: CheckedContinuation<Result<any Sendable, AttemptStoreError>, Never>
+        var outcome: Result<any Sendable, AttemptStoreError>?
+        init(
+            _ body: @escaping (Database) throws -> any Sendable,
+            _ continuation: CheckedContinuation<Result<any Sendable, AttemptStoreError>, Never>
+        ) {
+            self.body = body
+            self.continuation = continuation
+        }
+    }
+
+    /// Opens (or creates, mode 0600) the store at `path` and starts its writer thread.
+    /// `onBatch` is told the size of every committed batch (for metrics).
+    public init(path: String, busyTimeout: Duration = .seconds(10), onBatch: @escaping @Sendable (Int) -> Void = { _ in })
+        throws(AttemptStoreError)
+    {
+        self.path = path
+        self.onBatch = onBatch
+        if access(path, F_OK) != 0 {
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd < 0 && errno != EEXIST {
+                throw AttemptStoreError("cannot create \(path): \(String(cString: strerror(errno)))", kind: .cannotOpen)
+            }
+            if fd >= 0 { Glibc.close(fd) }
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(Double(busyTimeout.components.seconds))
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB sets synchronous = NORMAL on the WAL writer; FULL syncs the WAL at every commit.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            try pool.read { db in try Self.check(db, path: path) }
+            try Self.migrator.migrate(pool)
+        } catch let error as AttemptStoreError {
+            throw error
+        } catch {
+            throw Self.storeError("cannot use \(path) as the service's state file", error, opening: true)
+        }
+        let thread = Thread { [self] in writerLoop() }
+        thread.name = "DeliveryOTP.GroupCommit"
+        thread.start()
+    }
+
+    private static let tables: Set<String> = ["attempt", "handover", "lock", "clock", "upload", "grdb_migrations", "sqlite_sequence"]
+
+    private static func check(_ db: Database, path: String) throws {
+        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+        let found = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
+        guard application == applicationID || (application == 0 && found.isEmpty) else {
+            throw AttemptStoreError("\(path) is not a service state file", kind: .notADatabase)
+        }
+        guard version <= schemaVersion else {
+            throw AttemptStoreError(
+                "\(path) has schema version \(version); this release knows \(schemaVersion)",
+                kind: .schemaTooNew(found: version, supported: schemaVersion))
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("service-v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE attempt (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        time INTEGER NOT NULL,
+                        shipment TEXT NOT NULL,
+                        delivery_date TEXT NOT NULL,
+                        scope TEXT NOT NULL,
+                        outcome TEXT NOT NULL,
+                        attempt INTEGER,
+                        device_id TEXT,
+                        source TEXT NOT NULL CHECK (source IN ('online', 'upload'))
+                    );
+                    CREATE INDEX attempt_by_shipment ON attempt (shipment, delivery_date);
+                    CREATE INDEX attempt_by_time ON attempt (time);
+                    CREATE TABLE handover (
+                        shipment TEXT NOT NULL, delivery_date TEXT NOT NULL, accepted_at INTEGER NOT NULL,
+                        PRIMARY KEY (shipment, delivery_date));
+                    CREATE TABLE lock (
+                        shipment TEXT NOT NULL, delivery_date TEXT NOT NULL, locked_at INTEGER NOT NULL,
+                        PRIMARY KEY (shipment, delivery_date));
+                    CREATE TABLE clock (id INTEGER PRIMARY KEY CHECK (id = 1), latest INTEGER NOT NULL);
+                    CREATE TABLE upload (uploader TEXT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (uploader, line));
+                    PRAGMA application_id = \(applicationID);
+                    PRAGMA user_version = 1;
+                    """)
+        }
+        return migrator
+    }
+
+    /// The value of `PRAGMA synchronous` on the writer connection (2 is FULL).
+    package func synchronousLevel() throws -> Int {
+        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    // MARK: The writer
+
+    private func writerLoop() {
+        while true {
+            condition.lock()
+            while pending.isEmpty && !closing { condition.wait() }
+            if pending.isEmpty {
+                stopped = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let batch = pending
+            pending = []
+            condition.unlock()
+            commit(batch)
+        }
+    }
+
+    private func commit(_ batch: [Operation]) {
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    for operation in batch {
+                        do {
+                            var value: (any Sendable)?
+                            try db.inSavepoint {
+                                value = try operation.body(db)
+                                return .commit
+                            }
+                            operation.outcome = .success(value!)
+                        } catch let error as AttemptStoreError {
+                            operation.outcome = .failure(error)
+                        } catch {
+                            operation.outcome = .failure(Self.storeError("cannot write to \(path)", error))
+                        }
+                    }
+                    return .commit
+                }
+            }
+        } catch {
+            // The commit failed: nothing in the batch is durable, so every caller gets the error.
+            let failure = Self.storeError("cannot commit to \(path)", error)
+            for operation in batch { operation.continuation.resume(returning: .failure(failure)) }
+            return
+        }
+        onBatch(batch.count)
+        for operation in batch { operation.continuation.resume(returning: operation.outcome!) }
+    }
+
+    /// Queues `body` for the next group commit and waits until that commit is durable.
+    private func write<T: Sendable>(_ body: @escaping (Database) throws -> T) async throws(AttemptStoreError) -> T {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<any Sendable, AttemptStoreError>, Never>) in
+            condition.lock()
+            if closing {
+                condition.unlock()
+                continuation.resume(returning: .failure(AttemptStoreError("the store \(path) is closing", kind: .busy)))
+                return
+            }
+            pending.append(Operation({ db in try body(db) }, continuation))
+            condition.signal()
+            condition.unlock()
+        }
+        return try result.map { $0 as! T }.get()
+    }
+
+    // MARK: ServiceStore
+
+    public func begin(_ attempt: OnlineAttempt) async throws(AttemptStoreError) -> AttemptAdmission {
+        try await write { db in try Self.begin(attempt, db) }
+    }
+
+    private static func begin(_ attempt: OnlineAttempt, _ db: Database) throws -> AttemptAdmission {
+        let id = attempt.shipment.rawValue, day = attempt.date.description, time = attempt.time.secondsSinceEpoch
+        func insert(_ outcome: AttemptRecord.Outcome, _ number: Int?) throws -> Int64 {
+            try db.execute(
+                sql: """
+                    INSERT INTO attempt (time, shipment, delivery_date, scope, outcome, attempt, device_id, source)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'online')
+                    """,
+                arguments: [time, id, day, attempt.scope.rawValue, outcome.rawValue, number, attempt.caller.rawValue])
+            return db.lastInsertedRowID
+        }
+        // The service's clock may not run back by more than the tolerance: that could reopen a day's counts.
+        if let latest = try Int64.fetchOne(db, sql: "SELECT latest FROM clock WHERE id = 1"), time < latest - AttemptClock.tolerance {
+            throw AttemptStoreError(
+                "the clock (\(attempt.time)) is behind the latest attempt time (\(Timestamp(secondsSinceEpoch: latest))); nothing was counted",
+                kind: .clockMovedBack(latest: Timestamp(secondsSinceEpoch: latest)))
+        }
+        try db.execute(
+            sql: "INSERT INTO clock (id, latest) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET latest = MAX(latest, excluded.latest)",
+            arguments: [time])
+        if let acceptedAt = try Int64.fetchOne(
+            db, sql: "SELECT accepted_at FROM handover WHERE shipment = ? AND delivery_date = ?", arguments: [id, day])
+        {
+            _ = try insert(.alreadyAccepted, nil)
+            return .alreadyAccepted(at: Timestamp(secondsSinceEpoch: acceptedAt))
+        }
+        let isLocked = try Bool.fetchOne(db, sql: "SELECT 1 FROM lock WHERE shipment = ? AND delivery_date = ?", arguments: [id, day]) ?? false
+        let counted =
+            try Int.fetchOne(
+                db,
+                sql: "SELECT COUNT(*) FROM attempt WHERE shipment = ? AND delivery_date = ? AND attempt IS NOT NULL AND source = 'online'",
+                arguments: [id, day]) ?? 0
+        func lock() throws {
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO lock (shipment, delivery_date, locked_at) VALUES (?, ?, ?)", arguments: [id, day, time])
+        }
+        if isLocked || counted >= attempt.limit {
+            if !isLocked { try lock() }
+            _ = try insert(.locked, nil)
+            return .locked
+        }
+        let row = try insert(.interrupted, counted + 1)
+        // The last attempt the limit allows locks the shipment in the same commit (SPEC.md §9).
+        if counted + 1 >= attempt.limit { try lock() }
+        return .counted(AttemptTicket(id: row), number: counted + 1)
+    }
+
+    public func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp) async throws(AttemptStoreError) {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE attempt SET outcome = ? WHERE id = ?",
+                arguments: [(accepted ? AttemptRecord.Outcome.accepted : .rejected).rawValue, ticket.id])
+            if accepted {
+                try db.execute(
+                    sql: """
+                        INSERT OR IGNORE INTO handover (shipment, delivery_date, accepted_at)
+                        SELECT shipment, delivery_date, ? FROM attempt WHERE id = ?
+                        """, arguments: [time.secondsSinceEpoch, ticket.id])
+            }
+        }
+    }
+
+    public func upload(_ records: [AttemptRecord], from uploader: DeviceID, at time: Timestamp) async throws(AttemptStoreError) -> Int {
+        try await write { db in
+            var added = 0
+            for record in records {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO upload (uploader, line) VALUES (?, ?)", arguments: [uploader.rawValue, record.jsonLine])
+                guard db.changesCount == 1 else { continue }
+                added += 1
+                try db.execute(
+                    sql: """
+                        INSERT INTO attempt (time, shipment, delivery_date, scope, outcome, attempt, device_id, source)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, 'upload')
+                        """,
+                    arguments: [
+                        record.time.secondsSinceEpoch, record.shipment.rawValue, record.date.description, record.scope.rawValue,
+                        record.outcome.rawValue, record.attempt, (record.deviceID ?? uploader).rawValue,
+                    ])
+            }
+            return added
+        }
+    }
+
+    public func records(since: Timestamp?, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptRecord] {
+        do {
+            return try await pool.read { db in
+                var sql = "SELECT time, shipment, delivery_date, scope, outcome, attempt, device_id FROM attempt WHERE time >= ?"
+                var arguments: StatementArguments = [since?.secondsSinceEpoch ?? Int64.min]
+                if let scope {
+                    sql += " AND scope = ?"
+                    arguments += [scope.rawValue]
+                }
+                sql += " ORDER BY time, id LIMIT ?"
+                arguments += [limit]
+                return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap(Self.record)
+            }
+        } catch {
+            throw Self.storeError("cannot read \(path)", error)
+        }
+    }
+
+    private static func record(_ row: Row) -> AttemptRecord? {
+        guard let shipment = try? ShipmentID(row["shipment"] as String),
+            let date = try? DeliveryDate(row["delivery_date"] as String),
+            let scope = try? Scope(row["scope"] as String),
+            let outcome = AttemptRecord.Outcome(rawValue: row["outcome"])
+        else { return nil }
+        let device: String? = row["device_id"]
+        return AttemptRecord(
+            time: Timestamp(secondsSinceEpoch: row["time"]), shipment: shipment, date: date, scope: scope, outcome: outcome,
+            attempt: row["attempt"], deviceID: device.flatMap { try? DeviceID($0) })
+    }
+
+    public func isWritable() async -> Bool {
+        do {
+            _ = try await write { db in try Int.fetchOne(db, sql: "SELECT 1") ?? 0 }
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    public func close() async {
+        beginClosing()
+        // Wait for the writer to drain what is queued, off the cooperative pool.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread { [self] in
+                condition.lock()
+                while !stopped { condition.wait() }
+                condition.unlock()
+                try? pool.close()
+                continuation.resume()
+            }
+        }
+    }
+
+    private func beginClosing() {
+        condition.lock()
+        closing = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// SQLite's error as one line and a kind, as the device store words it.
+    static func storeError(_ context: String, _ error: any Error, opening: Bool = false) -> AttemptStoreError {
+        SQLiteAttemptStore.storeError(context, error, opening: opening)
+    }
+}

@@ -1,0 +1,49 @@
+import DeliveryOTP
+
+/// Where the service counts attempts, keeps locks and handovers, and keeps the uploaded device
+/// logs: the central attempt log. SQLite (``SQLiteServiceStore``) for one machine.
+///
+/// Attempts are counted per shipment and delivery date, like on a device, whatever scope or token
+/// they come through. ``begin(_:)`` returns only when the attempt is durable; the code is compared
+/// after that, never before.
+public protocol ServiceStore: Sendable {
+    /// Counts an online attempt (or records a locked or already-accepted try) and makes it durable.
+    func begin(_ attempt: OnlineAttempt) async throws(AttemptStoreError) -> AttemptAdmission
+    /// Stores the verdict of a counted attempt durably; an accepted one records the handover.
+    func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp) async throws(AttemptStoreError)
+    /// Stores a device's uploaded attempt log; lines it already holds from that device are skipped.
+    /// Returns how many were new.
+    func upload(_ records: [AttemptRecord], from uploader: DeviceID, at time: Timestamp) async throws(AttemptStoreError) -> Int
+    /// The central attempt log from `since` (all when nil), of one scope or all, oldest first, at most `limit` lines.
+    func records(since: Timestamp?, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptRecord]
+    /// Whether a write transaction can be made now (readiness).
+    func isWritable() async -> Bool
+    /// Finishes the pending writes and closes the store.
+    func close() async
+}
+
+/// An attempt at the online door.
+public struct OnlineAttempt: Sendable, Hashable {
+    /// The shipment.
+    public var shipment: ShipmentID
+    /// Today in the scope's time zone.
+    public var date: DeliveryDate
+    /// The scope the code was checked in.
+    public var scope: Scope
+    /// The configured limit.
+    public var limit: Int
+    /// Who verified: the courier token's name.
+    public var caller: DeviceID
+    /// When.
+    public var time: Timestamp
+
+    /// An attempt with every field given.
+    public init(shipment: ShipmentID, date: DeliveryDate, scope: Scope, limit: Int, caller: DeviceID, time: Timestamp) {
+        self.shipment = shipment
+        self.date = date
+        self.scope = scope
+        self.limit = limit
+        self.caller = caller
+        self.time = time
+    }
+}

@@ -1,0 +1,149 @@
+import ArgumentParser
+import DeliveryOTP
+import DeliveryOTPServer
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+extension DeliveryOTPCommand {
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the online code service (HTTP API v1, see openapi.yaml and docs/service.md).",
+            discussion: """
+                Serves codes to issuers, verifies online for couriers against one shared attempt \
+                limit, hands day keys to devices and takes their attempt logs. Plain HTTP: bind it to \
+                loopback (the default) and terminate TLS in front of it. Logs are JSON lines on \
+                standard error. SIGHUP reloads the keyring, tokens and scopes (they are also reloaded \
+                when they change on disk); SIGTERM finishes the requests in flight and stops.
+                """
+        )
+
+        @Option(name: .long, help: ArgumentHelp("The keyring file (plain or encrypted).", valueName: "file"))
+        var keyring: String
+
+        @OptionGroup var passphrase: PassphraseOptions
+
+        @Option(name: .long, help: ArgumentHelp("The tokens file ('delivery-otp tokens add').", valueName: "file"))
+        var tokens: String
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp("The service's attempt store, a SQLite file (created mode 0600 if missing).", valueName: "file"))
+        var state: String = "delivery-otp-service.sqlite"
+
+        @Option(name: .long, help: ArgumentHelp("A JSON file mapping scopes to time zones (see docs/service.md).", valueName: "file"))
+        var scopes: String?
+
+        @Option(
+            name: .customLong("time-zone"),
+            help: ArgumentHelp("The time zone of every scope when there is no --scopes file.", valueName: "tz"))
+        var timeZone: String = "UTC"
+
+        @Option(name: .long, help: ArgumentHelp("Where to listen, HOST:PORT (port 0 picks a free one).", valueName: "host:port"))
+        var listen: String = "127.0.0.1:8080"
+
+        @Option(name: .customLong("issue-ahead-days"), help: ArgumentHelp("How many days ahead codes may be fetched.", valueName: "n"))
+        var issueAheadDays: Int = 2
+
+        @Option(name: .customLong("attempt-limit"), help: ArgumentHelp("Wrong codes per shipment and day, 1 to 10.", valueName: "n"))
+        var attemptLimit: Int = 5
+
+        @Option(
+            name: .customLong("rate-limit"),
+            help: ArgumentHelp("Requests a second per token, on average (0 for none).", valueName: "n"))
+        var rateLimit: Double = 200
+
+        @Option(name: .customLong("rate-burst"), help: ArgumentHelp("Requests a token may send at once.", valueName: "n"))
+        var rateBurst: Double = 400
+
+        @Flag(name: .customLong("allow-example-keys"), help: "Serve the published example keys and tokens (for trying the service only).")
+        var allowExampleKeys = false
+
+        @OptionGroup var clock: ClockOptions
+
+        func validate() throws {
+            guard (0...30).contains(issueAheadDays) else { throw ValidationError("--issue-ahead-days must be 0 to 30") }
+            guard (1...10).contains(attemptLimit) else { throw ValidationError("--attempt-limit must be 1 to 10, not \(attemptLimit)") }
+            guard rateLimit >= 0, rateLimit.isFinite, rateBurst >= 1, rateBurst.isFinite else {
+                throw ValidationError("--rate-limit must be 0 or more and --rate-burst 1 or more")
+            }
+        }
+
+        /// HOST:PORT, with [v6]:PORT.
+        static func address(_ text: String) throws -> (host: String, port: Int) {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+                throw CommandFailure(
+                    message: "invalid --listen \(text.debugDescription)", hint: "write HOST:PORT, such as 127.0.0.1:8080", exitCode: .usage)
+            }
+            var host = String(text[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty else { throw CommandFailure(message: "--listen needs a host", hint: "such as 127.0.0.1:8080", exitCode: .usage) }
+            return (host, port)
+        }
+
+        func run() throws {
+            let (host, port) = try Self.address(listen)
+            let zone = try DeliveryTimeZone(timeZone)
+            var limits = ServiceLimits()
+            limits.issueAheadDays = issueAheadDays
+            limits.attemptLimit = attemptLimit
+            limits.ratePerSecond = rateLimit
+            limits.rateBurst = rateBurst
+            let clockSource: @Sendable () -> Timestamp
+            if clock.now != nil {
+                let fixed = try clock.instant()
+                clockSource = { fixed }
+            } else {
+                clockSource = { .now }
+            }
+            let configuration = ServiceConfiguration(
+                keyringPath: keyring, passphrase: try passphrase.passphrase(), tokensPath: tokens, scopesPath: scopes,
+                defaultZone: zone, limits: limits, allowExampleKeys: allowExampleKeys,
+                clock: clockSource)
+
+            // The parent may have blocked these (a spawning thread's mask is inherited); the service handles them.
+            var set = sigset_t()
+            sigemptyset(&set)
+            for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, signal) }
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
+            signal(SIGPIPE, SIG_IGN)
+
+            LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+            let logger = Logger(label: "delivery-otp")
+            let metrics = ServiceMetrics()
+            let serviceState = try ServiceState(configuration: configuration, metrics: metrics, logger: logger)
+            if serviceState.isServingExampleKeys {
+                logger.warning("example keys: never use them in production", metadata: ["event": "example-keys"])
+            }
+            let store = try SQLiteServiceStore(path: state, onBatch: { metrics.groupCommit($0) })
+            let service = DeliveryOTPService(state: serviceState, store: store, logger: logger)
+            if !Self.isLoopback(host) {
+                logger.warning(
+                    "listening beyond loopback: terminate TLS in front of the service (docs/service.md shows nginx)",
+                    metadata: ["event": "plain-http"])
+            }
+            let failure = Mutex<(any Error)?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                do {
+                    try await service.run(host: host, port: port) { bound in
+                        logger.info("listening", metadata: ["event": "listening", "address": .string("http://\(host):\(bound)")])
+                    }
+                } catch {
+                    failure.withLock { $0 = error }
+                }
+                done.signal()
+            }
+            done.wait()
+            if let error = failure.withLock({ $0 }) {
+                throw CommandFailure(
+                    message: "the service stopped: \(error)", hint: "is another process listening on \(listen)?", exitCode: .systemError)
+            }
+        }
+
+        static func isLoopback(_ host: String) -> Bool {
+            host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        }
+    }
+}
