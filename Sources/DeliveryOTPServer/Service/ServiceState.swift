@@ -54,14 +54,15 @@ public final class ServiceState: Sendable {
     }
 
     static func loadKeyring(_ configuration: ServiceConfiguration) throws -> Keyring {
-        let loaded = try KeyringFile(path: configuration.keyringPath).load(
-            passphrase: configuration.passphrase, exampleMayBeShared: configuration.allowExampleKeys)
+        // The published examples are readable by all in a fresh clone; whether they are served at all
+        // is decided next, so that their refusal names the real reason rather than the permissions.
+        let loaded = try KeyringFile(path: configuration.keyringPath).load(passphrase: configuration.passphrase, exampleMayBeShared: true)
         if loaded.keyring.isExample && !configuration.allowExampleKeys { throw ExampleKeysRefused(what: "keyring") }
         return loaded.keyring
     }
 
     static func loadTokens(_ configuration: ServiceConfiguration) throws -> TokenTable {
-        let table = try TokenFile(path: configuration.tokensPath).load(exampleMayBeShared: configuration.allowExampleKeys)
+        let table = try TokenFile(path: configuration.tokensPath).load(exampleMayBeShared: true)
         if table.isExample && !configuration.allowExampleKeys { throw ExampleKeysRefused(what: "tokens file") }
         return table
     }

@@ -1,0 +1,215 @@
+import DeliveryOTP
+import Foundation
+import Testing
+
+/// The built executable over real HTTP: a keyring and tokens made by the CLI, `serve` on a free
+/// loopback port, and signals as an operator or a crash would send them.
+@Suite("The service, live", .serialized)
+struct ServiceLiveTests {
+    /// A keyring (`keys init`) and a tokens file (`tokens add`) in a temporary folder.
+    final class Setup: @unchecked Sendable {
+        let folder = try! TemporaryDirectory()
+        var keyring: String { folder.file("keyring.json") }
+        var tokensFile: String { folder.file("tokens.json") }
+        var state: String { folder.file("service.sqlite") }
+        var tokens: [String: String] = [:]
+
+        init() throws {
+            let made = try CommandRunner.run(["keys", "init", "--keyring", keyring, "--active-from", "2024-01-01"])
+            #expect(made.status == 0, "\(made.stderr)")
+            for (name, role, extra) in [
+                ("web", "issuer", [String]()), ("courier", "courier", ["--scope", ""]),
+                ("van", "device", ["--scope", "", "--device-id", "van-9"]), ("audit", "auditor", []),
+            ] {
+                let added = try CommandRunner.run(["tokens", "add", "--tokens", tokensFile, "--role", role, "--name", name] + extra)
+                #expect(added.status == 0, "\(added.stderr)")
+                tokens[name] = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+        }
+
+        func start(_ extra: [String] = []) throws -> LiveServer {
+            try LiveServer(
+                ["--keyring", keyring, "--tokens", tokensFile, "--state", state] + extra, logPath: folder.file("serve-\(UUID()).log"))
+        }
+
+        var today: String { (try! DeliveryTimeZone("UTC")).date(at: .now).description }
+    }
+
+    @Test("Tokens are printed once, stored as digests in a 0600 file, listed without the token, and audited")
+    func tokensCommand() throws {
+        let setup = try Setup()
+        let token = try #require(setup.tokens["web"])
+        #expect(token.hasPrefix("dotp_") && token.count == 48)
+        let file = try String(contentsOfFile: setup.tokensFile, encoding: .utf8)
+        for token in setup.tokens.values { #expect(!file.contains(token)) }
+        var info = stat()
+        stat(setup.tokensFile, &info)
+        #expect(info.st_mode & 0o777 == 0o600)
+        let list = try CommandRunner.run(["tokens", "list", "--tokens", setup.tokensFile])
+        #expect(list.stdout.contains("web  issuer"))
+        for token in setup.tokens.values { #expect(!list.stdout.contains(token) && !list.stderr.contains(token)) }
+        let duplicate = try CommandRunner.run(["tokens", "add", "--tokens", setup.tokensFile, "--role", "issuer", "--name", "web"])
+        #expect(duplicate.status == 73)
+        let noScope = try CommandRunner.run(["tokens", "add", "--tokens", setup.tokensFile, "--role", "courier", "--name", "c2"])
+        #expect(noScope.status == 64)
+        #expect(noScope.stderr.contains("needs at least one --scope"))
+        let badRole = try CommandRunner.run(["tokens", "add", "--tokens", setup.tokensFile, "--role", "admin", "--name", "x"])
+        #expect(badRole.status == 64)
+        let revoke = try CommandRunner.run(["tokens", "revoke", "--tokens", setup.tokensFile, "web"])
+        #expect(revoke.status == 0)
+        #expect(try CommandRunner.run(["tokens", "revoke", "--tokens", setup.tokensFile, "web"]).status == 64)
+        let audit = try String(contentsOfFile: setup.tokensFile + ".audit.jsonl", encoding: .utf8)
+        #expect(audit.contains("\"operation\":\"token-add\"") && audit.contains("\"operation\":\"token-revoke\""))
+        chmod(setup.tokensFile, 0o644)
+        #expect(try CommandRunner.run(["tokens", "list", "--tokens", setup.tokensFile]).status == 77)
+    }
+
+    @Test("Issue today's code, verify it once, then alreadyAccepted; five wrong codes lock another shipment")
+    func issueAndVerify() async throws {
+        let setup = try Setup()
+        let server = try setup.start()
+        let code = try await server.request("GET", "/v1/shipments/LIVE000000001/code?date=\(setup.today)", token: setup.tokens["web"])
+        #expect(code.status == 200)
+        let digits = try #require(code.json["code"] as? String)
+        let courier = try #require(setup.tokens["courier"])
+        func verify(_ shipment: String, _ typed: String) async throws -> [String: Any] {
+            try await server.request("POST", "/v1/verify", token: courier, body: "{\"shipmentId\": \"\(shipment)\", \"code\": \"\(typed)\"}").json
+        }
+        #expect(try await verify("LIVE000000001", digits)["outcome"] as? String == "accepted")
+        #expect(try await verify("LIVE000000001", digits)["outcome"] as? String == "alreadyAccepted")
+        let wrong = digits == "000000" ? "111111" : "000000"
+        for _ in 0..<5 { #expect(try await verify("LIVE000000002", wrong)["outcome"] as? String == "rejected") }
+        #expect(try await verify("LIVE000000002", wrong)["outcome"] as? String == "locked")
+        for token in setup.tokens.values { #expect(!server.log.contains(token)) }
+        #expect(!server.log.contains(digits) && !server.log.contains("LIVE000000001"))
+        server.signal(SIGTERM)
+        #expect(server.waitForExit() == 0)
+    }
+
+    @Test("Day keys from the service give the same codes as the service, through the CLI")
+    func deviceKeysMatch() async throws {
+        let setup = try Setup()
+        let server = try setup.start()
+        let keys = try await server.request("GET", "/v1/device-keys?days=1", token: setup.tokens["van"])
+        #expect(keys.status == 200)
+        let file = setup.folder.file("device.json")
+        FileManager.default.createFile(atPath: file, contents: keys.body, attributes: [.posixPermissions: 0o600])
+        let offline = try CommandRunner.run(["issue", "--device-keys", file, "--date", setup.today, "LIVE000000003"])
+        #expect(offline.status == 0, "\(offline.stderr)")
+        let online = try await server.request("GET", "/v1/shipments/LIVE000000003/code?date=\(setup.today)", token: setup.tokens["web"])
+        #expect(online.json["code"] as? String == offline.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    @Test("A device's attempt log uploaded twice is stored once and read back by the auditor")
+    func uploadTwice() async throws {
+        let setup = try Setup()
+        let server = try setup.start()
+        let keys = try await server.request("GET", "/v1/device-keys", token: setup.tokens["van"])
+        let file = setup.folder.file("device.json")
+        FileManager.default.createFile(atPath: file, contents: keys.body, attributes: [.posixPermissions: 0o600])
+        let deviceState = setup.folder.file("device.sqlite")
+        for _ in 0..<2 {
+            _ = try CommandRunner.run(["verify", "--device-keys", file, "--state", deviceState, "LIVE000000004", "999999"])
+        }
+        let log = try CommandRunner.run(["attempts", "export", "--state", deviceState])
+        #expect(log.stdout.split(separator: "\n").count == 2)
+        let first = try await server.request("POST", "/v1/attempts", token: setup.tokens["van"], body: log.stdout, contentType: "application/x-ndjson")
+        #expect(first.json["new"] as? Int == 2)
+        let second = try await server.request("POST", "/v1/attempts", token: setup.tokens["van"], body: log.stdout, contentType: "application/x-ndjson")
+        #expect(second.json["new"] as? Int == 0)
+        let central = try await server.request("GET", "/v1/attempts", token: setup.tokens["audit"])
+        #expect(central.text.split(separator: "\n").count == 2)
+        #expect(!central.text.contains("999999"))
+    }
+
+    @Test("SIGHUP reloads a rotated keyring and revoked tokens; a broken keyring keeps the previous one")
+    func reload() async throws {
+        let setup = try Setup()
+        let server = try setup.start()
+        let tomorrow = (try! DeliveryTimeZone("UTC")).date(at: .now).adding(days: 1)!.description
+        #expect(try CommandRunner.run(["keys", "rotate", "--keyring", setup.keyring, "--active-from", tomorrow]).status == 0)
+        server.signal(SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        let keys = try await server.request("GET", "/v1/keys", token: setup.tokens["audit"])
+        #expect((keys.json["keys"] as? [Any])?.count == 2)
+        #expect(try CommandRunner.run(["tokens", "revoke", "--tokens", setup.tokensFile, "web"]).status == 0)
+        server.signal(SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        let revoked = try await server.request("GET", "/v1/shipments/LIVE000000005/code?date=\(setup.today)", token: setup.tokens["web"])
+        #expect(revoked.status == 401)
+        try "{ not a keyring".write(toFile: setup.keyring, atomically: true, encoding: .utf8)
+        chmod(setup.keyring, 0o600)
+        server.signal(SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        let still = try await server.request("GET", "/v1/keys", token: setup.tokens["audit"])
+        #expect((still.json["keys"] as? [Any])?.count == 2)
+        #expect(server.log.split(separator: "\n").filter { $0.contains("reload failed") }.count == 1)
+        let metrics = try await server.request("GET", "/metrics")
+        #expect(metrics.text.contains("delivery_otp_reload_failures_total 1"))
+    }
+
+    @Test("SIGTERM with verifies in flight: every answer was recorded, and the process exits 0")
+    func gracefulShutdown() async throws {
+        let setup = try Setup()
+        let server = try setup.start()
+        let courier = try #require(setup.tokens["courier"])
+        let answered = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    if index == 20 { server.signal(SIGTERM) }
+                    let reply = try? await server.request(
+                        "POST", "/v1/verify", token: courier, body: "{\"shipmentId\": \"LIVE1\(1000 + index)\", \"code\": \"000001\"}")
+                    return reply?.status == 200 && reply?.json["outcome"] as? String == "rejected" ? 1 : 0
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(server.waitForExit() == 0)
+        let restarted = try setup.start()
+        let log = try await restarted.request("GET", "/v1/attempts", token: setup.tokens["audit"])
+        let stored = log.text.split(separator: "\n").filter { $0.contains("\"outcome\":\"rejected\"") }.count
+        #expect(stored >= answered)
+    }
+
+    @Test("SIGKILL during a verify load, then restart: the store holds every attempt answered rejected")
+    func killDuringLoad() async throws {
+        let setup = try Setup()
+        let server = try setup.start()
+        let courier = try #require(setup.tokens["courier"])
+        let answered = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    if index == 100 { server.signal(SIGKILL) }
+                    let reply = try? await server.request(
+                        "POST", "/v1/verify", token: courier, body: "{\"shipmentId\": \"LIVE2\(1000 + index % 50)\", \"code\": \"000001\"}")
+                    return reply?.json["outcome"] as? String == "rejected" ? 1 : 0
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        _ = server.waitForExit()
+        let restarted = try setup.start()
+        let log = try await restarted.request("GET", "/v1/attempts", token: setup.tokens["audit"])
+        let counted = log.text.split(separator: "\n").filter { $0.contains("\"outcome\":\"rejected\"") || $0.contains("\"outcome\":\"interrupted\"") }
+        #expect(counted.count >= answered)
+        #expect(answered > 0)
+    }
+
+    @Test("The example keys and tokens are served only with --allow-example-keys")
+    func exampleKeys() throws {
+        let folder = try TemporaryDirectory()
+        let refused = try CommandRunner.run([
+            "serve", "--keyring", Repository.path("keys-example/keyring.json"), "--tokens", Repository.path("keys-example/tokens.json"),
+            "--state", folder.file("s.sqlite"), "--listen", "127.0.0.1:0",
+        ])
+        #expect(refused.status == 65)
+        #expect(refused.stderr.contains("example"))
+        let setup = try Setup()
+        let mixed = try CommandRunner.run([
+            "serve", "--keyring", setup.keyring, "--tokens", Repository.path("keys-example/tokens.json"), "--state", setup.state,
+            "--listen", "127.0.0.1:0",
+        ])
+        #expect(mixed.status == 65)
+        #expect(mixed.stderr.contains("example tokens"))
+    }
+}
