@@ -76,6 +76,7 @@ let package = Package(
                 "delivery-otp",
                 "DeliveryOTPServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
         ),

@@ -1,6 +1,7 @@
 import DeliveryOTP
 import DeliveryOTPServer
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Testing
 
@@ -261,6 +262,27 @@ struct ServiceRouterTests {
             #expect(berlin.status == .gone)
             let tomorrow = try await client.get("/v1/shipments/TBA123456789000/code?date=2024-01-17&scope=B", harness, token: "web")
             #expect(tomorrow.json["validUntil"] as? String == "2024-01-17T23:59:59+01:00")
+        }
+    }
+
+    @Test("A manifest streams through the issue pipeline: the feed, then the rejects, as multipart")
+    func manifest() async throws {
+        let harness = try ServiceHarness()
+        let csv = "shipment_id,delivery_date,scope,order_value,currency\nTBA123456789000,2024-01-17,,900,EUR\nbad id,2024-01-17,,900,EUR\n"
+        try await harness.test { client in
+            let response = try await client.post("/v1/manifests", harness, token: "web", json: csv, contentType: "text/csv")
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType]?.hasPrefix("multipart/mixed; boundary=") == true)
+            #expect(response.headers[HTTPField.Name("X-Issued")!] == "1")
+            #expect(response.headers[HTTPField.Name("X-Rejected")!] == "1")
+            let parts = response.text.components(separatedBy: "\r\n\r\n")
+            #expect(parts.count == 3)
+            #expect(parts[1].hasPrefix("shipment_id,delivery_date,scope,code_required,code,key_id,valid_until\nTBA123456789000,2024-01-17,,true,208328,"))
+            #expect(parts[2].contains("bad id"))
+            let unsupported = try await client.post("/v1/manifests", harness, token: "web", json: csv, contentType: "application/pdf")
+            #expect(unsupported.status == .unsupportedMediaType)
+            let bound = try await client.post("/v1/manifests", harness, token: "issuer-b", json: csv, contentType: "text/csv")
+            #expect(bound.status == .forbidden)
         }
     }
 
