@@ -46,11 +46,16 @@ public struct APIError: HTTPResponseError, Sendable {
 
     /// Any error a handler or middleware throws, as the API's JSON answer. Errors that are not
     /// the API's own say only their status: their text could hold anything.
-    static func from(_ error: any Error) -> APIError {
+    static func from(_ error: any Error, path: String = "") -> APIError {
         if let error = error as? APIError { return error }
         if let error = error as? HTTPError {
             switch error.status {
-            case .notFound: return APIError(.notFound, "no such endpoint", hint: "see openapi.yaml for the endpoints")
+            case .notFound:
+                // The router answers 404 for a known path with a method it does not take: that is 405.
+                if let allowed = Self.methods(forPath: path) {
+                    return APIError(.methodNotAllowed, "this endpoint takes \(allowed) only", headers: [.allow: allowed])
+                }
+                return APIError(.notFound, "no such endpoint", hint: "see openapi.yaml for the endpoints")
             case .methodNotAllowed: return APIError(.methodNotAllowed, "this endpoint does not take that method")
             case .unauthorized: return unauthorized
             case .forbidden: return forbidden("this token's role may not use this endpoint")
@@ -63,6 +68,19 @@ public struct APIError: HTTPResponseError, Sendable {
             return APIError(error.status, error.status.reasonPhrase.lowercased())
         }
         return APIError(.internalServerError, "internal error", hint: "the service log has the details")
+    }
+
+    /// The methods of a path the API serves, for `Allow`; nil for a path it does not serve.
+    static func methods(forPath path: String) -> String? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        switch path {
+        case "/v1/codes", "/v1/manifests", "/v1/verify": return "POST"
+        case "/v1/attempts": return "GET, POST"
+        case "/v1/device-keys", "/v1/keys", "/healthz", "/readyz", "/metrics": return "GET"
+        default:
+            if parts.count == 5 && parts[1] == "v1" && parts[2] == "shipments" && !parts[3].isEmpty && parts[4] == "code" { return "GET" }
+            return nil
+        }
     }
 
     static let tooLarge = APIError(.contentTooLarge, "the request body is too large", hint: "split it into smaller requests")

@@ -84,7 +84,7 @@ struct CodeRoutes {
         let scope = try RequestInput.scope(body.scope, for: token)
         let limit = state.configuration.limits.maximumBatch
         guard body.shipmentIds.count <= limit else {
-            throw APIError(.contentTooLarge, "\(body.shipmentIds.count) shipment IDs; at most \(limit) per request", hint: "split the batch")
+            throw APIError.badRequest("\(body.shipmentIds.count) shipment IDs; at most \(limit) per request", hint: "split the batch")
         }
         let (generator, keyID, zone) = try generator(scope: scope, date: date)
         var codes: [BatchAnswer.Issued] = []

@@ -73,6 +73,9 @@ struct DeviceRoutes {
         do { records = try AttemptRecord.records(jsonLines: text) } catch {
             throw APIError(.unprocessableContent, error.description, hint: error.hint)
         }
+        guard !records.isEmpty else {
+            throw APIError.badRequest("the attempt log is empty", hint: "send the output of 'delivery-otp attempts export'")
+        }
         for (index, record) in records.enumerated() {
             guard token.allows(record.scope) else {
                 throw APIError.forbidden("line \(index + 1) is for scope \(record.scope), not this device's")

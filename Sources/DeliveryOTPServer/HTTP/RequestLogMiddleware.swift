@@ -27,7 +27,7 @@ struct RequestLogMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            let answer = APIError.from(error)
+            let answer = APIError.from(error, path: request.uri.path)
             if answer.status == .internalServerError {
                 // The type only: an unknown error's text could carry anything.
                 logger.error("unexpected error", metadata: ["event": "error", "type": .string(String(describing: type(of: error)))])
