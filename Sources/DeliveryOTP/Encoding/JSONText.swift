@@ -83,6 +83,11 @@ package struct JSONText {
 
     /// One line object, in order, ending in a newline.
     package static func line(scalars fields: [(String, Scalar)]) -> String {
+        String(decoding: lineBytes(scalars: fields), as: UTF8.self)
+    }
+
+    /// The bytes of ``line(scalars:)``, for writers that need no `String`.
+    package static func lineBytes(scalars fields: [(String, Scalar)]) -> [UInt8] {
         var text = JSONText()
         text.raw("{")
         for (index, (key, value)) in fields.enumerated() {
@@ -96,7 +101,7 @@ package struct JSONText {
             }
         }
         text.raw("}\n")
-        return String(decoding: text.bytes, as: UTF8.self)
+        return text.bytes
     }
 
     /// Hands the bytes to `body`, then wipes them; for callers with typed errors.

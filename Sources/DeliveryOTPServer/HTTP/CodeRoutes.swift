@@ -6,15 +6,6 @@ import Hummingbird
 struct CodeRoutes {
     let state: ServiceState
 
-    struct CodeAnswer: Encodable {
-        let shipmentId: String
-        let deliveryDate: String
-        let scope: String
-        let code: String
-        let keyId: String
-        let validUntil: String
-    }
-
     struct BatchRequest: Decodable {
         let date: String
         let scope: String?
@@ -71,10 +62,11 @@ struct CodeRoutes {
         let date = try RequestInput.requiredDate(request.uri.queryParameters.get("date"), name: "date")
         let scope = try RequestInput.scope(request.uri.queryParameters.get("scope"), for: token)
         let (generator, keyID, zone) = try generator(scope: scope, date: date)
-        return JSONBody.response(
-            CodeAnswer(
-                shipmentId: shipment.rawValue, deliveryDate: date.description, scope: scope.rawValue,
-                code: generator.code(for: shipment).description, keyId: keyID.rawValue, validUntil: zone.format(zone.endOfDay(date))))
+        return JSONBody.object([
+            ("shipmentId", .string(shipment.rawValue)), ("deliveryDate", .string(date.description)), ("scope", .string(scope.rawValue)),
+            ("code", .string(generator.code(for: shipment).description)), ("keyId", .string(keyID.rawValue)),
+            ("validUntil", .string(state.validUntil(date, in: zone))),
+        ])
     }
 
     func batch(_ request: Request, context: ServiceRequestContext) async throws -> Response {
@@ -100,7 +92,7 @@ struct CodeRoutes {
         }
         return JSONBody.response(
             BatchAnswer(
-                deliveryDate: date.description, scope: scope.rawValue, keyId: keyID.rawValue, validUntil: zone.format(zone.endOfDay(date)),
+                deliveryDate: date.description, scope: scope.rawValue, keyId: keyID.rawValue, validUntil: state.validUntil(date, in: zone),
                 codes: codes, invalid: invalid))
     }
 }

@@ -73,6 +73,13 @@ enum JSONBody {
         return Array(try! encoder.encode(value))
     }
 
+    /// A 200 JSON response of a flat object, written without an encoder (the hot endpoints' answers).
+    static func object(_ fields: [(String, JSONText.Scalar)]) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: JSONText.lineBytes(scalars: fields))))
+    }
+
     /// A 200 (or `status`) JSON response.
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
         Response(

@@ -40,10 +40,17 @@ struct RequestLogMiddleware: RouterMiddleware {
         metrics.request(route: route, method: method, status: response.status.code, duration: duration)
         var metadata: Logger.Metadata = [
             "event": "request", "route": .string(route), "method": .string(method), "status": .stringConvertible(response.status.code),
-            "durationMs": .string(String(format: "%.3f", Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1000)),
+            "durationMs": .string(Self.milliseconds(duration)),
         ]
         if let caller = context.caller.value { metadata["token"] = .string(caller) }
         logger.info("request", metadata: metadata)
         return response
+    }
+
+    /// `1.234`: milliseconds with three decimals, without a formatter.
+    static func milliseconds(_ duration: Duration) -> String {
+        let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+        let fraction = micros % 1000
+        return "\(micros / 1000).\(fraction < 10 ? "00" : fraction < 100 ? "0" : "")\(fraction)"
     }
 }

@@ -15,7 +15,7 @@ struct VerifyRoute {
         let scope: String?
     }
 
-    struct VerifyAnswer: Encodable {
+    struct VerifyAnswer {
         let outcome: String
         let attemptsLeft: Int
         let acceptedAt: String?
@@ -53,7 +53,12 @@ struct VerifyRoute {
             answer = VerifyAnswer(outcome: "alreadyAccepted", attemptsLeft: 0, acceptedAt: zone.format(time))
         case .counted(let ticket, let number):
             let accepted = generator.verify(code, for: shipment) == .accepted
-            do { try await store.finish(ticket, accepted: accepted, at: now) } catch { throw Self.unavailable(error) }
+            // An accepted verdict is durable before the answer (it records the handover). A rejected one
+            // rides on the next group commit: if it is lost, the attempt stays counted as interrupted,
+            // which the limit treats the same, so its answer need not wait for another fsync.
+            do { try await store.finish(ticket, accepted: accepted, at: now, waitForDurability: accepted) } catch {
+                throw Self.unavailable(error)
+            }
             if number >= limit && !accepted { state.metrics.lockout() }
             answer =
                 accepted
@@ -61,7 +66,9 @@ struct VerifyRoute {
                 : VerifyAnswer(outcome: "rejected", attemptsLeft: max(0, limit - number), acceptedAt: nil)
         }
         state.metrics.verify(outcome: answer.outcome)
-        return JSONBody.response(answer)
+        var fields: [(String, JSONText.Scalar)] = [("outcome", .string(answer.outcome)), ("attemptsLeft", .integer(answer.attemptsLeft))]
+        if let acceptedAt = answer.acceptedAt { fields.append(("acceptedAt", .string(acceptedAt))) }
+        return JSONBody.object(fields)
     }
 
     /// A store failure: 503, never an answer without a record.

@@ -1,3 +1,4 @@
+import DeliveryOTP
 import Foundation
 import Logging
 import Synchronization
@@ -27,18 +28,17 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    /// Writes one line.
+    /// Writes one line, built by hand (no encoder: this runs for every request).
     public func log(event: LogEvent) {
-        var object: [String: String] = [
-            "time": Self.timestamp(), "level": event.level.rawValue, "message": event.message.description, "label": label,
+        var fields: [(String, JSONText.Scalar)] = [
+            ("time", .string(Self.timestamp())), ("level", .string(event.level.rawValue)),
+            ("message", .string(event.message.description)), ("label", .string(label)),
         ]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) where key != "hb.request.id" {
-            object[key] = Self.flatten(value)
+        let merged = event.metadata.map { metadata.merging($0, uniquingKeysWith: { $1 }) } ?? metadata
+        for key in merged.keys.sorted() where key != "hb.request.id" {
+            fields.append((key, .string(Self.flatten(merged[key]!))))
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard var line = try? encoder.encode(object) else { return }
-        line.append(UInt8(ascii: "\n"))
+        let line = JSONText.lineBytes(scalars: fields)
         Self.output.withLock { fd in
             line.withUnsafeBytes { buffer in
                 var offset = 0
@@ -61,14 +61,12 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
+    /// UTC with milliseconds: `2024-01-17T09:30:00.123Z`.
     private static func timestamp() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = time_t(now.tv_sec)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min,
-            parts.tm_sec, Int(now.tv_nsec / 1_000_000))
+        let seconds = Timestamp(secondsSinceEpoch: Int64(now.tv_sec)).description.dropLast()  // drop "Z"
+        let millis = Int(now.tv_nsec / 1_000_000)
+        return "\(seconds).\(millis < 10 ? "00" : millis < 100 ? "0" : "")\(millis)Z"
     }
 }

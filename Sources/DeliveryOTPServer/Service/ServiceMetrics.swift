@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 
 /// The service's metrics, in one Prometheus registry served at `/metrics`. Labels hold routes,
 /// statuses, outcomes and key ids, never a token, a shipment or a code.
@@ -25,17 +26,34 @@ public final class ServiceMetrics: Sendable {
         MetricNameDescriptor(namespace: "delivery_otp", metricName: metric, unitName: unit, helpText: help)
     }
 
+    private struct RequestKey: Hashable {
+        let route: String, method: String, status: Int
+    }
+    /// The request metrics already registered, so a request costs one dictionary lookup, not a registration.
+    private let requestMetrics = Mutex<[RequestKey: (Counter, DurationHistogram)]>([:])
+
     /// Counts a request and records its latency.
     func request(route: String, method: String, status: Int, duration: Duration) {
-        let labels = [("route", route), ("method", method), ("status", String(status))]
-        registry.makeCounter(descriptor: Self.name("requests", unit: "total", "HTTP requests by route and status."), labels: labels)
-            .increment()
-        registry.makeDurationHistogram(
-            descriptor: Self.name("request_duration", unit: "seconds", "HTTP request latency by route."),
-            labels: [("route", route)],
-            buckets: [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
-                .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)]
-        ).record(duration)
+        let key = RequestKey(route: route, method: method, status: status)
+        let (counter, histogram) = requestMetrics.withLock { cache in
+            if let found = cache[key] { return found }
+            let made = (
+                registry.makeCounter(
+                    descriptor: Self.name("requests", unit: "total", "HTTP requests by route and status."),
+                    labels: [("route", route), ("method", method), ("status", String(status))]),
+                registry.makeDurationHistogram(
+                    descriptor: Self.name("request_duration", unit: "seconds", "HTTP request latency by route."),
+                    labels: [("route", route)],
+                    buckets: [
+                        .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+                        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
+                    ])
+            )
+            cache[key] = made
+            return made
+        }
+        counter.increment()
+        histogram.record(duration)
     }
 
     /// Counts a verify outcome (`accepted`, `rejected`, `locked`, `alreadyAccepted`).

@@ -72,6 +72,25 @@ public final class ServiceState: Sendable {
         return try ScopeZones.load(path: path)
     }
 
+    private struct ZoneDate: Hashable {
+        let zone: DeliveryTimeZone
+        let date: DeliveryDate
+    }
+    /// `validUntil` texts already computed (a calendar computation each); bounded, cleared when full.
+    private let endOfDayCache = Mutex<[ZoneDate: String]>([:])
+
+    /// The last second of `date` in `zone`, as RFC 3339 with the zone's offset.
+    func validUntil(_ date: DeliveryDate, in zone: DeliveryTimeZone) -> String {
+        let key = ZoneDate(zone: zone, date: date)
+        if let found = endOfDayCache.withLock({ $0[key] }) { return found }
+        let text = zone.format(zone.endOfDay(date))
+        endOfDayCache.withLock { cache in
+            if cache.count >= 1024 { cache.removeAll(keepingCapacity: true) }
+            cache[key] = text
+        }
+        return text
+    }
+
     /// Whether the keyring served is the published example.
     public var isServingExampleKeys: Bool { keySnapshot.isExample }
 

@@ -31,11 +31,12 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
     /// One queued write and the caller waiting for it.
     private final class Operation: @unchecked Sendable {
         let body: (Database) throws -> any Sendable
-        let continuation: CheckedContinuation<Result<any Sendable, AttemptStoreError>, Never>
+        /// Nil for a write nobody waits for.
+        let continuation: CheckedContinuation<Result<any Sendable, AttemptStoreError>, Never>?
         var outcome: Result<any Sendable, AttemptStoreError>?
         init(
-            _ body: @escaping (Database) throws -> any Sendable,
-            _ continuation: CheckedContinuation<Result<any Sendable, AttemptStoreError>, Never>
+            body: @escaping (Database) throws -> any Sendable,
+            continuation: CheckedContinuation<Result<any Sendable, AttemptStoreError>, Never>?
         ) {
             self.body = body
             self.continuation = continuation
@@ -171,11 +172,11 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
         } catch {
             // The commit failed: nothing in the batch is durable, so every caller gets the error.
             let failure = Self.storeError("cannot commit to \(path)", error)
-            for operation in batch { operation.continuation.resume(returning: .failure(failure)) }
+            for operation in batch { operation.continuation?.resume(returning: .failure(failure)) }
             return
         }
         onBatch(batch.count)
-        for operation in batch { operation.continuation.resume(returning: operation.outcome!) }
+        for operation in batch { operation.continuation?.resume(returning: operation.outcome!) }
     }
 
     /// Queues `body` for the next group commit and waits until that commit is durable.
@@ -187,7 +188,7 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
                 continuation.resume(returning: .failure(AttemptStoreError("the store \(path) is closing", kind: .busy)))
                 return
             }
-            pending.append(Operation({ db in try body(db) }, continuation))
+            pending.append(Operation(body: { db in try body(db) }, continuation: continuation))
             condition.signal()
             condition.unlock()
         }
@@ -247,8 +248,8 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
         return .counted(AttemptTicket(id: row), number: counted + 1)
     }
 
-    public func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp) async throws(AttemptStoreError) {
-        try await write { db in
+    public func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp, waitForDurability: Bool) async throws(AttemptStoreError) {
+        let body: (Database) throws -> Void = { db in
             try db.execute(
                 sql: "UPDATE attempt SET outcome = ? WHERE id = ?",
                 arguments: [(accepted ? AttemptRecord.Outcome.accepted : .rejected).rawValue, ticket.id])
@@ -260,6 +261,20 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
                         """, arguments: [time.secondsSinceEpoch, ticket.id])
             }
         }
+        if waitForDurability {
+            try await write(body)
+        } else {
+            enqueue(body)
+        }
+    }
+
+    /// Queues `body` for the next group commit without waiting for it; its failure is not reported.
+    private func enqueue(_ body: @escaping (Database) throws -> Void) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closing else { return }
+        pending.append(Operation(body: { db in try body(db); return 0 }, continuation: nil))
+        condition.signal()
     }
 
     public func upload(_ records: [AttemptRecord], from uploader: DeviceID, at time: Timestamp) async throws(AttemptStoreError) -> Int {

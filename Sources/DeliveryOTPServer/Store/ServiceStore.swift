@@ -9,8 +9,10 @@ import DeliveryOTP
 public protocol ServiceStore: Sendable {
     /// Counts an online attempt (or records a locked or already-accepted try) and makes it durable.
     func begin(_ attempt: OnlineAttempt) async throws(AttemptStoreError) -> AttemptAdmission
-    /// Stores the verdict of a counted attempt durably; an accepted one records the handover.
-    func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp) async throws(AttemptStoreError)
+    /// Stores the verdict of a counted attempt; an accepted one records the handover. With
+    /// `waitForDurability` it returns once the verdict is durable; without, once it is queued for the
+    /// next commit (a lost verdict leaves the attempt counted as interrupted).
+    func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp, waitForDurability: Bool) async throws(AttemptStoreError)
     /// Stores a device's uploaded attempt log; lines it already holds from that device are skipped.
     /// Returns how many were new.
     func upload(_ records: [AttemptRecord], from uploader: DeviceID, at time: Timestamp) async throws(AttemptStoreError) -> Int
