@@ -21,7 +21,9 @@ struct AuditRoutes {
         var scope = try RequestInput.scope(request.uri.queryParameters.get("scope"))
         if let scope, !token.allows(scope) { throw APIError.forbidden("this token is not bound to scope \(scope)") }
         if scope == nil && !token.scopes.isEmpty {
-            guard token.scopes.count == 1 else { throw APIError.badRequest("the scope is missing", hint: "this token is bound to several scopes: name one") }
+            guard token.scopes.count == 1 else {
+                throw APIError.badRequest("the scope is missing", hint: "this token is bound to several scopes: name one")
+            }
             scope = token.scopes[0]
         }
         let limit = state.configuration.limits.maximumLogLines
@@ -30,7 +32,7 @@ struct AuditRoutes {
             throw VerifyRoute.unavailable(error)
         }
         var text = ""
-        for record in records.prefix(limit) { text += record.jsonLine + "\n" }
+        for record in records.prefix(limit) { text += record.jsonLine }  // each line ends in its newline
         var headers: HTTPFields = [.contentType: "application/x-ndjson", .cacheControl: "no-store"]
         if records.count > limit { headers[HTTPField.Name("X-Truncated")!] = "true" }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -61,7 +63,8 @@ struct AuditRoutes {
             KeysAnswer.Key(
                 id: key.id.rawValue, activeFrom: key.activeFrom.description,
                 until: key.isRevoked ? nil : ring.successorStart(of: key)?.description, status: ring.status(of: key, today: today).rawValue,
-                fingerprint: KeyFingerprint(of: key.secret).description, createdAt: key.createdAt?.description, revokedAt: key.revokedAt?.description)
+                fingerprint: KeyFingerprint(of: key.secret).description, createdAt: key.createdAt?.description,
+                revokedAt: key.revokedAt?.description)
         }
         return JSONBody.response(
             KeysAnswer(
@@ -90,7 +93,8 @@ struct HealthRoutes {
             return JSONBody.response(Status(status: "unavailable", reason: "the keyring has no key for today"), status: .serviceUnavailable)
         }
         guard await store.isWritable() else {
-            return JSONBody.response(Status(status: "unavailable", reason: "the attempt store is not writable"), status: .serviceUnavailable)
+            return JSONBody.response(
+                Status(status: "unavailable", reason: "the attempt store is not writable"), status: .serviceUnavailable)
         }
         return JSONBody.response(Status(status: "ready", reason: nil))
     }

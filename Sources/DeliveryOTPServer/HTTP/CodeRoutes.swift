@@ -1,5 +1,5 @@
-import Foundation
 import DeliveryOTP
+import Foundation
 import Hummingbird
 
 /// `GET /v1/shipments/{id}/code` and `POST /v1/codes`: codes for the account page and the e-mail system.
@@ -36,7 +36,9 @@ struct CodeRoutes {
         let zone = state.zones.zone(of: scope)
         let today = zone.date(at: state.now)
         if date < today {
-            throw APIError(.gone, "the code for \(date) has expired (today is \(today) in \(zone))", hint: "a rescheduled delivery gets a new code for its new date")
+            throw APIError(
+                .gone, "the code for \(date) has expired (today is \(today) in \(zone))",
+                hint: "a rescheduled delivery gets a new code for its new date")
         }
         let ahead = state.configuration.limits.issueAheadDays
         if let last = today.adding(days: ahead), date > last {
@@ -48,7 +50,8 @@ struct CodeRoutes {
             let (generator, keyID) = try state.keySnapshot.generator(scope: scope, date: date)
             return (generator, keyID, zone)
         } catch {
-            throw APIError(.serviceUnavailable, "the keyring has no key for \(date)", hint: "the security team must schedule a key (keys rotate)")
+            throw APIError(
+                .serviceUnavailable, "the keyring has no key for \(date)", hint: "the security team must schedule a key (keys rotate)")
         }
     }
 

@@ -81,7 +81,8 @@ struct DeviceRoutes {
                 throw APIError.forbidden("line \(index + 1) is for scope \(record.scope), not this device's")
             }
             if let device = record.deviceID, device != token.deviceID {
-                throw APIError(.unprocessableContent, "line \(index + 1) names another device", hint: "upload each device's log with its own token")
+                throw APIError(
+                    .unprocessableContent, "line \(index + 1) names another device", hint: "upload each device's log with its own token")
             }
         }
         let new: Int

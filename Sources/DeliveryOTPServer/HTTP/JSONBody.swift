@@ -25,7 +25,8 @@ enum JSONBody {
         let finding = bytes.withUnsafeBytes { JSONDuplicateMembers.check($0) }
         switch finding {
         case .duplicate(let path)?: throw APIError.badRequest("the JSON member \(path) is given twice")
-        case .unreadable?: throw APIError.badRequest("the body is not one JSON object in UTF-8", hint: "send Content-Type: application/json")
+        case .unreadable?:
+            throw APIError.badRequest("the body is not one JSON object in UTF-8", hint: "send Content-Type: application/json")
         case nil: break
         }
         do {
@@ -50,7 +51,13 @@ enum JSONBody {
         var depth = 0, deepest = 0, inString = false, escaped = false
         for byte in bytes {
             if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
                 continue
             }
             switch byte {

@@ -20,7 +20,8 @@ struct ManifestRoute {
     func issue(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         let token = try RequestInput.identity(context)
         guard token.scopes.isEmpty else {
-            throw APIError.forbidden("a manifest holds rows of any scope; this token is bound to scopes", hint: "use an issuer token without scopes")
+            throw APIError.forbidden(
+                "a manifest holds rows of any scope; this token is bound to scopes", hint: "use an issuer token without scopes")
         }
         let type = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         let format: ManifestIssuer.Format
@@ -59,10 +60,14 @@ struct ManifestRoute {
                 status: .ok, headers: headers,
                 body: ResponseBody { writer in
                     defer { folder.remove() }
-                    try await writer.write(ByteBuffer(string: "--\(boundary)\r\nContent-Type: \(feedType)\r\nContent-Disposition: inline; name=\"feed\"\r\n\r\n"))
+                    try await writer.write(
+                        ByteBuffer(
+                            string: "--\(boundary)\r\nContent-Type: \(feedType)\r\nContent-Disposition: inline; name=\"feed\"\r\n\r\n"))
                     try await folder.stream("feed", to: &writer)
                     try await writer.write(
-                        ByteBuffer(string: "\r\n--\(boundary)\r\nContent-Type: text/plain\r\nContent-Disposition: inline; name=\"rejects\"\r\n\r\n"))
+                        ByteBuffer(
+                            string: "\r\n--\(boundary)\r\nContent-Type: text/plain\r\nContent-Disposition: inline; name=\"rejects\"\r\n\r\n"
+                        ))
                     try await folder.stream("rejects", to: &writer)
                     try await writer.write(ByteBuffer(string: "\r\n--\(boundary)--\r\n"))
                     try await writer.finish(nil)
@@ -104,7 +109,8 @@ final class TemporaryFolder: Sendable {
                     let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
                     if written < 0 && errno == EINTR { continue }
                     guard written > 0 else {
-                        throw APIError(.serviceUnavailable, "cannot write the manifest to a temporary file", hint: "check the disk space of TMPDIR")
+                        throw APIError(
+                            .serviceUnavailable, "cannot write the manifest to a temporary file", hint: "check the disk space of TMPDIR")
                     }
                     offset += written
                 }
@@ -115,19 +121,26 @@ final class TemporaryFolder: Sendable {
     /// Runs the issuer from `manifest` to `feed` and `rejects` on its own threads.
     func issue(with issuer: ManifestIssuer) async throws -> ManifestIssuer.Summary {
         let paths = (file("manifest"), file("feed"), file("rejects"))
-        let result: Result<ManifestIssuer.Summary, ManifestError> = await withCheckedContinuation { continuation in
+        let result: Result<ManifestIssuer.Summary, APIError> = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 let input = open(paths.0, O_RDONLY | O_CLOEXEC)
                 let output = open(paths.1, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
                 let rejects = open(paths.2, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-                defer { [input, output, rejects].filter { $0 >= 0 }.forEach { close($0) } }
-                continuation.resume(
-                    returning: Result { () throws(ManifestError) in try issuer.run(input: input, output: output, rejects: rejects) })
+                defer {
+                    for fd in [input, output, rejects] where fd >= 0 { close(fd) }
+                }
+                guard input >= 0, output >= 0, rejects >= 0 else {
+                    continuation.resume(returning: .failure(APIError(.serviceUnavailable, "cannot open the manifest's temporary files")))
+                    return
+                }
+                do throws(ManifestError) {
+                    continuation.resume(returning: .success(try issuer.run(input: input, output: output, rejects: rejects)))
+                } catch {
+                    continuation.resume(returning: .failure(APIError(.unprocessableContent, error.description, hint: error.hint)))
+                }
             }
         }
-        do { return try result.get() } catch {
-            throw APIError(.unprocessableContent, error.description, hint: error.hint)
-        }
+        return try result.get()
     }
 
     /// Sends the file `name` in 64 KiB pieces.

@@ -75,9 +75,12 @@ struct VerifyRoute {
     static func unavailable(_ error: AttemptStoreError) -> APIError {
         switch error.kind {
         case .clockMovedBack:
-            APIError(.serviceUnavailable, "the service clock is behind the latest attempt; nothing was counted", hint: "fix the server's clock")
+            APIError(
+                .serviceUnavailable, "the service clock is behind the latest attempt; nothing was counted", hint: "fix the server's clock")
         default:
-            APIError(.serviceUnavailable, "the attempt store is unavailable; nothing was decided", hint: "try again shortly", headers: [.retryAfter: "1"])
+            APIError(
+                .serviceUnavailable, "the attempt store is unavailable; nothing was decided", hint: "try again shortly",
+                headers: [.retryAfter: "1"])
         }
     }
 }

@@ -16,7 +16,8 @@ public final class ServiceMetrics: Sendable {
         batchSizes = registry.makeValueHistogram(
             descriptor: Self.name("group_commit_batch", unit: "attempts", "Writes committed together by one fsync."),
             buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256])
-        lockouts = registry.makeCounter(descriptor: Self.name("lockouts", unit: "total", "Shipments locked for the day by the attempt limit."))
+        lockouts = registry.makeCounter(
+            descriptor: Self.name("lockouts", unit: "total", "Shipments locked for the day by the attempt limit."))
         reloads = registry.makeCounter(descriptor: Self.name("reloads", unit: "total", "Keyring, tokens or scopes files reloaded."))
         reloadFailures = registry.makeCounter(
             descriptor: Self.name("reload_failures", unit: "total", "Reloads that failed; the previous version kept serving."))
@@ -58,8 +59,10 @@ public final class ServiceMetrics: Sendable {
 
     /// Counts a verify outcome (`accepted`, `rejected`, `locked`, `alreadyAccepted`).
     func verify(outcome: String) {
-        registry.makeCounter(descriptor: Self.name("verify_outcomes", unit: "total", "Online verifies by outcome."), labels: [("outcome", outcome)])
-            .increment()
+        registry.makeCounter(
+            descriptor: Self.name("verify_outcomes", unit: "total", "Online verifies by outcome."), labels: [("outcome", outcome)]
+        )
+        .increment()
     }
 
     /// Counts a lockout (the attempt that reached the limit).

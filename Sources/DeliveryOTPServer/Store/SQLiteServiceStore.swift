@@ -227,7 +227,8 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
             _ = try insert(.alreadyAccepted, nil)
             return .alreadyAccepted(at: Timestamp(secondsSinceEpoch: acceptedAt))
         }
-        let isLocked = try Bool.fetchOne(db, sql: "SELECT 1 FROM lock WHERE shipment = ? AND delivery_date = ?", arguments: [id, day]) ?? false
+        let isLocked =
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM lock WHERE shipment = ? AND delivery_date = ?", arguments: [id, day]) ?? false
         let counted =
             try Int.fetchOne(
                 db,
@@ -248,7 +249,8 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
         return .counted(AttemptTicket(id: row), number: counted + 1)
     }
 
-    public func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp, waitForDurability: Bool) async throws(AttemptStoreError) {
+    public func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp, waitForDurability: Bool) async throws(AttemptStoreError)
+    {
         let body: (Database) throws -> Void = { db in
             try db.execute(
                 sql: "UPDATE attempt SET outcome = ? WHERE id = ?",
@@ -273,7 +275,11 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         guard !closing else { return }
-        pending.append(Operation(body: { db in try body(db); return 0 }, continuation: nil))
+        pending.append(
+            Operation(
+                body: { db in
+                    try body(db); return 0
+                }, continuation: nil))
         condition.signal()
     }
 
@@ -300,6 +306,9 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
     }
 
     public func records(since: Timestamp?, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptRecord] {
+        // A barrier through the writer first: verdicts queued without waiting are committed by
+        // the time the log is read, so a reader never sees them still `interrupted`.
+        _ = try await write { _ in 0 }
         do {
             return try await pool.read { db in
                 var sql = "SELECT time, shipment, delivery_date, scope, outcome, attempt, device_id FROM attempt WHERE time >= ?"

@@ -78,7 +78,9 @@ extension DeliveryOTPCommand {
             }
             var host = String(text[..<colon])
             if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            guard !host.isEmpty else { throw CommandFailure(message: "--listen needs a host", hint: "such as 127.0.0.1:8080", exitCode: .usage) }
+            guard !host.isEmpty else {
+                throw CommandFailure(message: "--listen needs a host", hint: "such as 127.0.0.1:8080", exitCode: .usage)
+            }
             return (host, port)
         }
 

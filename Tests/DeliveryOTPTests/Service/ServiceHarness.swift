@@ -22,7 +22,8 @@ final class ServiceHarness: @unchecked Sendable {
     init(limits: ServiceLimits = .default, now: Timestamp = ServiceHarness.noon, scopes: String? = nil) throws {
         let folder = try TemporaryDirectory()
         self.folder = folder
-        keyringPath = try folder.write("keyring.json", String(contentsOfFile: Repository.path("keys-example/keyring.json"), encoding: .utf8))
+        keyringPath = try folder.write(
+            "keyring.json", String(contentsOfFile: Repository.path("keys-example/keyring.json"), encoding: .utf8))
         tokensPath = folder.file("tokens.json")
         statePath = folder.file("service.sqlite")
         let file = TokenFile(path: folder.file("tokens.json"))
@@ -88,6 +89,7 @@ extension TestClientProtocol {
         async throws -> TestResponse
     {
         let scopeMember = scope.map { ", \"scope\": \"\($0)\"" } ?? ", \"scope\": \"\""
-        return try await post("/v1/verify", harness, token: token, json: "{\"shipmentId\": \"\(shipment)\", \"code\": \"\(code)\"\(scopeMember)}")
+        return try await post(
+            "/v1/verify", harness, token: token, json: "{\"shipmentId\": \"\(shipment)\", \"code\": \"\(code)\"\(scopeMember)}")
     }
 }

@@ -73,7 +73,9 @@ struct ServiceLiveTests {
         let digits = try #require(code.json["code"] as? String)
         let courier = try #require(setup.tokens["courier"])
         func verify(_ shipment: String, _ typed: String) async throws -> [String: Any] {
-            try await server.request("POST", "/v1/verify", token: courier, body: "{\"shipmentId\": \"\(shipment)\", \"code\": \"\(typed)\"}").json
+            try await server.request(
+                "POST", "/v1/verify", token: courier, body: "{\"shipmentId\": \"\(shipment)\", \"code\": \"\(typed)\"}"
+            ).json
         }
         #expect(try await verify("LIVE000000001", digits)["outcome"] as? String == "accepted")
         #expect(try await verify("LIVE000000001", digits)["outcome"] as? String == "alreadyAccepted")
@@ -113,9 +115,11 @@ struct ServiceLiveTests {
         }
         let log = try CommandRunner.run(["attempts", "export", "--state", deviceState])
         #expect(log.stdout.split(separator: "\n").count == 2)
-        let first = try await server.request("POST", "/v1/attempts", token: setup.tokens["van"], body: log.stdout, contentType: "application/x-ndjson")
+        let first = try await server.request(
+            "POST", "/v1/attempts", token: setup.tokens["van"], body: log.stdout, contentType: "application/x-ndjson")
         #expect(first.json["new"] as? Int == 2)
-        let second = try await server.request("POST", "/v1/attempts", token: setup.tokens["van"], body: log.stdout, contentType: "application/x-ndjson")
+        let second = try await server.request(
+            "POST", "/v1/attempts", token: setup.tokens["van"], body: log.stdout, contentType: "application/x-ndjson")
         #expect(second.json["new"] as? Int == 0)
         let central = try await server.request("GET", "/v1/attempts", token: setup.tokens["audit"])
         #expect(central.text.split(separator: "\n").count == 2)
@@ -190,7 +194,9 @@ struct ServiceLiveTests {
         _ = server.waitForExit()
         let restarted = try setup.start()
         let log = try await restarted.request("GET", "/v1/attempts", token: setup.tokens["audit"])
-        let counted = log.text.split(separator: "\n").filter { $0.contains("\"outcome\":\"rejected\"") || $0.contains("\"outcome\":\"interrupted\"") }
+        let counted = log.text.split(separator: "\n").filter {
+            $0.contains("\"outcome\":\"rejected\"") || $0.contains("\"outcome\":\"interrupted\"")
+        }
         #expect(counted.count >= answered)
         #expect(answered > 0)
     }

@@ -98,8 +98,10 @@ extension DeliveryOTPCommand.Tokens {
                         ]))
                 } else {
                     output.append(
-                        [entry.name.rawValue, entry.role.rawValue, scopes.isEmpty ? "-" : scopes, entry.deviceID?.rawValue ?? "-",
-                            entry.createdAt.description].joined(separator: "  ") + "\n")
+                        [
+                            entry.name.rawValue, entry.role.rawValue, scopes.isEmpty ? "-" : scopes, entry.deviceID?.rawValue ?? "-",
+                            entry.createdAt.description,
+                        ].joined(separator: "  ") + "\n")
                 }
             }
         }
