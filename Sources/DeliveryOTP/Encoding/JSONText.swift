@@ -38,20 +38,24 @@ package struct JSONText {
 
     package mutating func raw(_ text: String) { append(contentsOf: text.utf8) }
 
-    /// A JSON string literal (RFC 8259 §7).
+    /// A JSON string literal (RFC 8259 §7). Byte by byte over the UTF-8: a byte of a multi-byte
+    /// character is never below 0x80, so only ASCII quotes, backslashes and controls are escaped and
+    /// every other byte is copied as it is (the same output as escaping scalar by scalar, without
+    /// making a string per character).
     package mutating func string(_ text: String) {
-        append(UInt8(ascii: "\""))
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": raw("\\\"")
-            case "\\": raw("\\\\")
-            case "\n": raw("\\n")
-            case "\r": raw("\\r")
-            case "\t": raw("\\t")
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
+        reserve(text.utf8.count + 2)
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): raw("\\\"")
+            case UInt8(ascii: "\\"): raw("\\\\")
+            case UInt8(ascii: "\n"): raw("\\n")
+            case UInt8(ascii: "\r"): raw("\\r")
+            case UInt8(ascii: "\t"): raw("\\t")
+            case 0..<0x20:
+                let hex = String(byte, radix: 16)
                 raw("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-            default: append(contentsOf: String(scalar).utf8)
+            default: append(byte)
             }
         }
         append(UInt8(ascii: "\""))

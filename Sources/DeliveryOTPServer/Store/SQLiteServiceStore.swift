@@ -204,39 +204,44 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
     private static func begin(_ attempt: OnlineAttempt, _ db: Database) throws -> AttemptAdmission {
         let id = attempt.shipment.rawValue, day = attempt.date.description, time = attempt.time.secondsSinceEpoch
         func insert(_ outcome: AttemptRecord.Outcome, _ number: Int?) throws -> Int64 {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO attempt (time, shipment, delivery_date, scope, outcome, attempt, device_id, source)
                     VALUES (?, ?, ?, ?, ?, ?, ?, 'online')
-                    """,
-                arguments: [time, id, day, attempt.scope.rawValue, outcome.rawValue, number, attempt.caller.rawValue])
+                    """
+            ).execute(arguments: [time, id, day, attempt.scope.rawValue, outcome.rawValue, number, attempt.caller.rawValue])
             return db.lastInsertedRowID
         }
         // The service's clock may not run back by more than the tolerance: that could reopen a day's counts.
-        if let latest = try Int64.fetchOne(db, sql: "SELECT latest FROM clock WHERE id = 1"), time < latest - AttemptClock.tolerance {
+        if let latest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT latest FROM clock WHERE id = 1")),
+            time < latest - AttemptClock.tolerance
+        {
             throw AttemptStoreError(
                 "the clock (\(attempt.time)) is behind the latest attempt time (\(Timestamp(secondsSinceEpoch: latest))); nothing was counted",
                 kind: .clockMovedBack(latest: Timestamp(secondsSinceEpoch: latest)))
         }
-        try db.execute(
-            sql: "INSERT INTO clock (id, latest) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET latest = MAX(latest, excluded.latest)",
-            arguments: [time])
+        try db.cachedStatement(
+            sql: "INSERT INTO clock (id, latest) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET latest = MAX(latest, excluded.latest)"
+        ).execute(arguments: [time])
         if let acceptedAt = try Int64.fetchOne(
-            db, sql: "SELECT accepted_at FROM handover WHERE shipment = ? AND delivery_date = ?", arguments: [id, day])
+            db.cachedStatement(sql: "SELECT accepted_at FROM handover WHERE shipment = ? AND delivery_date = ?"), arguments: [id, day])
         {
             _ = try insert(.alreadyAccepted, nil)
             return .alreadyAccepted(at: Timestamp(secondsSinceEpoch: acceptedAt))
         }
         let isLocked =
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM lock WHERE shipment = ? AND delivery_date = ?", arguments: [id, day]) ?? false
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM lock WHERE shipment = ? AND delivery_date = ?"), arguments: [id, day])
+            ?? false
         let counted =
             try Int.fetchOne(
-                db,
-                sql: "SELECT COUNT(*) FROM attempt WHERE shipment = ? AND delivery_date = ? AND attempt IS NOT NULL AND source = 'online'",
+                db.cachedStatement(
+                    sql:
+                        "SELECT COUNT(*) FROM attempt WHERE shipment = ? AND delivery_date = ? AND attempt IS NOT NULL AND source = 'online'"
+                ),
                 arguments: [id, day]) ?? 0
         func lock() throws {
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO lock (shipment, delivery_date, locked_at) VALUES (?, ?, ?)", arguments: [id, day, time])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO lock (shipment, delivery_date, locked_at) VALUES (?, ?, ?)").execute(
+                arguments: [id, day, time])
         }
         if isLocked || counted >= attempt.limit {
             if !isLocked { try lock() }
@@ -252,15 +257,16 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
     public func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp, waitForDurability: Bool) async throws(AttemptStoreError)
     {
         let body: (Database) throws -> Void = { db in
-            try db.execute(
-                sql: "UPDATE attempt SET outcome = ? WHERE id = ?",
-                arguments: [(accepted ? AttemptRecord.Outcome.accepted : .rejected).rawValue, ticket.id])
+            try db.cachedStatement(sql: "UPDATE attempt SET outcome = ? WHERE id = ?").execute(arguments: [
+                (accepted ? AttemptRecord.Outcome.accepted : .rejected).rawValue, ticket.id,
+            ])
             if accepted {
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         INSERT OR IGNORE INTO handover (shipment, delivery_date, accepted_at)
                         SELECT shipment, delivery_date, ? FROM attempt WHERE id = ?
-                        """, arguments: [time.secondsSinceEpoch, ticket.id])
+                        """
+                ).execute(arguments: [time.secondsSinceEpoch, ticket.id])
             }
         }
         if waitForDurability {
