@@ -58,7 +58,8 @@ struct CodeRoutes {
     func code(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         let token = try RequestInput.identity(context)
         // A path segment arrives percent-encoded; the ID is what it encodes.
-        guard let raw = context.parameters.get("id"), let decoded = raw.utf8.contains(UInt8(ascii: "%")) ? raw.removingPercentEncoding : raw else {
+        guard let raw = context.parameters.get("id"), let decoded = raw.utf8.contains(UInt8(ascii: "%")) ? raw.removingPercentEncoding : raw
+        else {
             throw APIError.badRequest("the shipment ID in the path is not valid percent-encoding")
         }
         let shipment = try RequestInput.shipment(decoded)

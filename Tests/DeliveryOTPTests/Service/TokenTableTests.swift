@@ -1,6 +1,7 @@
 import DeliveryOTP
-@testable import DeliveryOTPServer
 import Testing
+
+@testable import DeliveryOTPServer
 
 /// Tokens: SHA-256 from OpenSSL, the token's shape, and lookups by digest.
 @Suite("Bearer tokens")
