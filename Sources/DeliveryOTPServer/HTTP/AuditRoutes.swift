@@ -100,7 +100,8 @@ struct HealthRoutes {
     }
 
     func metrics(_ request: Request, context: ServiceRequestContext) async throws -> Response {
-        Response(
+        state.refreshKeyInUse()
+        return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: state.metrics.render())))
     }

@@ -19,11 +19,13 @@ struct DeviceRoutes {
         guard let days = Int(daysText), (1...DeviceKeys.maximumDays).contains(days) else {
             throw APIError.badRequest("days must be 1 to \(DeviceKeys.maximumDays)")
         }
+        // Yesterday (a device in a zone behind) to the seventh day from today, never further: a lost
+        // handheld's token must not reach the keys of later weeks.
         let earliest = today.adding(days: -1) ?? today
-        let latest = today.adding(days: DeviceKeys.maximumDays) ?? today
-        guard from >= earliest && from <= latest else {
+        let latest = today.adding(days: DeviceKeys.maximumDays - 1) ?? today
+        guard from >= earliest, let last = from.adding(days: days - 1), last <= latest else {
             throw APIError(
-                .unprocessableContent, "from must be between \(earliest) and \(latest) (today is \(today) in \(zone))",
+                .unprocessableContent, "day keys are served from \(earliest) to \(latest) only (today is \(today) in \(zone))",
                 hint: "fetch day keys for the coming days only")
         }
         let snapshot = state.keySnapshot
@@ -64,7 +66,7 @@ struct DeviceRoutes {
         let token = try RequestInput.identity(context)
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: state.configuration.limits.maximumBodyBytes) } catch {
-            throw APIError.tooLarge
+            throw JSONBody.readFailure(error)
         }
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
             throw APIError.badRequest("the attempt log is not UTF-8 text")
@@ -76,7 +78,17 @@ struct DeviceRoutes {
         guard !records.isEmpty else {
             throw APIError.badRequest("the attempt log is empty", hint: "send the output of 'delivery-otp attempts export'")
         }
+        let now = state.now
         for (index, record) in records.enumerated() {
+            // A device's clock may be off by minutes, not by days: a line from the future or one whose
+            // date is far from its time is refused rather than stored in the central log.
+            let future = record.time.secondsSinceEpoch > now.secondsSinceEpoch + AttemptClock.tolerance
+            let dayOfTime = record.time.utcDate.map { abs($0.daysSinceEpoch - record.date.daysSinceEpoch) <= 1 } ?? false
+            guard !future && dayOfTime else {
+                throw APIError(
+                    .unprocessableContent, "line \(index + 1) has a time in the future or far from its delivery date",
+                    hint: "check the device's clock")
+            }
             guard token.allows(record.scope) else {
                 throw APIError.forbidden("line \(index + 1) is for scope \(record.scope), not this device's")
             }
@@ -86,7 +98,7 @@ struct DeviceRoutes {
             }
         }
         let new: Int
-        do { new = try await store.upload(records, from: token.name, at: state.now) } catch {
+        do { new = try await store.upload(records, from: token.name, at: now) } catch {
             throw VerifyRoute.unavailable(error)
         }
         return JSONBody.response(UploadAnswer(received: records.count, new: new))

@@ -13,8 +13,14 @@ enum JSONBody {
     /// Reads the whole body, at most `limit` bytes, and decodes it as `T`.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
         let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: limit) } catch { throw APIError.tooLarge }
+        do { buffer = try await request.body.collect(upTo: limit) } catch { throw readFailure(error) }
         return try decode(type, from: Array(buffer.readableBytesView))
+    }
+
+    /// A body that could not be read: too large (413), or the client went away (rethrown as it is).
+    static func readFailure(_ error: any Error) -> any Error {
+        if let error = error as? any HTTPResponseError, error.status == .contentTooLarge { return APIError.tooLarge }
+        return error
     }
 
     /// Decodes `bytes` as `T` after the strict checks; every failure is a 400 with the reason.

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Synchronization
 
 /// `POST /v1/manifests`: a day's manifest in (CSV by `Content-Type: text/csv`, JSON lines by
 /// `application/x-ndjson`), the feed out, through the same pipeline as `issue --manifest`.
@@ -10,7 +11,8 @@ import Logging
 /// The body is streamed to a private temporary file (never held in memory), issued by
 /// `ManifestIssuer` into a second file, and streamed back as `multipart/mixed`: the feed in the
 /// first part, the rejects in the second. Memory stays bounded whatever the size; disk use is
-/// bounded by ``maximumBytes``. The files are removed when the answer ends, or fails.
+/// bounded by ``maximumBytes`` (and the feed, about four times the input) per manifest, at most
+/// two at once. The files are unlinked as soon as they are opened (``ManifestFiles``).
 struct ManifestRoute {
     let state: ServiceState
     let logger: Logger
@@ -37,12 +39,17 @@ struct ManifestRoute {
         }
         let strict = request.uri.queryParameters.get("strict") == "true"
 
-        let folder = try TemporaryFolder()
+        guard ManifestSlots.shared.take() else {
+            throw APIError(
+                .serviceUnavailable, "two manifests are being issued already", hint: "retry in a few seconds", headers: [.retryAfter: "5"])
+        }
+        // The slot is given back when the files are released: after the answer, or on any failure.
+        let files = try ManifestFiles(slot: ManifestSlots.shared)
         do {
-            try await folder.receive(request.body, into: "manifest", limit: Self.maximumBytes)
+            try await files.receive(request.body, limit: Self.maximumBytes)
             let issuer = ManifestIssuer(
                 keyring: state.keySnapshot.keyring, options: .init(format: format, timeZone: zone, strict: strict, threads: 2))
-            let summary = try await folder.issue(with: issuer)
+            let summary = try await files.issue(with: issuer)
             logger.info(
                 "manifest issued",
                 metadata: [
@@ -59,46 +66,64 @@ struct ManifestRoute {
             return Response(
                 status: .ok, headers: headers,
                 body: ResponseBody { writer in
-                    defer { folder.remove() }
                     try await writer.write(
                         ByteBuffer(
                             string: "--\(boundary)\r\nContent-Type: \(feedType)\r\nContent-Disposition: inline; name=\"feed\"\r\n\r\n"))
-                    try await folder.stream("feed", to: &writer)
+                    try await files.stream(files.feed, to: &writer)
                     try await writer.write(
                         ByteBuffer(
                             string: "\r\n--\(boundary)\r\nContent-Type: text/plain\r\nContent-Disposition: inline; name=\"rejects\"\r\n\r\n"
                         ))
-                    try await folder.stream("rejects", to: &writer)
+                    try await files.stream(files.rejects, to: &writer)
                     try await writer.write(ByteBuffer(string: "\r\n--\(boundary)--\r\n"))
                     try await writer.finish(nil)
                 })
-        } catch {
-            folder.remove()
-            throw error
         }
     }
 }
 
-/// A folder only this user can enter, for one manifest's files.
-final class TemporaryFolder: Sendable {
-    let path: String
+/// The three files of one manifest (input, feed, rejects), opened in a fresh private folder
+/// (`mkdtemp`, mode 0700) and unlinked at once: they live only as open descriptors, so a killed
+/// process leaves no codes on disk, and closing them frees the space.
+final class ManifestFiles: Sendable {
+    let input: Int32
+    let feed: Int32
+    let rejects: Int32
+    private let slot: ManifestSlots
 
-    init() throws {
+    /// New files; `slot` (already taken) is given back when they are released, or if they cannot be made.
+    init(slot: ManifestSlots) throws {
+        self.slot = slot
         let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array("\(base)/delivery-otp-manifest-XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            slot.give()
             throw APIError(.serviceUnavailable, "cannot make a temporary folder for the manifest", hint: "check TMPDIR")
         }
-        path = String(cString: made)
+        let folder = String(cString: made)
+        defer { rmdir(folder) }
+        var opened: [Int32] = []
+        for name in ["manifest", "feed", "rejects"] {
+            let path = "\(folder)/\(name)"
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            unlink(path)
+            guard fd >= 0 else {
+                for fd in opened { close(fd) }
+                slot.give()
+                throw APIError(.serviceUnavailable, "cannot open the manifest's temporary files", hint: "check TMPDIR")
+            }
+            opened.append(fd)
+        }
+        (input, feed, rejects) = (opened[0], opened[1], opened[2])
     }
 
-    func file(_ name: String) -> String { "\(path)/\(name)" }
+    deinit {
+        for fd in [input, feed, rejects] { close(fd) }
+        slot.give()
+    }
 
-    /// Writes the request body to `name`, at most `limit` bytes (else 413).
-    func receive(_ body: RequestBody, into name: String, limit: Int64) async throws {
-        let fd = open(file(name), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw APIError(.serviceUnavailable, "cannot write the manifest to a temporary file") }
-        defer { close(fd) }
+    /// Writes the request body to the input file, at most `limit` bytes (else 413).
+    func receive(_ body: RequestBody, limit: Int64) async throws {
         var total: Int64 = 0
         for try await buffer in body {
             total += Int64(buffer.readableBytes)
@@ -106,7 +131,7 @@ final class TemporaryFolder: Sendable {
             try buffer.withUnsafeReadableBytes { bytes in
                 var offset = 0
                 while offset < bytes.count {
-                    let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                    let written = write(input, bytes.baseAddress! + offset, bytes.count - offset)
                     if written < 0 && errno == EINTR { continue }
                     guard written > 0 else {
                         throw APIError(
@@ -116,38 +141,28 @@ final class TemporaryFolder: Sendable {
                 }
             }
         }
+        lseek(input, 0, SEEK_SET)
     }
 
-    /// Runs the issuer from `manifest` to `feed` and `rejects` on its own threads.
+    /// Runs the issuer from the input to the feed and the rejects on its own threads.
     func issue(with issuer: ManifestIssuer) async throws -> ManifestIssuer.Summary {
-        let paths = (file("manifest"), file("feed"), file("rejects"))
+        let (input, feed, rejects) = (self.input, self.feed, self.rejects)
         let result: Result<ManifestIssuer.Summary, APIError> = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
-                let input = open(paths.0, O_RDONLY | O_CLOEXEC)
-                let output = open(paths.1, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-                let rejects = open(paths.2, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-                defer {
-                    for fd in [input, output, rejects] where fd >= 0 { close(fd) }
-                }
-                guard input >= 0, output >= 0, rejects >= 0 else {
-                    continuation.resume(returning: .failure(APIError(.serviceUnavailable, "cannot open the manifest's temporary files")))
-                    return
-                }
                 do throws(ManifestError) {
-                    continuation.resume(returning: .success(try issuer.run(input: input, output: output, rejects: rejects)))
+                    continuation.resume(returning: .success(try issuer.run(input: input, output: feed, rejects: rejects)))
                 } catch {
                     continuation.resume(returning: .failure(APIError(.unprocessableContent, error.description, hint: error.hint)))
                 }
             }
         }
+        lseek(feed, 0, SEEK_SET)
+        lseek(rejects, 0, SEEK_SET)
         return try result.get()
     }
 
-    /// Sends the file `name` in 64 KiB pieces.
-    func stream(_ name: String, to writer: inout any ResponseBodyWriter) async throws {
-        let fd = open(file(name), O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
+    /// Sends the file behind `fd` from its start, in 64 KiB pieces.
+    func stream(_ fd: Int32, to writer: inout any ResponseBodyWriter) async throws {
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
@@ -156,9 +171,21 @@ final class TemporaryFolder: Sendable {
             try await writer.write(ByteBuffer(bytes: chunk[0..<count]))
         }
     }
+}
 
-    func remove() {
-        for name in ["manifest", "feed", "rejects"] { unlink(file(name)) }
-        rmdir(path)
+/// At most two manifests are issued at once (each takes two threads and its size in disk); a third is 503.
+final class ManifestSlots: Sendable {
+    private let busy = Mutex(0)
+    static let shared = ManifestSlots()
+    static let maximum = 2
+
+    func take() -> Bool {
+        busy.withLock { count in
+            guard count < Self.maximum else { return false }
+            count += 1
+            return true
+        }
     }
+
+    func give() { busy.withLock { $0 -= 1 } }
 }

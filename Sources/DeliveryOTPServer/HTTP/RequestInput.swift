@@ -6,7 +6,7 @@ enum RequestInput {
     static func shipment(_ text: String?, name: String = "shipment ID") throws -> ShipmentID {
         guard let text, !text.isEmpty else { throw APIError.badRequest("the \(name) is missing") }
         do { return try ShipmentID(text) } catch {
-            throw APIError.badRequest("invalid \(name): \(error)", hint: error.hint)
+            throw APIError.badRequest(error.description, hint: error.hint)
         }
     }
 

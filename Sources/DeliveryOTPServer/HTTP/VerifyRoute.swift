@@ -57,7 +57,11 @@ struct VerifyRoute {
             // rides on the next group commit: if it is lost, the attempt stays counted as interrupted,
             // which the limit treats the same, so its answer need not wait for another fsync.
             do { try await store.finish(ticket, accepted: accepted, at: now, waitForDurability: accepted) } catch {
-                throw Self.unavailable(error)
+                // The attempt is counted (and, if it was the last one allowed, the lock is durable);
+                // only its verdict is missing, so say so rather than "nothing was counted".
+                throw APIError(
+                    .serviceUnavailable, "the attempt was counted but its verdict could not be stored",
+                    hint: "try again shortly; the attempt store reports: \(error.kind)", headers: [.retryAfter: "1"])
             }
             if number >= limit && !accepted { state.metrics.lockout() }
             answer =

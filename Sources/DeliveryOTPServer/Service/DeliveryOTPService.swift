@@ -70,20 +70,24 @@ public struct DeliveryOTPService: Sendable {
 
     /// Serves until SIGTERM or SIGINT. `onRunning` gets the bound port (for `--listen HOST:0`).
     public func run(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        // An idle or stalled connection is closed after 30 s, so it can neither hold a slot forever
+        // nor keep a graceful shutdown waiting; the shutdown itself is bounded at 30 s.
         let app = Application(
             router: router(),
+            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
             configuration: .init(address: .hostname(host, port: port), serverName: "delivery-otp"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: StoreService(store: store)),
-                    .init(service: ReloadService(state: state)),
-                    .init(service: app),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+        var configuration = ServiceGroupConfiguration(
+            services: [
+                .init(service: StoreService(store: store)),
+                .init(service: ReloadService(state: state)),
+                .init(service: app),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        configuration.maximumGracefulShutdownDuration = .seconds(30)
+        let group = ServiceGroup(configuration: configuration)
         try await group.run()
     }
 }

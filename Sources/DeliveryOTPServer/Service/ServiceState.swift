@@ -11,7 +11,7 @@ public final class ServiceState: Sendable {
     private let keys: Mutex<KeySnapshot>
     private let tokenTable: Mutex<TokenTable>
     private let scopeZones: Mutex<ScopeZones>
-    private let stamps: Mutex<[String: FileStamp]>
+    private let stamps: Mutex<[String: FileVersion]>
     let metrics: ServiceMetrics
     private let logger: Logger
 
@@ -46,11 +46,12 @@ public final class ServiceState: Sendable {
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
-        keys = Mutex(KeySnapshot(keyring: try Self.loadKeyring(configuration)))
-        tokenTable = Mutex(try Self.loadTokens(configuration))
+        let keyring = try Self.loadKeyring(configuration)
+        keys = Mutex(KeySnapshot(keyring: keyring))
+        tokenTable = Mutex(try Self.loadTokens(configuration, keyringIsExample: keyring.isExample))
         scopeZones = Mutex(try Self.loadScopes(configuration))
         stamps = Mutex(Self.currentStamps(configuration))
-        noteKeyInUse(previous: nil)
+        refreshKeyInUse()
     }
 
     static func loadKeyring(_ configuration: ServiceConfiguration) throws -> Keyring {
@@ -61,9 +62,13 @@ public final class ServiceState: Sendable {
         return loaded.keyring
     }
 
-    static func loadTokens(_ configuration: ServiceConfiguration) throws -> TokenTable {
+    /// The tokens file. Published example tokens are served only with `--allow-example-keys` and only
+    /// beside the example keyring: beside real keys they would hand real codes and day keys to anyone.
+    static func loadTokens(_ configuration: ServiceConfiguration, keyringIsExample: Bool) throws -> TokenTable {
         let table = try TokenFile(path: configuration.tokensPath).load(exampleMayBeShared: true)
-        if table.isExample && !configuration.allowExampleKeys { throw ExampleKeysRefused(what: "tokens file") }
+        if table.isExample && !(configuration.allowExampleKeys && keyringIsExample) {
+            throw ExampleKeysRefused(what: configuration.allowExampleKeys ? "tokens beside real keys" : "tokens file")
+        }
         return table
     }
 
@@ -103,13 +108,28 @@ public final class ServiceState: Sendable {
     /// Now, by the configured clock.
     var now: Timestamp { configuration.clock() }
 
-    private func noteKeyInUse(previous: String?) {
-        let snapshot = keySnapshot
+    /// The id of the key that served today when the gauge was last set.
+    private let keyInUse = Mutex<String?>(nil)
+
+    /// Sets the key-in-use gauge to the key that serves today (default zone): at start, after a
+    /// reload, and before each `/metrics` answer, so a key that takes over at midnight shows at once.
+    func refreshKeyInUse() {
         let today = zones.defaultZone.date(at: now)
-        if let key = try? snapshot.keyring.key(for: today) { metrics.keyInUse(key.id.rawValue, previous: previous) }
+        guard let id = (try? keySnapshot.keyring.key(for: today))?.id.rawValue else { return }
+        let previous = keyInUse.withLock { current in
+            defer { current = id }
+            return current
+        }
+        if previous != id { metrics.keyInUse(id, previous: previous) }
     }
 
     // MARK: Reloading
+
+    /// A file's version as last seen: its stamp, or nil while it is missing (so a deleted file is
+    /// reported once, not at every check).
+    struct FileVersion: Hashable, Sendable {
+        let stamp: FileStamp?
+    }
 
     /// What identifies a file's version: its inode, size and modification and change times.
     struct FileStamp: Hashable, Sendable {
@@ -127,10 +147,10 @@ public final class ServiceState: Sendable {
         }
     }
 
-    private static func currentStamps(_ configuration: ServiceConfiguration) -> [String: FileStamp] {
-        var stamps: [String: FileStamp] = [:]
+    private static func currentStamps(_ configuration: ServiceConfiguration) -> [String: FileVersion] {
+        var stamps: [String: FileVersion] = [:]
         for path in [configuration.keyringPath, configuration.tokensPath] + (configuration.scopesPath.map { [$0] } ?? []) {
-            stamps[path] = FileStamp(path)
+            stamps[path] = FileVersion(stamp: FileStamp(path))
         }
         return stamps
     }
@@ -140,11 +160,19 @@ public final class ServiceState: Sendable {
     /// line is logged and the failure metric counted. Returns whether everything reloaded.
     @discardableResult
     public func reload(force: Bool) -> Bool {
+        // SIGHUP and the file check may ask at once: one reload at a time, so an older version
+        // can never replace a newer one.
+        reloadLock.withLock { _ in reloadLocked(force: force) }
+    }
+
+    private let reloadLock = Mutex(())
+
+    private func reloadLocked(force: Bool) -> Bool {
         let current = Self.currentStamps(configuration)
         let previous = stamps.withLock { $0 }
         func changed(_ path: String?) -> Bool { path.map { force || current[$0] != previous[$0] } ?? false }
         var ok = true
-        var loaded: [String: FileStamp] = [:]
+        var loaded: [String: FileVersion] = [:]
         func attempt(_ what: String, _ path: String, _ body: () throws -> Void) {
             do {
                 try body()
@@ -164,14 +192,14 @@ public final class ServiceState: Sendable {
         if changed(configuration.keyringPath) {
             attempt("keyring", configuration.keyringPath) {
                 let keyring = try Self.loadKeyring(configuration)
-                let before = try? keySnapshot.keyring.key(for: zones.defaultZone.date(at: now)).id.rawValue
+                if tokens.isExample && !keyring.isExample { throw ExampleKeysRefused(what: "tokens beside real keys") }
                 keys.withLock { $0 = KeySnapshot(keyring: keyring) }
-                noteKeyInUse(previous: before)
+                refreshKeyInUse()
             }
         }
         if changed(configuration.tokensPath) {
             attempt("tokens", configuration.tokensPath) {
-                let table = try Self.loadTokens(configuration)
+                let table = try Self.loadTokens(configuration, keyringIsExample: keySnapshot.isExample)
                 tokenTable.withLock { $0 = table }
             }
         }
@@ -196,18 +224,22 @@ public final class ServiceState: Sendable {
 
 /// The keyring is the published example, and `--allow-example-keys` was not given.
 public struct ExampleKeysRefused: DeliveryOTPError {
-    /// `keyring` or `tokens file`.
+    /// `keyring`, `tokens file`, or `tokens beside real keys`.
     public let what: String
     /// One line.
     public var description: String {
-        what == "keyring"
-            ? "the keyring holds the published example keys; anyone can compute their codes"
-            : "the tokens file holds published example tokens; anyone can use them"
+        switch what {
+        case "keyring": "the keyring holds the published example keys; anyone can compute their codes"
+        case "tokens file": "the tokens file holds published example tokens; anyone can use them"
+        default: "the tokens file holds published example tokens, and the keyring is not the example: anyone could use them on real keys"
+        }
     }
     /// How to fix it.
     public var hint: String? {
-        what == "keyring"
-            ? "use a keyring of your own ('delivery-otp keys init'), or --allow-example-keys to try the service"
-            : "make tokens of your own ('delivery-otp tokens add'), or --allow-example-keys to try the service"
+        switch what {
+        case "keyring": "use a keyring of your own ('delivery-otp keys init'), or --allow-example-keys to try the service"
+        case "tokens file": "make tokens of your own ('delivery-otp tokens add'), or --allow-example-keys to try the service"
+        default: "make tokens of your own with 'delivery-otp tokens add'"
+        }
     }
 }

@@ -107,14 +107,14 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
                         device_id TEXT,
                         source TEXT NOT NULL CHECK (source IN ('online', 'upload'))
                     );
-                    CREATE INDEX attempt_by_shipment ON attempt (shipment, delivery_date);
+                    CREATE INDEX attempt_by_shipment ON attempt (scope, shipment, delivery_date);
                     CREATE INDEX attempt_by_time ON attempt (time);
                     CREATE TABLE handover (
-                        shipment TEXT NOT NULL, delivery_date TEXT NOT NULL, accepted_at INTEGER NOT NULL,
-                        PRIMARY KEY (shipment, delivery_date));
+                        scope TEXT NOT NULL, shipment TEXT NOT NULL, delivery_date TEXT NOT NULL, accepted_at INTEGER NOT NULL,
+                        PRIMARY KEY (scope, shipment, delivery_date));
                     CREATE TABLE lock (
-                        shipment TEXT NOT NULL, delivery_date TEXT NOT NULL, locked_at INTEGER NOT NULL,
-                        PRIMARY KEY (shipment, delivery_date));
+                        scope TEXT NOT NULL, shipment TEXT NOT NULL, delivery_date TEXT NOT NULL, locked_at INTEGER NOT NULL,
+                        PRIMARY KEY (scope, shipment, delivery_date));
                     CREATE TABLE clock (id INTEGER PRIMARY KEY CHECK (id = 1), latest INTEGER NOT NULL);
                     CREATE TABLE upload (uploader TEXT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (uploader, line));
                     PRAGMA application_id = \(applicationID);
@@ -203,6 +203,7 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
 
     private static func begin(_ attempt: OnlineAttempt, _ db: Database) throws -> AttemptAdmission {
         let id = attempt.shipment.rawValue, day = attempt.date.description, time = attempt.time.secondsSinceEpoch
+        let scope = attempt.scope.rawValue
         func insert(_ outcome: AttemptRecord.Outcome, _ number: Int?) throws -> Int64 {
             try db.cachedStatement(
                 sql: """
@@ -224,24 +225,28 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
             sql: "INSERT INTO clock (id, latest) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET latest = MAX(latest, excluded.latest)"
         ).execute(arguments: [time])
         if let acceptedAt = try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT accepted_at FROM handover WHERE shipment = ? AND delivery_date = ?"), arguments: [id, day])
+            db.cachedStatement(sql: "SELECT accepted_at FROM handover WHERE scope = ? AND shipment = ? AND delivery_date = ?"),
+            arguments: [scope, id, day])
         {
             _ = try insert(.alreadyAccepted, nil)
             return .alreadyAccepted(at: Timestamp(secondsSinceEpoch: acceptedAt))
         }
         let isLocked =
-            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM lock WHERE shipment = ? AND delivery_date = ?"), arguments: [id, day])
+            try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT 1 FROM lock WHERE scope = ? AND shipment = ? AND delivery_date = ?"),
+                arguments: [scope, id, day])
             ?? false
         let counted =
             try Int.fetchOne(
                 db.cachedStatement(
                     sql:
-                        "SELECT COUNT(*) FROM attempt WHERE shipment = ? AND delivery_date = ? AND attempt IS NOT NULL AND source = 'online'"
+                        "SELECT COUNT(*) FROM attempt WHERE scope = ? AND shipment = ? AND delivery_date = ? AND attempt IS NOT NULL AND source = 'online'"
                 ),
-                arguments: [id, day]) ?? 0
+                arguments: [scope, id, day]) ?? 0
         func lock() throws {
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO lock (shipment, delivery_date, locked_at) VALUES (?, ?, ?)").execute(
-                arguments: [id, day, time])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO lock (scope, shipment, delivery_date, locked_at) VALUES (?, ?, ?, ?)")
+                .execute(
+                    arguments: [scope, id, day, time])
         }
         if isLocked || counted >= attempt.limit {
             if !isLocked { try lock() }
@@ -263,8 +268,8 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
             if accepted {
                 try db.cachedStatement(
                     sql: """
-                        INSERT OR IGNORE INTO handover (shipment, delivery_date, accepted_at)
-                        SELECT shipment, delivery_date, ? FROM attempt WHERE id = ?
+                        INSERT OR IGNORE INTO handover (scope, shipment, delivery_date, accepted_at)
+                        SELECT scope, shipment, delivery_date, ? FROM attempt WHERE id = ?
                         """
                 ).execute(arguments: [time.secondsSinceEpoch, ticket.id])
             }

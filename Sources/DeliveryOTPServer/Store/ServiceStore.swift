@@ -3,8 +3,9 @@ import DeliveryOTP
 /// Where the service counts attempts, keeps locks and handovers, and keeps the uploaded device
 /// logs: the central attempt log. SQLite (``SQLiteServiceStore``) for one machine.
 ///
-/// Attempts are counted per shipment and delivery date, like on a device, whatever scope or token
-/// they come through. ``begin(_:)`` returns only when the attempt is durable; the code is compared
+/// Attempts are counted per scope, shipment and delivery date, whatever courier token they come
+/// through: each scope has its own codes, so a courier of one scope can neither lock nor hand over
+/// another scope's shipment. ``begin(_:)`` returns only when the attempt is durable; the code is compared
 /// after that, never before.
 public protocol ServiceStore: Sendable {
     /// Counts an online attempt (or records a locked or already-accepted try) and makes it durable.

@@ -15,7 +15,9 @@ extension DeliveryOTPCommand {
                 limit, hands day keys to devices and takes their attempt logs. Plain HTTP: bind it to \
                 loopback (the default) and terminate TLS in front of it. Logs are JSON lines on \
                 standard error. SIGHUP reloads the keyring, tokens and scopes (they are also reloaded \
-                when they change on disk); SIGTERM finishes the requests in flight and stops.
+                when they change on disk); SIGTERM or SIGINT finishes the requests in flight and stops. \
+                Day-key exports are appended to the keyring's audit log (KEYRING.audit.jsonl), so the \
+                keyring's folder must be writable.
                 """
         )
 
@@ -51,11 +53,12 @@ extension DeliveryOTPCommand {
 
         @Option(
             name: .customLong("rate-limit"),
-            help: ArgumentHelp("Requests a second per token, on average (0 for none).", valueName: "n"))
-        var rateLimit: Double = 200
+            help: ArgumentHelp("Requests a second per token, on average (0 for none; default 200).", valueName: "n"))
+        var rateLimit: Double?
 
-        @Option(name: .customLong("rate-burst"), help: ArgumentHelp("Requests a token may send at once.", valueName: "n"))
-        var rateBurst: Double = 400
+        @Option(
+            name: .customLong("rate-burst"), help: ArgumentHelp("Requests a token may send at once (default 400).", valueName: "n"))
+        var rateBurst: Double?
 
         @Flag(name: .customLong("allow-example-keys"), help: "Serve the published example keys and tokens (for trying the service only).")
         var allowExampleKeys = false
@@ -65,7 +68,7 @@ extension DeliveryOTPCommand {
         func validate() throws {
             guard (0...30).contains(issueAheadDays) else { throw ValidationError("--issue-ahead-days must be 0 to 30") }
             guard (1...10).contains(attemptLimit) else { throw ValidationError("--attempt-limit must be 1 to 10, not \(attemptLimit)") }
-            guard rateLimit >= 0, rateLimit.isFinite, rateBurst >= 1, rateBurst.isFinite else {
+            guard (rateLimit ?? 0) >= 0, rateLimit?.isFinite ?? true, (rateBurst ?? 1) >= 1, rateBurst?.isFinite ?? true else {
                 throw ValidationError("--rate-limit must be 0 or more and --rate-burst 1 or more")
             }
         }
@@ -90,8 +93,8 @@ extension DeliveryOTPCommand {
             var limits = ServiceLimits()
             limits.issueAheadDays = issueAheadDays
             limits.attemptLimit = attemptLimit
-            limits.ratePerSecond = rateLimit
-            limits.rateBurst = rateBurst
+            limits.ratePerSecond = rateLimit ?? 200
+            limits.rateBurst = rateBurst ?? 400
             let clockSource: @Sendable () -> Timestamp
             if clock.now != nil {
                 let fixed = try clock.instant()
@@ -139,8 +142,18 @@ extension DeliveryOTPCommand {
             }
             done.wait()
             if let error = failure.withLock({ $0 }) {
-                throw CommandFailure(
-                    message: "the service stopped: \(error)", hint: "is another process listening on \(listen)?", exitCode: .systemError)
+                let text = String(describing: error)
+                if text.contains("Address already in use") {
+                    throw CommandFailure(
+                        message: "cannot listen on \(listen): the address is already in use",
+                        hint: "stop the other process, or choose another port with --listen", exitCode: .systemError)
+                }
+                if text.contains("Cannot assign requested address") {
+                    throw CommandFailure(
+                        message: "cannot listen on \(listen): no such address on this machine",
+                        hint: "use 127.0.0.1 or an address of this machine", exitCode: .usage)
+                }
+                throw CommandFailure(message: "the service stopped: \(text)", exitCode: .systemError)
             }
         }
 

@@ -217,5 +217,12 @@ struct ServiceLiveTests {
         ])
         #expect(mixed.status == 65)
         #expect(mixed.stderr.contains("example tokens"))
+        // Even when told to allow the examples: published tokens beside real keys would open them to anyone.
+        let allowed = try CommandRunner.run([
+            "serve", "--keyring", setup.keyring, "--tokens", Repository.path("keys-example/tokens.json"), "--state", setup.state,
+            "--listen", "127.0.0.1:0", "--allow-example-keys",
+        ])
+        #expect(allowed.status == 65)
+        #expect(allowed.stderr.contains("keyring is not the example"))
     }
 }

@@ -292,6 +292,87 @@ struct ServiceRouterTests {
         }
     }
 
+    @Test("With no key for today the service is not ready, and codes and verifies are 503 with nothing counted")
+    func noKeyForToday() async throws {
+        // The example keyring's first key starts on 2024-01-01.
+        let harness = try ServiceHarness(now: Timestamp(rfc3339: "2023-12-31T12:00:00Z")!)
+        try await harness.test { client in
+            let ready = try await client.get("/readyz", harness, token: nil)
+            #expect(ready.status == .serviceUnavailable)
+            #expect(ready.json["reason"] as? String == "the keyring has no key for today")
+            #expect(try await client.get("/v1/shipments/TBA1/code?date=2023-12-31", harness, token: "web").status == .serviceUnavailable)
+            let verify = try await client.verify(harness, shipment: "TBA1", code: "000000")
+            #expect(verify.status == .serviceUnavailable)
+            #expect(verify.json["hint"] != nil)
+            #expect(try await client.get("/v1/attempts", harness, token: "audit").text.isEmpty)
+        }
+    }
+
+    @Test("A known path with a method it does not take is 405 with Allow")
+    func methodNotAllowed() async throws {
+        let harness = try ServiceHarness()
+        try await harness.test { client in
+            let response = try await client.execute(uri: "/v1/verify", method: .get, headers: harness.headers("courier-a"))
+            #expect(response.status == .methodNotAllowed)
+            #expect(response.headers[.allow] == "POST")
+            let code = try await client.execute(
+                uri: "/v1/shipments/A1/code?date=2024-01-17", method: .delete, headers: harness.headers("web"))
+            #expect(code.status == .methodNotAllowed)
+        }
+    }
+
+    @Test("A courier of one scope can neither lock nor hand over another scope's shipment")
+    func scopesAreSeparate() async throws {
+        let harness = try ServiceHarness()
+        try await harness.test { client in
+            for _ in 0..<5 {
+                _ = try await client.verify(harness, token: "courier-b", shipment: "TBA123456789000", code: "000000", scope: "B")
+            }
+            let lockedInB = try await client.verify(harness, token: "courier-b", shipment: "TBA123456789000", code: "000000", scope: "B")
+            #expect(lockedInB.json["outcome"] as? String == "locked")
+            let codeA = try await client.get("/v1/shipments/TBA123456789000/code?date=2024-01-17&scope=A", harness, token: "web")
+            let typed = try #require(codeA.json["code"] as? String)
+            let inA = try await client.verify(harness, token: "courier-a", shipment: "TBA123456789000", code: typed, scope: "A")
+            #expect(inA.json["outcome"] as? String == "accepted")
+            let emptyScope = try await client.verify(harness, token: "courier-a", shipment: "TBA123456789000", code: "208328", scope: "")
+            #expect(emptyScope.json["outcome"] as? String == "accepted")
+        }
+    }
+
+    @Test("Day keys reach the seventh day from today at most, and future or mismatched log lines are refused")
+    func deviceWindows() async throws {
+        let harness = try ServiceHarness()
+        try await harness.test { client in
+            let statuses = [
+                try await client.get("/v1/device-keys?days=7", harness, token: "van-1").status,
+                try await client.get("/v1/device-keys?from=2024-01-23&days=1", harness, token: "van-1").status,
+                try await client.get("/v1/device-keys?from=2024-01-23&days=2", harness, token: "van-1").status,
+                try await client.get("/v1/device-keys?from=2024-01-15", harness, token: "van-1").status,
+            ]
+            #expect(statuses == [.ok, .ok, .unprocessableContent, .unprocessableContent])
+            let future =
+                #"{"time":"2024-01-18T09:00:00Z","shipmentId":"TBA1","deliveryDate":"2024-01-18","scope":"","outcome":"rejected","attempt":1,"deviceId":"van-1"}"#
+            let futureStatus = try await client.post("/v1/attempts", harness, token: "van-1", json: future + "\n").status
+            #expect(futureStatus == .unprocessableContent)
+            let farDate =
+                #"{"time":"2024-01-17T09:00:00Z","shipmentId":"TBA1","deliveryDate":"2030-01-18","scope":"","outcome":"accepted","attempt":1}"#
+            let farStatus = try await client.post("/v1/attempts", harness, token: "van-1", json: farDate + "\n").status
+            #expect(farStatus == .unprocessableContent)
+        }
+    }
+
+    @Test("A tokens file that disappears is one failed reload, not one every check, and the old tokens keep working")
+    func missingFileReload() async throws {
+        let harness = try ServiceHarness()
+        try FileManager.default.removeItem(atPath: harness.tokensPath)
+        #expect(!harness.service.state.reload(force: false))
+        #expect(harness.service.state.reload(force: false))
+        let metrics = harness.service.metrics.registry.emitToString()
+        #expect(metrics.contains("delivery_otp_reload_failures_total 1"))
+        let status = try await harness.test { client in try await client.get("/v1/keys", harness, token: "audit").status }
+        #expect(status == .ok)
+    }
+
     @Test("An unknown endpoint is a JSON 404")
     func notFound() async throws {
         let harness = try ServiceHarness()

@@ -7,8 +7,8 @@ extension DeliveryOTPCommand {
         static let configuration = CommandConfiguration(
             abstract: "Manage the bearer tokens of 'serve': add, list, revoke.",
             discussion: """
-                The tokens file keeps a SHA-256 digest of each token with its name, role, scopes and \
-                creation time, never the token itself. It is written atomically with mode 0600, and \
+                The tokens file keeps a SHA-256 digest of each token with its name, role, scopes, \
+                device id and creation time, never the token itself. It is written atomically with mode 0600, and \
                 every change is appended to FILE.audit.jsonl. A running service picks changes up \
                 within seconds (or at once on SIGHUP).
                 """,
@@ -30,7 +30,8 @@ extension DeliveryOTPCommand.Tokens {
                 Roles: issuer (fetches codes; bound to the given scopes, or to all when none), courier \
                 (verifies online; needs --scope), device (fetches its day keys and uploads its attempt \
                 log; needs exactly one --scope and --device-id), auditor (reads the attempt log and the \
-                key list). The token is printed on standard output and cannot be shown again.
+                key list; bound to the given scopes, or to all when none). The token is printed on \
+                standard output and cannot be shown again.
                 """
         )
 
@@ -42,7 +43,10 @@ extension DeliveryOTPCommand.Tokens {
         @Option(name: .long, help: ArgumentHelp("A scope the token may act in (repeat for several).", valueName: "scope"))
         var scope: [String] = []
 
-        @Option(name: .customLong("device-id"), help: ArgumentHelp("A device token's device id.", valueName: "id"))
+        @Option(
+            name: .customLong("device-id"),
+            help: ArgumentHelp(
+                "A device token's device id: written into the day keys it fetches; its uploaded logs must name it.", valueName: "id"))
         var deviceID: String?
 
         @Option(name: .long, help: ArgumentHelp("The token's name: 1 to 64 characters from A-Z a-z 0-9 . _ -.", valueName: "name"))
@@ -121,7 +125,9 @@ extension DeliveryOTPCommand.Tokens {
         func run() throws {
             let name: DeviceID
             do { name = try DeviceID(self.name) } catch {
-                throw CommandFailure(message: "invalid token name \(self.name.debugDescription)", exitCode: .usage)
+                throw CommandFailure(
+                    message: "invalid token name \(self.name.debugDescription)", hint: "run 'delivery-otp tokens list' for the names",
+                    exitCode: .usage)
             }
             let removed = try TokenFile(path: file.tokens).revoke(name: name, now: try clock.instant())
             Diagnostics.note("revoked \(removed.role.rawValue) token \(name)")
