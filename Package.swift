@@ -8,6 +8,13 @@ let package = Package(
         .library(name: "DeliveryOTPStore", targets: ["DeliveryOTPStore"]),
         .executable(name: "delivery-otp", targets: ["delivery-otp"]),
     ],
+    // The online service's packages are behind the `Service` trait, on by default. A package that only
+    // embeds the library depends on this one with `traits: []`, and SwiftPM then neither fetches nor
+    // builds Hummingbird, NIO, swift-crypto and the rest (Examples/Embedding and Benchmarks do so).
+    traits: [
+        .trait(name: "Service", description: "The online code service, 'delivery-otp serve' (Hummingbird and friends)."),
+        .default(enabledTraits: ["Service"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
@@ -48,13 +55,13 @@ let package = Package(
                 "DeliveryOTP",
                 "DeliveryOTPStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Service"])),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth", condition: .when(traits: ["Service"])),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: .when(traits: ["Service"])),
+                .product(name: "Logging", package: "swift-log", condition: .when(traits: ["Service"])),
+                .product(name: "Metrics", package: "swift-metrics", condition: .when(traits: ["Service"])),
+                .product(name: "Prometheus", package: "swift-prometheus", condition: .when(traits: ["Service"])),
+                .product(name: "HTTPTypes", package: "swift-http-types", condition: .when(traits: ["Service"])),
             ]
         ),
         // The command line, a thin shell over the library.
@@ -75,8 +82,8 @@ let package = Package(
                 "CLibCrypto",
                 "delivery-otp",
                 "DeliveryOTPServer",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "HummingbirdTesting", package: "hummingbird", condition: .when(traits: ["Service"])),
+                .product(name: "HTTPTypes", package: "swift-http-types", condition: .when(traits: ["Service"])),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
         ),

@@ -8,7 +8,8 @@ import PackageDescription
 let package = Package(
     name: "DeliveryOTPBenchmarks",
     dependencies: [
-        .package(name: "DeliveryOTP", path: ".."),
+        // traits: []: the library only, without the service's packages (see the root Package.swift).
+        .package(name: "DeliveryOTP", path: "..", traits: []),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         // A peer to compare with.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),

@@ -7,7 +7,8 @@ import PackageDescription
 let package = Package(
     name: "DeliveryOTPEmbedding",
     dependencies: [
-        .package(name: "DeliveryOTP", path: "../..")
+        // traits: []: the library only, without the service's packages (see the root Package.swift).
+        .package(name: "DeliveryOTP", path: "../..", traits: [])
     ],
     targets: [
         // A courier handheld: day keys arrive as bytes, verification runs in an actor.

@@ -21,7 +21,7 @@ final class LiveServer: @unchecked Sendable {
     init(_ arguments: [String], logPath: String) throws {
         self.arguments = arguments
         self.logPath = logPath
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
         process.arguments = ["serve", "--listen", "127.0.0.1:0"] + arguments
         process.standardError = FileHandle(forWritingAtPath: logPath)
