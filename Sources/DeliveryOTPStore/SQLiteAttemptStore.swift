@@ -98,11 +98,21 @@ public struct SQLiteAttemptStore: AttemptStore, Sendable {
     /// The one test of what a connection sees: our application id, or none and only a store's
     /// tables (a new file has none); and a schema version this release knows.
     private static func check(_ db: Database, path: String) throws {
+        try checkIdentity(
+            db, path: path, applicationID: applicationID, allowedTables: tables, schemaVersion: schemaVersion, name: "an attempt store")
+    }
+
+    /// The identity test of a store's SQLite file, shared with the service's store: the given
+    /// application id, or none and no table outside `allowedTables` (a new file has none); and a
+    /// schema version no newer than `schemaVersion`. `name` words the refusal ("an attempt store").
+    package static func checkIdentity(
+        _ db: Database, path: String, applicationID: Int32, allowedTables: Set<String>, schemaVersion: Int, name: String
+    ) throws {
         let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
         let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
         let found = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
-        guard application == applicationID || (application == 0 && found.isSubset(of: tables)) else {
-            throw AttemptStoreError("\(path) is not an attempt store", kind: .notADatabase)
+        guard application == applicationID || (application == 0 && found.isSubset(of: allowedTables)) else {
+            throw AttemptStoreError("\(path) is not \(name)", kind: .notADatabase)
         }
         guard version <= schemaVersion else {
             throw AttemptStoreError(

@@ -71,38 +71,3 @@ struct AuditRoutes {
                 today: today.description, timeZone: zone.description, keyInUse: (try? ring.key(for: today))?.id.rawValue, keys: keys))
     }
 }
-
-/// `/healthz`, `/readyz` and `/metrics`: no token.
-struct HealthRoutes {
-    let state: ServiceState
-    let store: any ServiceStore
-
-    struct Status: Encodable {
-        let status: String
-        let reason: String?
-    }
-
-    func live(_ request: Request, context: ServiceRequestContext) async throws -> Response {
-        JSONBody.response(Status(status: "ok", reason: nil))
-    }
-
-    /// Ready when the keyring has a key for today (default zone) and the store takes a write.
-    func ready(_ request: Request, context: ServiceRequestContext) async throws -> Response {
-        let today = state.zones.defaultZone.date(at: state.now)
-        if (try? state.keySnapshot.keyring.key(for: today)) == nil {
-            return JSONBody.response(Status(status: "unavailable", reason: "the keyring has no key for today"), status: .serviceUnavailable)
-        }
-        guard await store.isWritable() else {
-            return JSONBody.response(
-                Status(status: "unavailable", reason: "the attempt store is not writable"), status: .serviceUnavailable)
-        }
-        return JSONBody.response(Status(status: "ready", reason: nil))
-    }
-
-    func metrics(_ request: Request, context: ServiceRequestContext) async throws -> Response {
-        state.refreshKeyInUse()
-        return Response(
-            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: state.metrics.render())))
-    }
-}

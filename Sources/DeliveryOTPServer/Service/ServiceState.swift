@@ -18,14 +18,13 @@ public final class ServiceState: Sendable {
     /// The keyring and its day-key cache. A new keyring gets a new, empty cache.
     final class KeySnapshot: Sendable {
         let keyring: Keyring
-        let isExample: Bool
+        var isExample: Bool { keyring.isExample }
         /// Day keys by (scope, date), derived once each; bounded, cleared when full.
         private let cache = Mutex<[CodeIssuer.Slot: (CodeGenerator, KeyID)]>([:])
         static let cacheLimit = 4096
 
         init(keyring: Keyring) {
             self.keyring = keyring
-            self.isExample = keyring.isExample
         }
 
         func generator(scope: Scope, date: DeliveryDate) throws(KeyringError) -> (CodeGenerator, KeyID) {

@@ -68,27 +68,17 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
         } catch let error as AttemptStoreError {
             throw error
         } catch {
-            throw Self.storeError("cannot use \(path) as the service's state file", error, opening: true)
+            throw SQLiteAttemptStore.storeError("cannot use \(path) as the service's state file", error, opening: true)
         }
         let thread = Thread { [self] in writerLoop() }
         thread.name = "DeliveryOTP.GroupCommit"
         thread.start()
     }
 
-    private static let tables: Set<String> = ["attempt", "handover", "lock", "clock", "upload", "grdb_migrations", "sqlite_sequence"]
-
+    /// A new file, or a service store of this or an earlier schema; never the device's store or another program's database.
     private static func check(_ db: Database, path: String) throws {
-        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-        let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
-        let found = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
-        guard application == applicationID || (application == 0 && found.isEmpty) else {
-            throw AttemptStoreError("\(path) is not a service state file", kind: .notADatabase)
-        }
-        guard version <= schemaVersion else {
-            throw AttemptStoreError(
-                "\(path) has schema version \(version); this release knows \(schemaVersion)",
-                kind: .schemaTooNew(found: version, supported: schemaVersion))
-        }
+        try SQLiteAttemptStore.checkIdentity(
+            db, path: path, applicationID: applicationID, allowedTables: [], schemaVersion: schemaVersion, name: "a service state file")
     }
 
     private static var migrator: DatabaseMigrator {
@@ -163,7 +153,7 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
                         } catch let error as AttemptStoreError {
                             operation.outcome = .failure(error)
                         } catch {
-                            operation.outcome = .failure(Self.storeError("cannot write to \(path)", error))
+                            operation.outcome = .failure(SQLiteAttemptStore.storeError("cannot write to \(path)", error))
                         }
                     }
                     return .commit
@@ -171,7 +161,7 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
             }
         } catch {
             // The commit failed: nothing in the batch is durable, so every caller gets the error.
-            let failure = Self.storeError("cannot commit to \(path)", error)
+            let failure = SQLiteAttemptStore.storeError("cannot commit to \(path)", error)
             for operation in batch { operation.continuation?.resume(returning: .failure(failure)) }
             return
         }
@@ -333,7 +323,7 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
                 return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap(Self.record)
             }
         } catch {
-            throw Self.storeError("cannot read \(path)", error)
+            throw SQLiteAttemptStore.storeError("cannot read \(path)", error)
         }
     }
 
@@ -377,10 +367,5 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
         closing = true
         condition.broadcast()
         condition.unlock()
-    }
-
-    /// SQLite's error as one line and a kind, as the device store words it.
-    static func storeError(_ context: String, _ error: any Error, opening: Bool = false) -> AttemptStoreError {
-        SQLiteAttemptStore.storeError(context, error, opening: opening)
     }
 }

@@ -9,7 +9,6 @@ final class LiveServer: @unchecked Sendable {
     let process = Process()
     let logPath: String
     private(set) var port = 0
-    let arguments: [String]
 
     /// Example tokens (keys-example/README.md).
     static let issuer = "dotp_lGBQnIIb4Kq65BYpzwFN35yFiVRXgFPxO__WanTeau4"
@@ -19,7 +18,6 @@ final class LiveServer: @unchecked Sendable {
 
     /// Starts `serve` with `arguments` plus `--listen 127.0.0.1:0`, and waits for its "listening" line.
     init(_ arguments: [String], logPath: String) throws {
-        self.arguments = arguments
         self.logPath = logPath
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
