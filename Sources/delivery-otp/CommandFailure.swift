@@ -97,6 +97,11 @@ struct CommandFailure: Error {
             self.init(message: error.description, hint: error.hint, exitCode: status)
         case let error as ScopeZonesError:
             self.init(message: error.description, hint: error.hint, exitCode: .dataError)
+        case let error as PostgresStoreError:
+            self.init(
+                message: "attempt store: \(error)", hint: error.hint, exitCode: Self.status(of: AttemptStoreError("", kind: error.kind)))
+        case let error as PostgresLocationError:
+            self.init(message: error.description, hint: error.hint, exitCode: .usage)
         case let error as ExampleKeysRefused:
             self.init(message: error.description, hint: error.hint, exitCode: .dataError)
         default:

@@ -16,7 +16,7 @@ struct DeliveryOTPCommand: ParsableCommand {
             77 unsafe permissions or wrong passphrase.
             """,
         version: "0.1.0",
-        subcommands: [Issue.self, Verify.self, Keys.self, Attempts.self, Serve.self, Tokens.self]
+        subcommands: [Issue.self, Verify.self, Keys.self, Attempts.self, Serve.self, Migrate.self, Tokens.self]
     )
 
     /// Runs the command and turns every failure into one `delivery-otp: error:` line

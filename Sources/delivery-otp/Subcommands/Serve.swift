@@ -17,7 +17,9 @@ extension DeliveryOTPCommand {
                 standard error. SIGHUP reloads the keyring, tokens and scopes (they are also reloaded \
                 when they change on disk); SIGTERM or SIGINT finishes the requests in flight and stops. \
                 Day-key exports are appended to the keyring's audit log (KEYRING.audit.jsonl), so the \
-                keyring's folder must be writable.
+                keyring's folder must be writable. Attempts are counted in a SQLite file (one machine) or, \
+                with --state postgres://USER@HOST:PORT/DATABASE, in PostgreSQL, which several replicas \
+                share (docs/deployment.md).
                 """
         )
 
@@ -29,10 +31,7 @@ extension DeliveryOTPCommand {
         @Option(name: .long, help: ArgumentHelp("The tokens file ('delivery-otp tokens add').", valueName: "file"))
         var tokens: String
 
-        @Option(
-            name: .long,
-            help: ArgumentHelp("The service's attempt store, a SQLite file (created mode 0600 if missing).", valueName: "file"))
-        var state: String = "delivery-otp-service.sqlite"
+        @OptionGroup var store: StoreOptions
 
         @Option(name: .long, help: ArgumentHelp("A JSON file mapping scopes to time zones (see docs/service.md).", valueName: "file"))
         var scopes: String?
@@ -121,7 +120,7 @@ extension DeliveryOTPCommand {
             if serviceState.isServingExampleKeys {
                 logger.warning("example keys: never use them in production", metadata: ["event": "example-keys"])
             }
-            let store = try SQLiteServiceStore(path: state, onBatch: { metrics.groupCommit($0) })
+            let store = try self.store.open(logger: logger, onBatch: { metrics.groupCommit($0) })
             let service = DeliveryOTPService(state: serviceState, store: store, logger: logger)
             if !Self.isLoopback(host) {
                 logger.warning(

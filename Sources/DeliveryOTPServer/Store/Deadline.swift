@@ -1,0 +1,44 @@
+import Synchronization
+
+/// Races an operation against a clock without waiting for the operation to give up.
+///
+/// A task group would wait for its children, so a query stuck on a dead connection would hold the
+/// request anyway. Here the operation runs in its own task and the caller is resumed by whichever
+/// ends first, the operation or the timer; an operation that loses the race runs on to its own end
+/// (the connection's timeouts bound it) and its result is dropped.
+enum Deadline {
+    enum Outcome<T: Sendable>: Sendable {
+        case finished(T)
+        case failed(any Error)
+        case timedOut
+    }
+
+    /// Resumes the caller once, with the first outcome.
+    private final class Waiter<T: Sendable>: Sendable {
+        let continuation: Mutex<CheckedContinuation<Outcome<T>, Never>?>
+        init(_ continuation: CheckedContinuation<Outcome<T>, Never>) { self.continuation = Mutex(continuation) }
+        func settle(_ outcome: Outcome<T>) {
+            continuation.withLock { pending in
+                pending?.resume(returning: outcome)
+                pending = nil
+            }
+        }
+    }
+
+    static func race<T: Sendable>(_ duration: Duration, _ operation: @escaping @Sendable () async throws -> T) async -> Outcome<T> {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Outcome<T>, Never>) in
+            let waiter = Waiter(continuation)
+            let timer = Task {
+                // Cancelled (throws) when the operation ends first.
+                try await Task.sleep(for: duration)
+                waiter.settle(.timedOut)
+            }
+            Task {
+                let outcome: Outcome<T>
+                do { outcome = .finished(try await operation()) } catch { outcome = .failed(error) }
+                timer.cancel()
+                waiter.settle(outcome)
+            }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+
+/// The PostgreSQL store's schema, as numbered migrations.
+///
+/// Everything lives in the schema `delivery_otp`, so the store can share a database with other
+/// programs without touching their tables. `delivery_otp.migration` records what was applied.
+/// ``PostgresServiceStore/migrate(_:logger:)`` applies what is missing in one transaction under an
+/// advisory lock, so replicas that start at once apply each migration exactly once.
+enum PostgresSchema {
+    /// The advisory lock held while migrating: the ASCII bytes `DOTS` (as the SQLite store's application id).
+    static let advisoryLock: Int64 = 0x444F_5453
+
+    /// The migrations, in order; version n is `migrations[n - 1]`. Never edit one that was released: add one.
+    static let migrations: [String] = [version1]
+
+    /// The schema version this release writes.
+    static var version: Int { migrations.count }
+
+    /// The statements of one migration: PostgreSQL's extended protocol takes one at a time. Splits
+    /// at each `;` that ends a line outside a `$$` function body (this file's own text only).
+    static func statements(of migration: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        var inBody = false
+        for line in migration.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.trimmingPrefix(while: { $0 == " " }).hasPrefix("--") && !inBody { continue }
+            current += line + "\n"
+            if line.components(separatedBy: "$$").count % 2 == 0 { inBody.toggle() }
+            if !inBody && line.hasSuffix(";") {
+                statements.append(current.trimmingCharacters(in: .whitespacesAndNewlines))
+                current = ""
+            }
+        }
+        let rest = current.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !rest.isEmpty { statements.append(rest) }
+        return statements
+    }
+
+    /// Version 1: the attempt log, one counter row per (scope, shipment, date), uploads, the clock,
+    /// and the two functions that make admitting and finishing an attempt one statement each.
+    static let version1 = """
+        CREATE TABLE delivery_otp.attempt (
+            id bigserial PRIMARY KEY,
+            time bigint NOT NULL,
+            shipment text NOT NULL,
+            delivery_date text NOT NULL,
+            scope text NOT NULL,
+            outcome text NOT NULL CHECK (outcome IN ('interrupted', 'accepted', 'rejected', 'locked', 'already-accepted')),
+            attempt integer,
+            device_id text,
+            source text NOT NULL CHECK (source IN ('online', 'upload'))
+        );
+        CREATE INDEX attempt_by_time ON delivery_otp.attempt (time, id);
+
+        -- One row per (scope, shipment, date): the count of online attempts, the lock and the handover.
+        -- Admitting an attempt locks this row, so replicas count one at a time per shipment and in
+        -- parallel across shipments.
+        CREATE TABLE delivery_otp.counter (
+            scope text NOT NULL,
+            shipment text NOT NULL,
+            delivery_date text NOT NULL,
+            counted integer NOT NULL DEFAULT 0,
+            locked_at bigint,
+            accepted_at bigint,
+            PRIMARY KEY (scope, shipment, delivery_date)
+        );
+
+        -- The latest attempt time any replica has seen: a clock set back by more than the tolerance is refused.
+        CREATE TABLE delivery_otp.clock (id integer PRIMARY KEY CHECK (id = 1), latest bigint NOT NULL);
+
+        -- Lines of device logs already taken, per uploading device: an upload repeated (to any replica) adds nothing.
+        CREATE TABLE delivery_otp.upload (uploader text NOT NULL, line text NOT NULL, PRIMARY KEY (uploader, line));
+
+        -- Admits one online attempt: refuses a clock set back, then, with the shipment's counter row
+        -- locked, records it as already accepted, locked, or counted (the last allowed attempt locks).
+        -- Returns (kind, ticket, number, at); kind is 'counted', 'locked', 'already-accepted' or 'clock'.
+        CREATE FUNCTION delivery_otp.begin_attempt(
+            p_scope text, p_shipment text, p_date text, p_limit integer, p_caller text, p_time bigint, p_tolerance bigint,
+            OUT kind text, OUT ticket bigint, OUT number integer, OUT at bigint)
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            v_latest bigint;
+            v_row delivery_otp.counter%ROWTYPE;
+        BEGIN
+            SELECT latest INTO v_latest FROM delivery_otp.clock WHERE id = 1;
+            IF v_latest IS NOT NULL AND p_time < v_latest - p_tolerance THEN
+                kind := 'clock'; at := v_latest; RETURN;
+            END IF;
+            IF v_latest IS NULL OR p_time > v_latest THEN
+                INSERT INTO delivery_otp.clock (id, latest) VALUES (1, p_time)
+                ON CONFLICT (id) DO UPDATE SET latest = GREATEST(delivery_otp.clock.latest, excluded.latest);
+            END IF;
+            INSERT INTO delivery_otp.counter (scope, shipment, delivery_date) VALUES (p_scope, p_shipment, p_date)
+            ON CONFLICT DO NOTHING;
+            SELECT * INTO v_row FROM delivery_otp.counter
+            WHERE scope = p_scope AND shipment = p_shipment AND delivery_date = p_date FOR UPDATE;
+            IF v_row.accepted_at IS NOT NULL THEN
+                INSERT INTO delivery_otp.attempt (time, shipment, delivery_date, scope, outcome, device_id, source)
+                VALUES (p_time, p_shipment, p_date, p_scope, 'already-accepted', p_caller, 'online');
+                kind := 'already-accepted'; at := v_row.accepted_at; RETURN;
+            END IF;
+            IF v_row.locked_at IS NOT NULL OR v_row.counted >= p_limit THEN
+                IF v_row.locked_at IS NULL THEN
+                    UPDATE delivery_otp.counter SET locked_at = p_time
+                    WHERE scope = p_scope AND shipment = p_shipment AND delivery_date = p_date;
+                END IF;
+                INSERT INTO delivery_otp.attempt (time, shipment, delivery_date, scope, outcome, device_id, source)
+                VALUES (p_time, p_shipment, p_date, p_scope, 'locked', p_caller, 'online');
+                kind := 'locked'; RETURN;
+            END IF;
+            number := v_row.counted + 1;
+            UPDATE delivery_otp.counter
+            SET counted = number, locked_at = CASE WHEN number >= p_limit THEN p_time ELSE NULL END
+            WHERE scope = p_scope AND shipment = p_shipment AND delivery_date = p_date;
+            INSERT INTO delivery_otp.attempt (time, shipment, delivery_date, scope, outcome, attempt, device_id, source)
+            VALUES (p_time, p_shipment, p_date, p_scope, 'interrupted', number, p_caller, 'online')
+            RETURNING id INTO ticket;
+            kind := 'counted';
+        END;
+        $$;
+
+        -- Stores the verdict of a counted attempt; an accepted one records the handover. A rejected
+        -- verdict may skip waiting for the WAL flush (p_durable false): if it is lost, the attempt
+        -- stays counted as interrupted, which the limit treats the same.
+        CREATE FUNCTION delivery_otp.finish_attempt(p_ticket bigint, p_accepted boolean, p_time bigint, p_durable boolean)
+        RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NOT p_durable THEN
+                PERFORM set_config('synchronous_commit', 'off', true);
+            END IF;
+            UPDATE delivery_otp.attempt SET outcome = CASE WHEN p_accepted THEN 'accepted' ELSE 'rejected' END
+            WHERE id = p_ticket AND outcome = 'interrupted';
+            IF p_accepted THEN
+                UPDATE delivery_otp.counter c SET accepted_at = COALESCE(c.accepted_at, p_time)
+                FROM delivery_otp.attempt a
+                WHERE a.id = p_ticket AND c.scope = a.scope AND c.shipment = a.shipment AND c.delivery_date = a.delivery_date;
+            END IF;
+        END;
+        $$;
+        """
+}

@@ -1,0 +1,451 @@
+import DeliveryOTP
+import Foundation
+import Logging
+import NIOSSL
+import PostgresNIO
+import Synchronization
+
+/// The service's store for several replicas: one PostgreSQL database that every `serve` process
+/// counts in, so the attempt limit holds across machines.
+///
+/// Admitting an attempt is one statement (`delivery_otp.begin_attempt`): it refuses a clock set
+/// back, locks the (scope, shipment, date) counter row, and records the attempt as counted, locked
+/// or already accepted, all in one transaction. It is committed with `synchronous_commit = on`
+/// (set by this client for its own sessions, whatever the server's default) before the code is
+/// compared, so an answered attempt survives a crash of the replica and of the database.
+///
+/// Every call has a deadline: when the database is unreachable, calls fail within seconds with an
+/// ``AttemptStoreError`` (the service answers 503) instead of hanging, and the connection pool
+/// keeps reconnecting in the background, so the service recovers without a restart.
+public final class PostgresServiceStore: ServiceStore {
+    /// Where the database is (no password).
+    public let location: PostgresLocation
+    private let client: PostgresClient
+    private let runner: Task<Void, Never>
+    private let logger: Logger
+    /// Whether the last call reached the database; a change is logged once, not on every request.
+    private let reachable = Mutex(true)
+
+    /// How long an attempt may wait for the database before the service answers 503.
+    private let attemptDeadline: Duration
+    /// How long an upload or a read of the log may take: ten times as long.
+    private var bulkDeadline: Duration { attemptDeadline * 10 }
+
+    private init(location: PostgresLocation, client: PostgresClient, attemptDeadline: Duration, logger: Logger) {
+        self.location = location
+        self.attemptDeadline = attemptDeadline
+        self.client = client
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    /// Connects to the database at `location`, checks that it is durable, and (when `migrate` is true)
+    /// brings its schema up to date under an advisory lock, so replicas that start together migrate
+    /// once. A schema that is already current is not touched, so a role without the right to
+    /// change the schema can serve a database that its owner migrated (`delivery-otp migrate`).
+    public static func open(
+        _ location: PostgresLocation, password: String?, migrate: Bool = true, maximumConnections: Int = 16,
+        attemptDeadline: Duration = .seconds(3), logger: Logger
+    ) async throws(PostgresStoreError) -> PostgresServiceStore {
+        do {
+            return try await opened(
+                location, password: password, migrate: migrate, maximumConnections: maximumConnections, attemptDeadline: attemptDeadline,
+                logger: logger)
+        } catch {
+            throw PostgresStoreError(error, location: location)
+        }
+    }
+
+    private static func opened(
+        _ location: PostgresLocation, password: String?, migrate: Bool, maximumConnections: Int, attemptDeadline: Duration,
+        logger: Logger
+    ) async throws(AttemptStoreError) -> PostgresServiceStore {
+        try await probe(location, password: password)
+        let store = PostgresServiceStore(
+            location: location,
+            client: PostgresClient(
+                configuration: try configuration(location, password: password, maximumConnections: maximumConnections),
+                backgroundLogger: Logger(label: "delivery-otp.postgres", factory: { _ in SwiftLogNoOpLogHandler() })),
+            attemptDeadline: attemptDeadline, logger: logger)
+        do {
+            try await store.checkDurability()
+            if migrate, try await store.schemaVersion() != PostgresSchema.version {
+                _ = try await store.migrated()
+            }
+        } catch {
+            await store.close()
+            throw error
+        }
+        return store
+    }
+
+    /// The TLS settings `location` asks for; nil for none.
+    private static func tlsSettings(_ location: PostgresLocation) throws(AttemptStoreError) -> TLSConfiguration? {
+        var settings = TLSConfiguration.makeClientConfiguration()
+        switch location.tls {
+        case .disable:
+            return nil
+        case .require:
+            settings.certificateVerification = .none
+        case .verifyFull:
+            if let path = location.rootCertificatePath {
+                do { settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path)) } catch {
+                    throw AttemptStoreError("cannot read the certificate authorities in \(path) (sslrootcert)", kind: .cannotOpen)
+                }
+            }
+        }
+        return settings
+    }
+
+    /// Startup parameters of every session: durability is this client's decision, not the server's
+    /// default or the role's; a statement that waits on a lock or a slow disk gives up rather than
+    /// holding a request forever.
+    private static let sessionParameters = [
+        ("application_name", "delivery-otp"), ("synchronous_commit", "on"), ("statement_timeout", "10s"),
+    ]
+
+    private static func configuration(_ location: PostgresLocation, password: String?, maximumConnections: Int)
+        throws(AttemptStoreError) -> PostgresClient.Configuration
+    {
+        let tls: PostgresClient.Configuration.TLS = try tlsSettings(location).map { .require($0) } ?? .disable
+        var configuration = PostgresClient.Configuration(
+            host: location.host, port: location.port, username: location.user, password: password, database: location.database, tls: tls)
+        configuration.options.connectTimeout = .seconds(3)
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.additionalStartupParameters = sessionParameters
+        return configuration
+    }
+
+    /// One connection made and closed outside the pool, which retries quietly: a wrong password, a
+    /// refused TLS handshake or a missing database is reported as itself, at once.
+    private static func probe(_ location: PostgresLocation, password: String?) async throws(AttemptStoreError) {
+        let tls: PostgresConnection.Configuration.TLS
+        do { tls = try tlsSettings(location).map { .require(try NIOSSLContext(configuration: $0)) } ?? .disable } catch let error
+            as AttemptStoreError
+        {
+            throw error
+        } catch {
+            throw AttemptStoreError("cannot set up TLS for \(location): \(error)", kind: .cannotOpen)
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: password, database: location.database, tls: tls)
+        configuration.options.connectTimeout = .seconds(3)
+        configuration.options.additionalStartupParameters = sessionParameters
+        let settings = configuration
+        let outcome = await Deadline.race(.seconds(10)) {
+            let connection = try await PostgresConnection.connect(
+                configuration: settings, id: 0, logger: Logger(label: "delivery-otp.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
+            try await connection.close()
+        }
+        switch outcome {
+        case .finished: return
+        case .failed(let error):
+            let (reason, kind) = describe(error)
+            throw AttemptStoreError("cannot connect to the PostgreSQL store at \(location): \(reason)", kind: kind)
+        case .timedOut:
+            throw AttemptStoreError("cannot connect to the PostgreSQL store at \(location): no answer within 10 seconds", kind: .busy)
+        }
+    }
+
+    // MARK: Schema
+
+    /// Refuses a server that could lose a committed attempt in a crash.
+    private func checkDurability() async throws(AttemptStoreError) {
+        let settings = try await call("check", deadline: .seconds(10)) { client in
+            var found: [String: String] = [:]
+            for try await (name, value) in try await client.query(
+                "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')"
+            ).decode((String, String).self) {
+                found[name] = value
+            }
+            return found
+        }
+        for name in ["fsync", "synchronous_commit", "full_page_writes"] where settings[name] == "off" {
+            throw AttemptStoreError(
+                "the PostgreSQL server at \(location) has \(name) = off: an answered attempt could be lost in a crash; turn it on",
+                kind: .notADatabase)
+        }
+    }
+
+    /// The schema version the database holds: 0 when it has none yet.
+    public func schemaVersion() async throws(AttemptStoreError) -> Int {
+        try await call("read the schema version", deadline: .seconds(10)) { client in
+            for try await exists in try await client.query("SELECT to_regclass('delivery_otp.migration') IS NOT NULL").decode(Bool.self)
+            where !exists {
+                return 0
+            }
+            for try await version in try await client.query("SELECT COALESCE(MAX(version), 0)::bigint FROM delivery_otp.migration")
+                .decode(Int.self)
+            {
+                return version
+            }
+            return 0
+        }
+    }
+
+    /// Applies the migrations the database lacks, in one transaction under an advisory lock, and
+    /// returns the versions before and after. A database of a newer schema is refused.
+    @discardableResult
+    public func migrate() async throws(PostgresStoreError) -> (from: Int, to: Int) {
+        do { return try await migrated() } catch { throw PostgresStoreError(error, location: location) }
+    }
+
+    private func migrated() async throws(AttemptStoreError) -> (from: Int, to: Int) {
+        let known = PostgresSchema.version
+        let logger = self.logger
+        let found = try await call("migrate", deadline: .seconds(60)) { client in
+            try await client.withTransaction(logger: logger) { connection -> Int in
+                // Waiting for another replica's migration may take longer than a request's statement.
+                try await connection.run("SET LOCAL statement_timeout = '60s'", logger: logger)
+                try await connection.run("SELECT pg_advisory_xact_lock(\(PostgresSchema.advisoryLock))", logger: logger)
+                try await connection.run("CREATE SCHEMA IF NOT EXISTS delivery_otp", logger: logger)
+                try await connection.run(
+                    """
+                    CREATE TABLE IF NOT EXISTS delivery_otp.migration (
+                        version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
+                    """, logger: logger)
+                var found = 0
+                for try await version in try await connection.query(
+                    "SELECT COALESCE(MAX(version), 0)::bigint FROM delivery_otp.migration", logger: logger
+                ).decode(Int.self) {
+                    found = version
+                }
+                guard found < known else { return found }
+                for version in (found + 1)...known {
+                    for statement in PostgresSchema.statements(of: PostgresSchema.migrations[version - 1]) {
+                        try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.run("INSERT INTO delivery_otp.migration (version) VALUES (\(version))", logger: logger)
+                }
+                return found
+            }
+        }
+        guard found <= known else {
+            throw AttemptStoreError(
+                "the PostgreSQL store at \(location) has schema version \(found), newer than this release's \(known)",
+                kind: .schemaTooNew(found: found, supported: known))
+        }
+        if found < known {
+            logger.info(
+                "migrated the PostgreSQL store", metadata: ["event": "migrated", "from": "\(found)", "to": "\(known)"])
+        }
+        return (found, max(found, known))
+    }
+
+    // MARK: ServiceStore
+
+    public func begin(_ attempt: OnlineAttempt) async throws(AttemptStoreError) -> AttemptAdmission {
+        let scope = attempt.scope.rawValue, shipment = attempt.shipment.rawValue, day = attempt.date.description
+        let limit = attempt.limit, caller = attempt.caller.rawValue, time = attempt.time.secondsSinceEpoch
+        let tolerance = AttemptClock.tolerance
+        let logger = self.logger
+        let row = try await call("count the attempt", deadline: attemptDeadline) { client in
+            // An explicit transaction: PostgreSQL sends a COMMIT's completion only once the commit is
+            // flushed, while a lone statement's completion precedes its implicit commit.
+            try await client.withTransaction(logger: logger) { connection in
+                var result: (String, Int64?, Int?, Int64?)?
+                for try await row in try await connection.query(
+                    """
+                    SELECT kind, ticket, number::bigint, at FROM delivery_otp.begin_attempt(\(scope), \(shipment), \(day), \
+                    \(limit)::integer, \(caller), \(time), \(tolerance))
+                    """, logger: logger
+                ).decode((String, Int64?, Int?, Int64?).self) {
+                    result = row
+                }
+                return result
+            }
+        }
+        switch row {
+        case ("counted", let ticket?, let number?, _)?:
+            return .counted(AttemptTicket(id: ticket), number: number)
+        case ("locked", _, _, _)?:
+            return .locked
+        case ("already-accepted", _, _, let at?)?:
+            return .alreadyAccepted(at: Timestamp(secondsSinceEpoch: at))
+        case ("clock", _, _, let at?)?:
+            let latest = Timestamp(secondsSinceEpoch: at)
+            throw AttemptStoreError(
+                "the clock (\(attempt.time)) is behind the latest attempt time (\(latest)); nothing was counted",
+                kind: .clockMovedBack(latest: latest))
+        default:
+            throw AttemptStoreError("the PostgreSQL store at \(location) gave an unexpected answer to begin_attempt", kind: .io)
+        }
+    }
+
+    public func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp, waitForDurability: Bool) async throws(AttemptStoreError)
+    {
+        let id = ticket.id, seconds = time.secondsSinceEpoch
+        let logger = self.logger
+        try await call("store the verdict", deadline: attemptDeadline) { client in
+            let query: PostgresQuery = "SELECT delivery_otp.finish_attempt(\(id), \(accepted), \(seconds), \(waitForDurability))"
+            if waitForDurability {
+                try await client.withTransaction(logger: logger) { connection in try await connection.run(query, logger: logger) }
+            } else {
+                try await client.withConnection { connection in try await connection.run(query, logger: logger) }
+            }
+        }
+    }
+
+    public func upload(_ records: [AttemptRecord], from uploader: DeviceID, at time: Timestamp) async throws(AttemptStoreError) -> Int {
+        // Each line once, in the order sent; the table's key makes a repeat (to any replica) add nothing.
+        var seen = Set<String>()
+        var rows: [String] = []
+        for record in records {
+            let line = record.jsonLine
+            guard seen.insert(line).inserted else { continue }
+            let object = JSONText.line(scalars: [
+                ("ord", .integer(rows.count)), ("line", .string(line)), ("time", .integer(Int(record.time.secondsSinceEpoch))),
+                ("shipment", .string(record.shipment.rawValue)), ("delivery_date", .string(record.date.description)),
+                ("scope", .string(record.scope.rawValue)), ("outcome", .string(record.outcome.rawValue)),
+                ("attempt", record.attempt.map { .integer($0) } ?? .null),
+                ("device_id", .string((record.deviceID ?? uploader).rawValue)),
+            ])
+            rows.append(String(object.dropLast()))
+        }
+        guard !rows.isEmpty else { return 0 }
+        let json = "[" + rows.joined(separator: ",") + "]", device = uploader.rawValue
+        let logger = self.logger
+        return try await call("store the upload", deadline: bulkDeadline) { client in
+            try await client.withTransaction(logger: logger) { connection in
+                var added = 0
+                for try await count in try await connection.query(
+                    """
+                    WITH r AS (
+                        SELECT * FROM jsonb_to_recordset(\(json)::jsonb) AS r(ord integer, line text, time bigint, shipment text,
+                            delivery_date text, scope text, outcome text, attempt integer, device_id text)),
+                    new AS (
+                        INSERT INTO delivery_otp.upload (uploader, line) SELECT \(device), line FROM r
+                        ON CONFLICT DO NOTHING RETURNING line),
+                    added AS (
+                        INSERT INTO delivery_otp.attempt (time, shipment, delivery_date, scope, outcome, attempt, device_id, source)
+                        SELECT r.time, r.shipment, r.delivery_date, r.scope, r.outcome, r.attempt, r.device_id, 'upload'
+                        FROM r JOIN new ON new.line = r.line ORDER BY r.ord
+                        RETURNING 1)
+                    SELECT COUNT(*)::bigint FROM added
+                    """, logger: logger
+                ).decode(Int.self) {
+                    added = count
+                }
+                return added
+            }
+        }
+    }
+
+    public func records(since: Timestamp?, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptRecord] {
+        let from = since?.secondsSinceEpoch ?? Int64.min, scopeName = scope?.rawValue ?? "", everyScope = scope == nil
+        return try await call("read the attempt log", deadline: bulkDeadline) { client in
+            var records: [AttemptRecord] = []
+            for try await (time, shipment, day, scopeText, outcome, number, device) in try await client.query(
+                """
+                SELECT time, shipment, delivery_date, scope, outcome, attempt::bigint, device_id FROM delivery_otp.attempt
+                WHERE time >= \(from) AND (\(everyScope) OR scope = \(scopeName)) ORDER BY time, id LIMIT \(limit)
+                """
+            ).decode((Int64, String, String, String, String, Int?, String?).self) {
+                guard let shipment = try? ShipmentID(shipment), let date = try? DeliveryDate(day), let scope = try? Scope(scopeText),
+                    let outcome = AttemptRecord.Outcome(rawValue: outcome)
+                else { continue }
+                records.append(
+                    AttemptRecord(
+                        time: Timestamp(secondsSinceEpoch: time), shipment: shipment, date: date, scope: scope, outcome: outcome,
+                        attempt: number, deviceID: device.flatMap { try? DeviceID($0) }))
+            }
+            return records
+        }
+    }
+
+    public func isWritable() async -> Bool {
+        do {
+            return try await call("check readiness", deadline: .seconds(2)) { client in
+                for try await writable in try await client.query(
+                    "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'"
+                ).decode(Bool.self) {
+                    return writable
+                }
+                return false
+            }
+        } catch {
+            return false
+        }
+    }
+
+    public func close() async {
+        runner.cancel()
+        await runner.value
+    }
+
+    // MARK: Calls
+
+    /// Runs `body` against the database within `deadline`. Any failure becomes an
+    /// ``AttemptStoreError`` that names the database (never the password); a call that misses its
+    /// deadline may still complete in the database, which for an attempt means counted, never lost.
+    private func call<T: Sendable>(
+        _ what: String, deadline: Duration, _ body: @escaping @Sendable (PostgresClient) async throws -> T
+    ) async throws(AttemptStoreError) -> T {
+        let client = self.client
+        let outcome = await Deadline.race(deadline) { try await body(client) }
+        switch outcome {
+        case .finished(let value):
+            noteReachable(true, reason: nil)
+            return value
+        case .failed(let error):
+            let (reason, kind) = Self.describe(error)
+            noteReachable(kind != .io, reason: reason)
+            throw AttemptStoreError("cannot \(what) in the PostgreSQL store at \(location): \(reason)", kind: kind)
+        case .timedOut:
+            noteReachable(false, reason: "no answer within \(deadline)")
+            throw AttemptStoreError("cannot \(what) in the PostgreSQL store at \(location): no answer within \(deadline)", kind: .busy)
+        }
+    }
+
+    private func noteReachable(_ now: Bool, reason: String?) {
+        let before = reachable.withLock { state in
+            defer { state = now }
+            return state
+        }
+        guard before != now else { return }
+        if now {
+            logger.info("the PostgreSQL store is reachable again", metadata: ["event": "store-available", "store": "\(location)"])
+        } else {
+            logger.warning(
+                "the PostgreSQL store is unreachable",
+                metadata: ["event": "store-unavailable", "store": "\(location)", "reason": "\(reason ?? "")"])
+        }
+    }
+
+    /// One line for an error from postgres-nio: the server's message when there is one, else the kind of failure.
+    static func describe(_ error: any Error) -> (String, AttemptStoreError.Kind) {
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] {
+                let state = error.serverInfo?[.sqlState] ?? ""
+                // 28xxx: authentication; 3D000: no such database; 42501: permission denied.
+                let kind: AttemptStoreError.Kind = state.hasPrefix("28") || state == "3D000" || state == "42501" ? .cannotOpen : .io
+                return ("\(message) (SQLSTATE \(state))", kind)
+            }
+            switch error.code {
+            case .connectionError, .serverClosedConnection, .uncleanShutdown:
+                let cause = error.underlying.map { ": " + String(String(describing: $0).prefix(200)) } ?? ""
+                return ("the connection failed or was closed\(cause)", .io)
+            case .sslUnsupported: return ("the server does not offer TLS (sslmode asks for it)", .cannotOpen)
+            case .authMechanismRequiresPassword:
+                return ("the server asks for a password: set PGPASSWORD or --database-password-file", .cannotOpen)
+            case .queryCancelled: return ("the query was cancelled", .busy)
+            default: return ("\(error.code)", .io)
+            }
+        }
+        if let error = error as? PostgresTransactionError,
+            let inner = error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError
+        {
+            return describe(inner)
+        }
+        if let error = error as? AttemptStoreError { return (error.description, error.kind) }
+        return (String(describing: type(of: error)), .io)
+    }
+}
+
+extension PostgresConnection {
+    /// Runs a statement and reads its whole answer, so that its error (a timeout, a deadlock) is
+    /// thrown here, not lost with an unread answer to surface later as "transaction is aborted".
+    fileprivate func run(_ query: PostgresQuery, logger: Logger) async throws {
+        for try await _ in try await self.query(query, logger: logger) {}
+    }
+}

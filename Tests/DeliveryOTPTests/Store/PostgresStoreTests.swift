@@ -1,0 +1,159 @@
+import DeliveryOTP
+import DeliveryOTPServer
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+@Suite("A PostgreSQL URL")
+struct PostgresLocationTests {
+    @Test("names user, host, port and database, with TLS off on loopback and verified elsewhere unless sslmode says otherwise")
+    func parses() throws {
+        let local = try PostgresLocation("postgres://otp@127.0.0.1:5433/delivery")
+        #expect(local.user == "otp" && local.host == "127.0.0.1" && local.port == 5433 && local.database == "delivery")
+        #expect(local.tls == .disable)
+        let remote = try PostgresLocation("postgresql://otp@db.example.net/delivery")
+        #expect(remote.port == 5432 && remote.tls == .verifyFull)
+        let required = try PostgresLocation("postgres://otp@db.example.net/delivery?sslmode=require")
+        #expect(required.tls == .require)
+        #expect(required.description == "postgres://otp@db.example.net:5432/delivery?sslmode=require")
+        let v6 = try PostgresLocation("postgres://otp@[::1]:6000/d")
+        #expect(v6.host == "::1" && v6.tls == .disable && v6.description == "postgres://otp@[::1]:6000/d?sslmode=disable")
+    }
+
+    @Test(
+        "refuses a URL with a password, and never repeats the password in its error",
+        arguments: ["postgres://otp:hunter2secret@127.0.0.1/d", "postgres://otp:hunter2secret@db/d?sslmode=require"])
+    func refusesPassword(text: String) {
+        #expect {
+            _ = try PostgresLocation(text)
+        } throws: { error in
+            let text = "\(error) \((error as? PostgresLocationError)?.hint ?? "")"
+            return text.contains("password") && !text.contains("hunter2secret")
+        }
+    }
+
+    @Test(
+        "refuses a URL without a user, a host or a database, or with an unknown sslmode or parameter",
+        arguments: [
+            "postgres://127.0.0.1/d", "postgres://otp@/d", "postgres://otp@127.0.0.1", "postgres://otp@127.0.0.1/",
+            "postgres://otp@127.0.0.1/d?sslmode=prefer", "postgres://otp@127.0.0.1/d?options=-c%20fsync=off",
+            "postgres://otp@127.0.0.1:99999/d",
+        ])
+    func refusesIncomplete(text: String) {
+        #expect(throws: PostgresLocationError.self) { _ = try PostgresLocation(text) }
+    }
+}
+
+@Suite("The PostgreSQL store", .enabled(if: TestPostgres.isAvailable))
+struct PostgresStoreTests {
+    let logger = Logger(label: "test")
+
+    @Test("migrates once when several replicas open an empty database at the same time")
+    func concurrentMigration() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        let stores = try await withThrowingTaskGroup(of: PostgresServiceStore.self) { group in
+            for _ in 0..<4 {
+                group.addTask { try await PostgresServiceStore.open(location, password: TestPostgres.password, logger: logger) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for store in stores {
+            #expect(try await store.schemaVersion() == 1)
+            let versions = try await store.migrate()
+            #expect(versions.from == 1 && versions.to == 1)
+        }
+        try await TestPostgres.admin(location) { client in
+            var count = 0
+            for try await rows in try await client.query("SELECT COUNT(*)::bigint FROM delivery_otp.migration").decode(Int.self) {
+                count = rows
+            }
+            #expect(count == 1)
+        }
+        for store in stores { await store.close() }
+    }
+
+    @Test("refuses a database that a newer release migrated, and says to update")
+    func newerSchema() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        let store = try await PostgresServiceStore.open(location, password: TestPostgres.password, logger: logger)
+        await store.close()
+        try await TestPostgres.admin(location) { client in
+            try await client.query("INSERT INTO delivery_otp.migration (version) VALUES (99)")
+        }
+        await #expect {
+            _ = try await PostgresServiceStore.open(location, password: TestPostgres.password, logger: logger)
+        } throws: { error in
+            guard let error = error as? PostgresStoreError else { return false }
+            return error.kind == .schemaTooNew(found: 99, supported: 1) && error.hint?.contains("update delivery-otp") == true
+        }
+    }
+
+    @Test("says a wrong password is refused, without repeating it")
+    func wrongPassword() async throws {
+        let location = try PostgresLocation(TestPostgres.url!)
+        await #expect {
+            _ = try await PostgresServiceStore.open(location, password: "not-the-password-xyzzy", logger: logger)
+        } throws: { error in
+            guard let error = error as? PostgresStoreError else { return false }
+            return error.kind == .cannotOpen && error.description.contains("password") && !error.description.contains("xyzzy")
+        }
+    }
+
+    // Bounded by its deadlines (seconds); the time limit only catches a hang, not a slow machine.
+    @Test("fails, rather than waiting forever, when nothing listens at the address", .timeLimit(.minutes(2)))
+    func unreachable() async throws {
+        var location = try PostgresLocation(TestPostgres.url!)
+        location.port = try freePort()
+        await #expect {
+            _ = try await PostgresServiceStore.open(location, password: TestPostgres.password, logger: logger)
+        } throws: { error in
+            guard let error = error as? PostgresStoreError else { return false }
+            return (error.kind == .io || error.kind == .busy) && error.hint?.contains("reachable at 127.0.0.1:\(location.port)") == true
+        }
+    }
+
+    @Test(
+        "answers errors, rather than hanging, while the database is down, and works again when it returns, without reopening",
+        .timeLimit(.minutes(3)))
+    func outageAndRecovery() async throws {
+        let server = try await PrivatePostgres.start()
+        let store = try await PostgresServiceStore.open(server.location, password: server.password, logger: logger)
+        #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)
+        try await server.pause()
+        await #expect(throws: AttemptStoreError.self) { _ = try await store.begin(ServiceStoreContractTests.attempt()) }
+        #expect(await store.isWritable() == false)
+        try await server.resume()
+        // The pool reconnects in the background; the first calls may still fail while it does.
+        var admitted: AttemptAdmission?
+        for _ in 0..<40 where admitted == nil {
+            admitted = try? await store.begin(ServiceStoreContractTests.attempt())
+            if admitted == nil { try await Task.sleep(for: .milliseconds(250)) }
+        }
+        // A call that missed its deadline while the pool reconnected may still have been counted
+        // once the connection came back: more, never fewer, and the log agrees with the count.
+        let number = try #require(admitted?.counted)
+        #expect(number >= 2)
+        let counted = try await store.records(since: nil, scope: nil, limit: 100).filter { $0.attempt != nil }
+        #expect(counted.count == number)
+        #expect(await store.isWritable())
+        await store.close()
+    }
+}
+
+/// A loopback port nothing listens on (bound, read, released).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw TestPostgresError("cannot find a free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

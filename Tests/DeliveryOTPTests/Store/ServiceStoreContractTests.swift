@@ -1,0 +1,201 @@
+import DeliveryOTP
+import DeliveryOTPServer
+import Foundation
+import Logging
+import Testing
+
+/// The two stores behind `serve`: one suite, run against a real SQLite file and a real PostgreSQL database.
+enum StoreKind: String, CustomTestStringConvertible, CaseIterable, Sendable {
+    case sqlite
+    case postgres
+
+    var testDescription: String { rawValue }
+
+    /// SQLite always; PostgreSQL when the test server is there.
+    static var available: [StoreKind] { TestPostgres.isAvailable ? [.sqlite, .postgres] : [.sqlite] }
+
+    /// Opens an empty store of this kind, runs `body`, closes and removes it.
+    func withStore(_ body: (any ServiceStore) async throws -> Void) async throws {
+        switch self {
+        case .sqlite:
+            let folder = try TemporaryDirectory()
+            let store = try SQLiteServiceStore(path: folder.file("service.sqlite"))
+            do { try await body(store) } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+        case .postgres:
+            let location = try await TestPostgres.freshDatabase()
+            do {
+                // The suite checks counting, not latency: on a test machine busy with other suites a row
+                // lock may be held for seconds, so the deadline (3 s in service) is long here.
+                let store = try await PostgresServiceStore.open(
+                    location, password: TestPostgres.password, attemptDeadline: .seconds(60), logger: Logger(label: "test"))
+                do { try await body(store) } catch {
+                    await store.close()
+                    throw error
+                }
+                await store.close()
+            } catch {
+                await TestPostgres.drop(location)
+                throw error
+            }
+            await TestPostgres.drop(location)
+        }
+    }
+}
+
+@Suite("Every service store")
+struct ServiceStoreContractTests {
+    static let day = try! DeliveryDate("2024-01-17")
+    static let noon = Timestamp(rfc3339: "2024-01-17T10:00:00Z")!
+    static let courier = try! DeviceID("courier-a")
+
+    static func attempt(
+        _ shipment: String = "TBA123456789000", scope: Scope = .empty, date: DeliveryDate = day, limit: Int = 3,
+        at time: Timestamp = noon
+    ) -> OnlineAttempt {
+        OnlineAttempt(shipment: try! ShipmentID(shipment), date: date, scope: scope, limit: limit, caller: courier, time: time)
+    }
+
+    @Test("counts wrong attempts up to the limit, and then answers locked without counting", arguments: StoreKind.available)
+    func countsThenLocks(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            for number in 1...3 {
+                guard case .counted(let ticket, let counted) = try await store.begin(Self.attempt()) else {
+                    Issue.record("attempt \(number) was not counted")
+                    return
+                }
+                #expect(counted == number)
+                try await store.finish(ticket, accepted: false, at: Self.noon, waitForDurability: number % 2 == 0)
+            }
+            #expect(try await store.begin(Self.attempt()) == .locked)
+            #expect(try await store.begin(Self.attempt()) == .locked)
+            let outcomes = try await store.records(since: nil, scope: nil, limit: 100).map(\.outcome)
+            #expect(outcomes == [.rejected, .rejected, .rejected, .locked, .locked])
+        }
+    }
+
+    @Test(
+        "locks with the last allowed attempt itself, so a crash before its verdict still leaves the shipment locked",
+        arguments: StoreKind.available)
+    func lastAttemptLocks(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            _ = try await store.begin(Self.attempt(limit: 2))
+            guard case .counted(_, 2) = try await store.begin(Self.attempt(limit: 2)) else {
+                Issue.record("the second attempt was not counted as number 2")
+                return
+            }
+            // No verdict for either (a replica killed before it answered): the lock holds anyway.
+            #expect(try await store.begin(Self.attempt(limit: 2)) == .locked)
+            let records = try await store.records(since: nil, scope: nil, limit: 100)
+            #expect(records.map(\.outcome) == [.interrupted, .interrupted, .locked])
+        }
+    }
+
+    @Test("records a handover, after which every attempt is answered already accepted with its time", arguments: StoreKind.available)
+    func handover(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            guard case .counted(let ticket, 1) = try await store.begin(Self.attempt()) else {
+                Issue.record("not counted")
+                return
+            }
+            try await store.finish(ticket, accepted: true, at: Self.noon, waitForDurability: true)
+            let later = Timestamp(secondsSinceEpoch: Self.noon.secondsSinceEpoch + 60)
+            #expect(try await store.begin(Self.attempt(at: later)) == .alreadyAccepted(at: Self.noon))
+            let records = try await store.records(since: nil, scope: nil, limit: 100)
+            #expect(records.map(\.outcome) == [.accepted, .alreadyAccepted])
+            #expect(records.first?.attempt == 1 && records.first?.deviceID == Self.courier)
+        }
+    }
+
+    @Test("counts each scope, shipment and date on its own", arguments: StoreKind.available)
+    func countsSeparately(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let next = try DeliveryDate("2024-01-18")
+            for _ in 1...3 { _ = try await store.begin(Self.attempt(limit: 3)) }
+            #expect(try await store.begin(Self.attempt(limit: 3)) == .locked)
+            #expect(try await store.begin(Self.attempt(scope: try Scope("B"), limit: 3)).counted == 1)
+            #expect(try await store.begin(Self.attempt("TBA000000000001", limit: 3)).counted == 1)
+            #expect(try await store.begin(Self.attempt(date: next, limit: 3)).counted == 1)
+        }
+    }
+
+    @Test("refuses a clock set back by more than the tolerance, and counts nothing for it", arguments: StoreKind.available)
+    func clockMovedBack(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            _ = try await store.begin(Self.attempt())
+            let early = Timestamp(secondsSinceEpoch: Self.noon.secondsSinceEpoch - AttemptClock.tolerance - 1)
+            await #expect {
+                _ = try await store.begin(Self.attempt(at: early))
+            } throws: { error in
+                (error as? AttemptStoreError)?.kind == .clockMovedBack(latest: Self.noon)
+            }
+            let slightlyEarly = Timestamp(secondsSinceEpoch: Self.noon.secondsSinceEpoch - 5)
+            #expect(try await store.begin(Self.attempt(at: slightlyEarly)).counted == 2)
+            #expect(try await store.records(since: nil, scope: nil, limit: 100).count == 2)
+        }
+    }
+
+    @Test("admits exactly the limit among many concurrent attempts for one shipment", arguments: StoreKind.available)
+    func concurrentAttempts(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let admissions = try await withThrowingTaskGroup(of: AttemptAdmission.self) { group in
+                for _ in 0..<60 { group.addTask { try await store.begin(Self.attempt(limit: 5)) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let numbers = admissions.compactMap(\.counted).sorted()
+            #expect(numbers == [1, 2, 3, 4, 5])
+            #expect(admissions.filter { $0 == .locked }.count == 55)
+        }
+    }
+
+    @Test("takes an uploaded log once: the same lines again add nothing, and the log reads them back", arguments: StoreKind.available)
+    func uploadIsIdempotent(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let van = try DeviceID("van-1")
+            let records = (0..<4).map { index in
+                AttemptRecord(
+                    time: Timestamp(secondsSinceEpoch: Self.noon.secondsSinceEpoch + Int64(index)),
+                    shipment: try! ShipmentID("TBA00000000000\(index)"),
+                    date: Self.day, scope: .empty, outcome: index == 3 ? .accepted : .rejected, attempt: 1, deviceID: van)
+            }
+            #expect(try await store.upload(records + [records[0]], from: van, at: Self.noon) == 4)
+            #expect(try await store.upload(records, from: van, at: Self.noon) == 0)
+            #expect(try await store.upload(Array(records.prefix(2)) + [records[3]], from: van, at: Self.noon) == 0)
+            let read = try await store.records(since: nil, scope: nil, limit: 100)
+            #expect(read == records)
+        }
+    }
+
+    @Test("reads the log from a time, of one scope, oldest first, at most the limit", arguments: StoreKind.available)
+    func readsFiltered(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let b = try Scope("B")
+            for minute in 0..<6 {
+                let time = Timestamp(secondsSinceEpoch: Self.noon.secondsSinceEpoch + Int64(minute * 60))
+                _ = try await store.begin(Self.attempt("TBA10000000000\(minute)", scope: minute % 2 == 0 ? .empty : b, at: time))
+            }
+            let since = Timestamp(secondsSinceEpoch: Self.noon.secondsSinceEpoch + 120)
+            let all = try await store.records(since: since, scope: nil, limit: 100)
+            #expect(all.map(\.shipment.rawValue) == ["TBA100000000002", "TBA100000000003", "TBA100000000004", "TBA100000000005"])
+            let ofB = try await store.records(since: nil, scope: b, limit: 2)
+            #expect(ofB.map(\.shipment.rawValue) == ["TBA100000000001", "TBA100000000003"])
+        }
+    }
+
+    @Test("is writable while open", arguments: StoreKind.available)
+    func writable(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            #expect(await store.isWritable())
+        }
+    }
+}
+
+extension AttemptAdmission {
+    /// The attempt's number when it was counted.
+    var counted: Int? {
+        if case .counted(_, let number) = self { number } else { nil }
+    }
+}

@@ -1,0 +1,134 @@
+import DeliveryOTPServer
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// The PostgreSQL server the tests use: the one `scripts/postgres-test-server start` printed
+/// (`.ci/run` starts it and exports DELIVERY_OTP_TEST_POSTGRES and PGPASSWORD). Without it the
+/// PostgreSQL variants are skipped, unless DELIVERY_OTP_REQUIRE_POSTGRES=1 (CI) makes that a failure.
+enum TestPostgres {
+    static let environment = ProcessInfo.processInfo.environment
+    /// `postgres://delivery_otp_test@127.0.0.1:PORT/delivery_otp_test`, or nil.
+    static let url = environment["DELIVERY_OTP_TEST_POSTGRES"]
+    static let password = environment["PGPASSWORD"]
+    static var isAvailable: Bool { url != nil }
+    static var isRequired: Bool { environment["DELIVERY_OTP_REQUIRE_POSTGRES"] == "1" }
+
+    /// A new, empty database on the test server (the test role may create databases), dropped by `drop`.
+    static func freshDatabase() async throws -> PostgresLocation {
+        let base = try PostgresLocation(url!)
+        var location = base
+        let name = "dotp_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        location.database = name
+        try await admin(base) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
+        }
+        return location
+    }
+
+    /// Drops a database made by ``freshDatabase()``, closing what is still connected to it.
+    static func drop(_ location: PostgresLocation) async {
+        guard let base = try? PostgresLocation(url!) else { return }
+        try? await admin(base) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(location.database) WITH (FORCE)"))
+        }
+    }
+
+    /// Runs `body` with a client connected as the test role to `location`.
+    static func admin(_ location: PostgresLocation, _ body: @Sendable (PostgresClient) async throws -> Void) async throws {
+        let client = PostgresClient(
+            configuration: .init(
+                host: location.host, port: location.port, username: location.user, password: password, database: location.database,
+                tls: .disable))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await body(client)
+        }
+    }
+}
+
+struct TestPostgresError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+@Suite("The PostgreSQL test server")
+struct TestPostgresTests {
+    @Test(
+        "is configured whenever CI requires it, so the PostgreSQL variants never skip silently",
+        .enabled(if: TestPostgres.isRequired))
+    func configuredWhenRequired() {
+        #expect(TestPostgres.url != nil, "DELIVERY_OTP_REQUIRE_POSTGRES=1 but DELIVERY_OTP_TEST_POSTGRES is not set")
+    }
+}
+
+/// A PostgreSQL server of a test's own (`scripts/postgres-test-server start`), for tests that stop
+/// and restart the database: the shared one stays up for the tests that run beside them. The script
+/// is awaited, never waited for on a thread of the test pool, which other tests' timers need.
+final class PrivatePostgres: @unchecked Sendable {
+    let url: String
+    let password: String
+    let folder: String
+    var location: PostgresLocation { try! PostgresLocation(url) }
+
+    private init(url: String, password: String, folder: String) {
+        self.url = url
+        self.password = password
+        self.folder = folder
+    }
+
+    static func start() async throws -> PrivatePostgres {
+        // Into a file, not a pipe: the server it starts would hold a pipe open, and reading it would never end.
+        let output = try TemporaryDirectory()
+        let outputPath = output.file("start.txt")
+        let status = try await script(["start"], output: outputPath)
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("export ") {
+            let pair = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1)
+            if pair.count == 2 { values[String(pair[0])] = String(pair[1]) }
+        }
+        guard status == 0, let url = values["DELIVERY_OTP_TEST_POSTGRES"], let password = values["PGPASSWORD"],
+            let folder = values["DELIVERY_OTP_TEST_POSTGRES_DIR"]
+        else { throw TestPostgresError("postgres-test-server start failed: \(text)") }
+        return PrivatePostgres(url: url, password: password, folder: folder)
+    }
+
+    /// Stops the server (fast shutdown: open connections are closed), keeping its data.
+    func pause() async throws { try await run("pause") }
+    /// Starts it again on the same port.
+    func resume() async throws { try await run("resume") }
+
+    private func run(_ verb: String) async throws {
+        let status = try await Self.script([verb, folder], output: nil)
+        guard status == 0 else { throw TestPostgresError("postgres-test-server \(verb) exited \(status)") }
+    }
+
+    /// Runs scripts/postgres-test-server and awaits its exit status.
+    private static func script(_ arguments: [String], output: String?) async throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Repository.path("scripts/postgres-test-server"))
+        process.arguments = arguments
+        if let output {
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+            process.standardOutput = FileHandle(forWritingAtPath: output)
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    deinit {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Repository.path("scripts/postgres-test-server"))
+        process.arguments = ["stop", folder]
+        try? process.run()
+        process.waitUntilExit()
+    }
+}
