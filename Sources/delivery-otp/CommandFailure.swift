@@ -98,8 +98,15 @@ struct CommandFailure: Error {
         case let error as ScopeZonesError:
             self.init(message: error.description, hint: error.hint, exitCode: .dataError)
         case let error as PostgresStoreError:
-            self.init(
-                message: "attempt store: \(error)", hint: error.hint, exitCode: Self.status(of: AttemptStoreError("", kind: error.kind)))
+            // A wrong URL, password or TLS setting is the operator's to fix (64); an unreachable
+            // database an I/O error (74); a schema of another release a data error (65).
+            let status: ExitStatus =
+                switch error.kind {
+                case .cannotOpen: .usage
+                case .busy, .io: .ioError
+                case .notADatabase, .schemaTooNew, .clockMovedBack: .dataError
+                }
+            self.init(message: "attempt store: \(error)", hint: error.hint, exitCode: status)
         case let error as PostgresLocationError:
             self.init(message: error.description, hint: error.hint, exitCode: .usage)
         case let error as ExampleKeysRefused:

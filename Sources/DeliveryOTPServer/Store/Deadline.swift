@@ -4,8 +4,9 @@ import Synchronization
 ///
 /// A task group would wait for its children, so a query stuck on a dead connection would hold the
 /// request anyway. Here the operation runs in its own task and the caller is resumed by whichever
-/// ends first, the operation or the timer; an operation that loses the race runs on to its own end
-/// (the connection's timeouts bound it) and its result is dropped.
+/// ends first, the operation or the timer. An operation that loses the race is cancelled: what has
+/// not started yet (a request waiting for a connection) is withdrawn, and what is in flight runs to
+/// its end (the connection's timeouts bound it) with its result dropped.
 enum Deadline {
     enum Outcome<T: Sendable>: Sendable {
         case finished(T)
@@ -28,16 +29,22 @@ enum Deadline {
     static func race<T: Sendable>(_ duration: Duration, _ operation: @escaping @Sendable () async throws -> T) async -> Outcome<T> {
         await withCheckedContinuation { (continuation: CheckedContinuation<Outcome<T>, Never>) in
             let waiter = Waiter(continuation)
-            let timer = Task {
-                // Cancelled (throws) when the operation ends first.
-                try await Task.sleep(for: duration)
-                waiter.settle(.timedOut)
-            }
-            Task {
+            let work = Task {
                 let outcome: Outcome<T>
                 do { outcome = .finished(try await operation()) } catch { outcome = .failed(error) }
-                timer.cancel()
                 waiter.settle(outcome)
+                return outcome
+            }
+            Task {
+                // Cancelled (throws) when the operation ends first.
+                let timer = Task {
+                    try await Task.sleep(for: duration)
+                    waiter.settle(.timedOut)
+                    // The caller has moved on: withdraw what has not started (a queued connection request).
+                    work.cancel()
+                }
+                _ = await work.value
+                timer.cancel()
             }
         }
     }

@@ -67,9 +67,17 @@ public final class PostgresServiceStore: ServiceStore {
                 configuration: try configuration(location, password: password, maximumConnections: maximumConnections),
                 backgroundLogger: Logger(label: "delivery-otp.postgres", factory: { _ in SwiftLogNoOpLogHandler() })),
             attemptDeadline: attemptDeadline, logger: logger)
-        do {
+        do throws(AttemptStoreError) {
             try await store.checkDurability()
-            if migrate, try await store.schemaVersion() != PostgresSchema.version {
+            let version = try await store.schemaVersion()
+            // Refused before any DDL: a role that may not change the schema would otherwise be told
+            // "permission denied" instead of "update delivery-otp".
+            if version > PostgresSchema.version {
+                throw AttemptStoreError(
+                    "the PostgreSQL store at \(location) has schema version \(version), newer than this release's \(PostgresSchema.version)",
+                    kind: .schemaTooNew(found: version, supported: PostgresSchema.version))
+            }
+            if migrate, version < PostgresSchema.version {
                 _ = try await store.migrated()
             }
         } catch {
@@ -102,6 +110,9 @@ public final class PostgresServiceStore: ServiceStore {
     /// holding a request forever.
     private static let sessionParameters = [
         ("application_name", "delivery-otp"), ("synchronous_commit", "on"), ("statement_timeout", "10s"),
+        // A replica that dies (or loses the network) inside a transaction must not hold a shipment's
+        // row, or the clock row, until TCP notices: the server ends such a session after 5 s.
+        ("idle_in_transaction_session_timeout", "5s"), ("lock_timeout", "5s"),
     ]
 
     private static func configuration(_ location: PostgresLocation, password: String?, maximumConnections: Int)
@@ -243,6 +254,9 @@ public final class PostgresServiceStore: ServiceStore {
             // An explicit transaction: PostgreSQL sends a COMMIT's completion only once the commit is
             // flushed, while a lone statement's completion precedes its implicit commit.
             try await client.withTransaction(logger: logger) { connection in
+                // The deadline passed while this waited for a connection: the caller has answered
+                // 503, so count nothing (the transaction rolls back).
+                try Task.checkCancellation()
                 var result: (String, Int64?, Int?, Int64?)?
                 for try await row in try await connection.query(
                     """
@@ -262,6 +276,13 @@ public final class PostgresServiceStore: ServiceStore {
             return .locked
         case ("already-accepted", _, _, let at?)?:
             return .alreadyAccepted(at: Timestamp(secondsSinceEpoch: at))
+        case ("ahead", _, _, let at?)?:
+            logger.error(
+                "this machine's clock is more than \(AttemptClock.tolerance) s ahead of the database's; verifies are refused",
+                metadata: ["event": "clock-ahead", "database-time": "\(Timestamp(secondsSinceEpoch: at))"])
+            throw AttemptStoreError(
+                "the clock (\(attempt.time)) is ahead of the database's (\(Timestamp(secondsSinceEpoch: at))); nothing was counted",
+                kind: .io)
         case ("clock", _, _, let at?)?:
             let latest = Timestamp(secondsSinceEpoch: at)
             throw AttemptStoreError(

@@ -88,6 +88,8 @@ extension DeliveryOTPCommand {
 
         func run() throws {
             let (host, port) = try Self.address(listen)
+            // A wrong --state URL is refused before anything is loaded or logged.
+            _ = try store.location()
             let zone = try DeliveryTimeZone(timeZone)
             var limits = ServiceLimits()
             limits.issueAheadDays = issueAheadDays

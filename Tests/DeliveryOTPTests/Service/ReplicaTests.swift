@@ -122,8 +122,10 @@ struct ReplicaTests {
         print("SIGKILL of one replica: \(answers.count) answers, \(rejectedAnswers.values.reduce(0, +)) rejected, all stored")
     }
 
-    @Test("PostgreSQL stopped during a verify load: verifies answer 503, issuing goes on, and both recover when it returns")
-    func databaseOutage() async throws {
+    @Test(
+        "PostgreSQL stopped or crashed during a verify load: verifies answer 503, issuing goes on, both recover, every verdict given is stored",
+        arguments: ["stopped", "crashed"])
+    func databaseOutage(how: String) async throws {
         let database = try await PrivatePostgres.start()
         let setup = try Setup(url: database.url, password: database.password)
         let server = try setup.start()
@@ -144,7 +146,8 @@ struct ReplicaTests {
             return answers
         }
         try await Task.sleep(for: .milliseconds(500))
-        try await database.pause()
+        // A crash (immediate stop) keeps only what reached the WAL on disk: the answered verdicts must be among it.
+        if how == "crashed" { try await database.crash() } else { try await database.pause() }
         try await Task.sleep(for: .seconds(5))
         let during = await setup.verify(server, "OUTAGE00000002", "000001")
         #expect(during?.status == 503)

@@ -89,6 +89,25 @@ struct PostgresStoreTests {
             guard let error = error as? PostgresStoreError else { return false }
             return error.kind == .schemaTooNew(found: 99, supported: 1) && error.hint?.contains("update delivery-otp") == true
         }
+        // Also for a role that may read the schema but not change it (as docs/deployment.md sets up the service).
+        let role = "dotp_reader_" + location.database.suffix(8)
+        try await TestPostgres.admin(location) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN PASSWORD 'reader-password'"))
+            try await client.query(PostgresQuery(unsafeSQL: "GRANT USAGE ON SCHEMA delivery_otp TO \(role)"))
+            try await client.query(PostgresQuery(unsafeSQL: "GRANT SELECT ON ALL TABLES IN SCHEMA delivery_otp TO \(role)"))
+        }
+        var reader = location
+        reader.user = role
+        await #expect {
+            _ = try await PostgresServiceStore.open(reader, password: "reader-password", logger: logger)
+        } throws: { error in
+            (error as? PostgresStoreError)?.kind == .schemaTooNew(found: 99, supported: 1)
+        }
+        try await TestPostgres.admin(location) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "REVOKE ALL ON ALL TABLES IN SCHEMA delivery_otp FROM \(role)"))
+            try await client.query(PostgresQuery(unsafeSQL: "REVOKE USAGE ON SCHEMA delivery_otp FROM \(role)"))
+            try await client.query(PostgresQuery(unsafeSQL: "DROP ROLE \(role)"))
+        }
     }
 
     @Test("says a wrong password is refused, without repeating it")
@@ -123,7 +142,9 @@ struct PostgresStoreTests {
         let store = try await PostgresServiceStore.open(server.location, password: server.password, logger: logger)
         #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)
         try await server.pause()
-        await #expect(throws: AttemptStoreError.self) { _ = try await store.begin(ServiceStoreContractTests.attempt()) }
+        for _ in 0..<5 {
+            await #expect(throws: AttemptStoreError.self) { _ = try await store.begin(ServiceStoreContractTests.attempt()) }
+        }
         #expect(await store.isWritable() == false)
         try await server.resume()
         // The pool reconnects in the background; the first calls may still fail while it does.
@@ -132,12 +153,11 @@ struct PostgresStoreTests {
             admitted = try? await store.begin(ServiceStoreContractTests.attempt())
             if admitted == nil { try await Task.sleep(for: .milliseconds(250)) }
         }
-        // A call that missed its deadline while the pool reconnected may still have been counted
-        // once the connection came back: more, never fewer, and the log agrees with the count.
-        let number = try #require(admitted?.counted)
-        #expect(number >= 2)
+        // Calls answered with an error while it was down counted nothing, then or later (a call whose
+        // deadline passed while it waited for a connection is withdrawn, not sent when one comes back).
+        #expect(admitted?.counted == 2)
         let counted = try await store.records(since: nil, scope: nil, limit: 100).filter { $0.attempt != nil }
-        #expect(counted.count == number)
+        #expect(counted.count == 2)
         #expect(await store.isWritable())
         await store.close()
     }

@@ -98,6 +98,8 @@ final class PrivatePostgres: @unchecked Sendable {
 
     /// Stops the server (fast shutdown: open connections are closed), keeping its data.
     func pause() async throws { try await run("pause") }
+    /// Stops the server as a power cut would (`pg_ctl stop -m immediate`): it recovers from its WAL at the next start.
+    func crash() async throws { try await run("crash") }
     /// Starts it again on the same port.
     func resume() async throws { try await run("resume") }
 

@@ -1,0 +1,62 @@
+import DeliveryOTP
+import Foundation
+import Testing
+
+/// `serve --state postgres://...` and `migrate` through the built executable: one line and a
+/// distinct exit code for every wrong setting, and never the password.
+@Suite("The PostgreSQL store on the command line")
+struct PostgresCommandTests {
+    static let example = [
+        "serve", "--keyring", Repository.path("keys-example/keyring.json"), "--tokens", Repository.path("keys-example/tokens.json"),
+        "--allow-example-keys", "--listen", "127.0.0.1:0",
+    ]
+
+    @Test("refuses a password in the URL with one line and exit 64, without repeating it")
+    func passwordInURL() throws {
+        let result = try CommandRunner.run(Self.example + ["--state", "postgres://otp:s3cret-in-url@127.0.0.1:5432/d"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("holds a password") && !result.stderr.contains("s3cret-in-url"))
+        #expect(result.stderr.split(separator: "\n").count <= 2)
+    }
+
+    @Test("refuses a database password file that others can read (exit 77), and one given for a SQLite store (exit 64)")
+    func passwordFile() throws {
+        let folder = try TemporaryDirectory()
+        let file = try folder.write("pgpassword", "not-printed-secret\n", mode: 0o644)
+        let open = try CommandRunner.run(
+            Self.example + ["--state", "postgres://otp@127.0.0.1:1/d", "--database-password-file", file])
+        #expect(open.status == 77)
+        #expect(open.stderr.contains("readable by others") && !open.stderr.contains("not-printed-secret"))
+        let sqlite = try CommandRunner.run(Self.example + ["--state", folder.file("s.sqlite"), "--database-password-file", file])
+        #expect(sqlite.status == 64)
+        #expect(sqlite.stderr.contains("postgres://"))
+    }
+
+    @Test("says in one line that nothing answers at the database's address (exit 74)", .timeLimit(.minutes(2)))
+    func unreachable() throws {
+        let port = try freePort()
+        let result = try CommandRunner.run(Self.example + ["--state", "postgres://otp@127.0.0.1:\(port)/d"])
+        #expect(result.status == 74)
+        #expect(result.stderr.contains("127.0.0.1:\(port)") && !result.stderr.contains("Fatal error"))
+    }
+
+    @Test("migrate brings an empty database to this release's schema, then has nothing to do", .enabled(if: TestPostgres.isAvailable))
+    func migrate() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        let url = "\(location)"
+        let first = try CommandRunner.run(["migrate", "--state", url])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("migrated from schema version 0 to 1"))
+        let second = try CommandRunner.run(["migrate", "--state", url])
+        #expect(second.status == 0 && second.stdout.contains("at schema version 1, nothing to do"))
+    }
+
+    @Test("serve with a wrong database password stops at start with one line and exit 64", .enabled(if: TestPostgres.isAvailable))
+    func wrongPassword() throws {
+        let result = try CommandRunner.run(
+            Self.example + ["--state", TestPostgres.url!], environment: ["PGPASSWORD": "wrong-password-zz9"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("password authentication failed") && !result.stderr.contains("wrong-password-zz9"))
+    }
+}
