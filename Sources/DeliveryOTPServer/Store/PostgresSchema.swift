@@ -128,6 +128,21 @@ enum PostgresSchema {
         END;
         $$;
 
+        -- begin_attempt, committed inside the call: PostgreSQL sends a procedure's result only after
+        -- its COMMIT, which (synchronous_commit on) returns once the commit is flushed, so the
+        -- answer can never precede the durability of the attempt, in one round trip.
+        CREATE PROCEDURE delivery_otp.admit_attempt(
+            p_scope text, p_shipment text, p_date text, p_limit integer, p_caller text, p_time bigint, p_tolerance bigint,
+            INOUT kind text DEFAULT NULL, INOUT ticket bigint DEFAULT NULL, INOUT number bigint DEFAULT NULL,
+            INOUT at bigint DEFAULT NULL)
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            SELECT b.kind, b.ticket, b.number, b.at INTO kind, ticket, number, at
+            FROM delivery_otp.begin_attempt(p_scope, p_shipment, p_date, p_limit, p_caller, p_time, p_tolerance) b;
+            COMMIT;
+        END;
+        $$;
+
         -- Stores the verdict of a counted attempt; an accepted one records the handover. A rejected
         -- verdict may skip waiting for the WAL flush (p_durable false): if it is lost, the attempt
         -- stays counted as interrupted, which the limit treats the same.
@@ -144,6 +159,15 @@ enum PostgresSchema {
                 FROM delivery_otp.attempt a
                 WHERE a.id = p_ticket AND c.scope = a.scope AND c.shipment = a.shipment AND c.delivery_date = a.delivery_date;
             END IF;
+        END;
+        $$;
+
+        -- finish_attempt, committed inside the call (flushed first when p_durable), in one round trip.
+        CREATE PROCEDURE delivery_otp.settle_attempt(p_ticket bigint, p_accepted boolean, p_time bigint, p_durable boolean)
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM delivery_otp.finish_attempt(p_ticket, p_accepted, p_time, p_durable);
+            COMMIT;
         END;
         $$;
         """

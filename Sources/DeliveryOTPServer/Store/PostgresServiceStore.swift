@@ -251,19 +251,15 @@ public final class PostgresServiceStore: ServiceStore {
         let tolerance = AttemptClock.tolerance
         let logger = self.logger
         let row = try await call("count the attempt", deadline: attemptDeadline) { client in
-            // An explicit transaction: PostgreSQL sends a COMMIT's completion only once the commit is
-            // flushed, while a lone statement's completion precedes its implicit commit.
-            try await client.withTransaction(logger: logger) { connection in
+            try await client.withConnection { connection in
                 // The deadline passed while this waited for a connection: the caller has answered
-                // 503, so count nothing (the transaction rolls back).
+                // 503, so count nothing.
                 try Task.checkCancellation()
-                var result: (String, Int64?, Int?, Int64?)?
-                for try await row in try await connection.query(
-                    """
-                    SELECT kind, ticket, number::bigint, at FROM delivery_otp.begin_attempt(\(scope), \(shipment), \(day), \
-                    \(limit)::integer, \(caller), \(time), \(tolerance))
-                    """, logger: logger
-                ).decode((String, Int64?, Int?, Int64?).self) {
+                var result: (String, Int64?, Int64?, Int64?)?
+                // admit_attempt commits inside the call, so its answer arrives only once the attempt is durable.
+                let statement = PostgresStatements.Admit(
+                    scope: scope, shipment: shipment, date: day, limit: limit, caller: caller, time: time, tolerance: tolerance)
+                for try await row in try await connection.execute(statement, logger: logger) {
                     result = row
                 }
                 return result
@@ -271,7 +267,7 @@ public final class PostgresServiceStore: ServiceStore {
         }
         switch row {
         case ("counted", let ticket?, let number?, _)?:
-            return .counted(AttemptTicket(id: ticket), number: number)
+            return .counted(AttemptTicket(id: ticket), number: Int(number))
         case ("locked", _, _, _)?:
             return .locked
         case ("already-accepted", _, _, let at?)?:
@@ -298,11 +294,10 @@ public final class PostgresServiceStore: ServiceStore {
         let id = ticket.id, seconds = time.secondsSinceEpoch
         let logger = self.logger
         try await call("store the verdict", deadline: attemptDeadline) { client in
-            let query: PostgresQuery = "SELECT delivery_otp.finish_attempt(\(id), \(accepted), \(seconds), \(waitForDurability))"
-            if waitForDurability {
-                try await client.withTransaction(logger: logger) { connection in try await connection.run(query, logger: logger) }
-            } else {
-                try await client.withConnection { connection in try await connection.run(query, logger: logger) }
+            try await client.withConnection { connection in
+                // Committed inside the call: flushed before it returns when waitForDurability, else not waited for.
+                _ = try await connection.execute(
+                    PostgresStatements.Settle(ticket: id, accepted: accepted, time: seconds, durable: waitForDurability), logger: logger)
             }
         }
     }
