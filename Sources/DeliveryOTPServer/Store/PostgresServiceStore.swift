@@ -30,6 +30,10 @@ public final class PostgresServiceStore: ServiceStore {
     private let attemptDeadline: Duration
     /// How long an upload or a read of the log may take: ten times as long.
     private var bulkDeadline: Duration { attemptDeadline * 10 }
+    /// How long a check at opening may take: 10 s, or the attempt deadline if that is longer.
+    private var checkDeadline: Duration { max(.seconds(10), attemptDeadline) }
+    /// How long a migration may take, waiting for another replica's included: a minute at least.
+    private var migrationDeadline: Duration { max(.seconds(60), attemptDeadline * 20) }
 
     private init(location: PostgresLocation, client: PostgresClient, attemptDeadline: Duration, logger: Logger) {
         self.location = location
@@ -60,7 +64,7 @@ public final class PostgresServiceStore: ServiceStore {
         _ location: PostgresLocation, password: String?, migrate: Bool, maximumConnections: Int, attemptDeadline: Duration,
         logger: Logger
     ) async throws(AttemptStoreError) -> PostgresServiceStore {
-        try await probe(location, password: password)
+        try await probe(location, password: password, deadline: max(.seconds(10), attemptDeadline))
         let store = PostgresServiceStore(
             location: location,
             client: PostgresClient(
@@ -129,7 +133,7 @@ public final class PostgresServiceStore: ServiceStore {
 
     /// One connection made and closed outside the pool, which retries quietly: a wrong password, a
     /// refused TLS handshake or a missing database is reported as itself, at once.
-    private static func probe(_ location: PostgresLocation, password: String?) async throws(AttemptStoreError) {
+    private static func probe(_ location: PostgresLocation, password: String?, deadline: Duration) async throws(AttemptStoreError) {
         let tls: PostgresConnection.Configuration.TLS
         do { tls = try tlsSettings(location).map { .require(try NIOSSLContext(configuration: $0)) } ?? .disable } catch let error
             as AttemptStoreError
@@ -143,7 +147,7 @@ public final class PostgresServiceStore: ServiceStore {
         configuration.options.connectTimeout = .seconds(3)
         configuration.options.additionalStartupParameters = sessionParameters
         let settings = configuration
-        let outcome = await Deadline.race(.seconds(10)) {
+        let outcome = await Deadline.race(deadline) {
             let connection = try await PostgresConnection.connect(
                 configuration: settings, id: 0, logger: Logger(label: "delivery-otp.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
             try await connection.close()
@@ -154,7 +158,7 @@ public final class PostgresServiceStore: ServiceStore {
             let (reason, kind) = describe(error)
             throw AttemptStoreError("cannot connect to the PostgreSQL store at \(location): \(reason)", kind: kind)
         case .timedOut:
-            throw AttemptStoreError("cannot connect to the PostgreSQL store at \(location): no answer within 10 seconds", kind: .busy)
+            throw AttemptStoreError("cannot connect to the PostgreSQL store at \(location): no answer within \(deadline)", kind: .busy)
         }
     }
 
@@ -162,7 +166,7 @@ public final class PostgresServiceStore: ServiceStore {
 
     /// Refuses a server that could lose a committed attempt in a crash.
     private func checkDurability() async throws(AttemptStoreError) {
-        let settings = try await call("check", deadline: .seconds(10)) { client in
+        let settings = try await call("check", deadline: checkDeadline) { client in
             var found: [String: String] = [:]
             for try await (name, value) in try await client.query(
                 "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')"
@@ -180,7 +184,7 @@ public final class PostgresServiceStore: ServiceStore {
 
     /// The schema version the database holds: 0 when it has none yet.
     public func schemaVersion() async throws(AttemptStoreError) -> Int {
-        try await call("read the schema version", deadline: .seconds(10)) { client in
+        try await call("read the schema version", deadline: checkDeadline) { client in
             for try await exists in try await client.query("SELECT to_regclass('delivery_otp.migration') IS NOT NULL").decode(Bool.self)
             where !exists {
                 return 0
@@ -204,10 +208,14 @@ public final class PostgresServiceStore: ServiceStore {
     private func migrated() async throws(AttemptStoreError) -> (from: Int, to: Int) {
         let known = PostgresSchema.version
         let logger = self.logger
-        let found = try await call("migrate", deadline: .seconds(60)) { client in
+        let found = try await call("migrate", deadline: migrationDeadline) { client in
             try await client.withTransaction(logger: logger) { connection -> Int in
-                // Waiting for another replica's migration may take longer than a request's statement.
-                try await connection.run("SET LOCAL statement_timeout = '60s'", logger: logger)
+                // Waiting for another replica's migration may take longer than a request's statement, and
+                // a busy machine may pause between this transaction's statements for longer than the
+                // 5 s after which the server ends an idle transaction of the service's.
+                try await connection.run("SET LOCAL statement_timeout = '10min'", logger: logger)
+                try await connection.run("SET LOCAL lock_timeout = '10min'", logger: logger)
+                try await connection.run("SET LOCAL idle_in_transaction_session_timeout = '10min'", logger: logger)
                 try await connection.run("SELECT pg_advisory_xact_lock(\(PostgresSchema.advisoryLock))", logger: logger)
                 try await connection.run("CREATE SCHEMA IF NOT EXISTS delivery_otp", logger: logger)
                 try await connection.run(

@@ -48,6 +48,9 @@ struct PostgresLocationTests {
 @Suite("The PostgreSQL store", .enabled(if: TestPostgres.isAvailable))
 struct PostgresStoreTests {
     let logger = Logger(label: "test")
+    /// For tests not about deadlines: the test process's few threads may be busy with other suites
+    /// for many seconds, which a deadline of 3 s (as in service) would report as an outage.
+    static let patient: Duration = .seconds(120)
 
     @Test("migrates once when several replicas open an empty database at the same time")
     func concurrentMigration() async throws {
@@ -55,7 +58,10 @@ struct PostgresStoreTests {
         defer { Task { await TestPostgres.drop(location) } }
         let stores = try await withThrowingTaskGroup(of: PostgresServiceStore.self) { group in
             for _ in 0..<4 {
-                group.addTask { try await PostgresServiceStore.open(location, password: TestPostgres.password, logger: logger) }
+                group.addTask {
+                    try await PostgresServiceStore.open(
+                        location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
+                }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
@@ -78,13 +84,15 @@ struct PostgresStoreTests {
     func newerSchema() async throws {
         let location = try await TestPostgres.freshDatabase()
         defer { Task { await TestPostgres.drop(location) } }
-        let store = try await PostgresServiceStore.open(location, password: TestPostgres.password, logger: logger)
+        let store = try await PostgresServiceStore.open(
+            location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
         await store.close()
         try await TestPostgres.admin(location) { client in
             try await client.query("INSERT INTO delivery_otp.migration (version) VALUES (99)")
         }
         await #expect {
-            _ = try await PostgresServiceStore.open(location, password: TestPostgres.password, logger: logger)
+            _ = try await PostgresServiceStore.open(
+                location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
         } throws: { error in
             guard let error = error as? PostgresStoreError else { return false }
             return error.kind == .schemaTooNew(found: 99, supported: 1) && error.hint?.contains("update delivery-otp") == true
@@ -99,7 +107,7 @@ struct PostgresStoreTests {
         var reader = location
         reader.user = role
         await #expect {
-            _ = try await PostgresServiceStore.open(reader, password: "reader-password", logger: logger)
+            _ = try await PostgresServiceStore.open(reader, password: "reader-password", attemptDeadline: Self.patient, logger: logger)
         } throws: { error in
             (error as? PostgresStoreError)?.kind == .schemaTooNew(found: 99, supported: 1)
         }
@@ -139,6 +147,9 @@ struct PostgresStoreTests {
         .timeLimit(.minutes(3)))
     func outageAndRecovery() async throws {
         let server = try await PrivatePostgres.start()
+        // Migrated first without a hurry; the store under test keeps the service's 3 s deadline.
+        await try PostgresServiceStore.open(server.location, password: server.password, attemptDeadline: Self.patient, logger: logger)
+            .close()
         let store = try await PostgresServiceStore.open(server.location, password: server.password, logger: logger)
         #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)
         try await server.pause()

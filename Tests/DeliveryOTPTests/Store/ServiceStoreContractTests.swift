@@ -31,7 +31,7 @@ enum StoreKind: String, CustomTestStringConvertible, CaseIterable, Sendable {
                 // The suite checks counting, not latency: on a test machine busy with other suites a row
                 // lock may be held for seconds, so the deadline (3 s in service) is long here.
                 let store = try await PostgresServiceStore.open(
-                    location, password: TestPostgres.password, attemptDeadline: .seconds(60), logger: Logger(label: "test"))
+                    location, password: TestPostgres.password, attemptDeadline: .seconds(120), logger: Logger(label: "test"))
                 do { try await body(store) } catch {
                     await store.close()
                     throw error
