@@ -86,7 +86,9 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         return "postgres://\(user)@\(shownHost):\(port)/\(database)?sslmode=\(tls.rawValue)"
     }
 
-    static func isLoopback(_ host: String) -> Bool {
+    /// True for `localhost` and the loopback addresses: `serve --listen` warns beyond them, and a
+    /// PostgreSQL URL defaults to TLS beyond them.
+    package static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }

@@ -8,11 +8,12 @@ import Synchronization
 /// The service's store for several replicas: one PostgreSQL database that every `serve` process
 /// counts in, so the attempt limit holds across machines.
 ///
-/// Admitting an attempt is one statement (`delivery_otp.begin_attempt`): it refuses a clock set
-/// back, locks the (scope, shipment, date) counter row, and records the attempt as counted, locked
-/// or already accepted, all in one transaction. It is committed with `synchronous_commit = on`
-/// (set by this client for its own sessions, whatever the server's default) before the code is
-/// compared, so an answered attempt survives a crash of the replica and of the database.
+/// Admitting an attempt is one call (`CALL delivery_otp.admit_attempt`): it refuses a clock set
+/// back or far ahead, locks the (scope, shipment, date) counter row, records the attempt as counted,
+/// locked or already accepted, and commits inside the call, with `synchronous_commit = on` (set by
+/// this client for its own sessions, whatever the server's default). Its answer therefore arrives
+/// only once the attempt is durable, before the code is compared, so an answered attempt survives
+/// a crash of the replica and of the database.
 ///
 /// Every call has a deadline: when the database is unreachable, calls fail within seconds with an
 /// ``AttemptStoreError`` (the service answers 503) instead of hanging, and the connection pool
@@ -31,7 +32,8 @@ public final class PostgresServiceStore: ServiceStore {
     /// How long an upload or a read of the log may take: ten times as long.
     private var bulkDeadline: Duration { attemptDeadline * 10 }
     /// How long a check at opening may take: 10 s, or the attempt deadline if that is longer.
-    private var checkDeadline: Duration { max(.seconds(10), attemptDeadline) }
+    private var checkDeadline: Duration { Self.checkDeadline(attemptDeadline) }
+    private static func checkDeadline(_ attemptDeadline: Duration) -> Duration { max(.seconds(10), attemptDeadline) }
     /// How long a migration may take, waiting for another replica's included: a minute at least.
     private var migrationDeadline: Duration { max(.seconds(60), attemptDeadline * 20) }
 
@@ -64,7 +66,7 @@ public final class PostgresServiceStore: ServiceStore {
         _ location: PostgresLocation, password: String?, migrate: Bool, maximumConnections: Int, attemptDeadline: Duration,
         logger: Logger
     ) async throws(AttemptStoreError) -> PostgresServiceStore {
-        try await probe(location, password: password, deadline: max(.seconds(10), attemptDeadline))
+        try await probe(location, password: password, deadline: checkDeadline(attemptDeadline))
         let store = PostgresServiceStore(
             location: location,
             client: PostgresClient(
@@ -213,9 +215,9 @@ public final class PostgresServiceStore: ServiceStore {
                 // Waiting for another replica's migration may take longer than a request's statement, and
                 // a busy machine may pause between this transaction's statements for longer than the
                 // 5 s after which the server ends an idle transaction of the service's.
-                try await connection.run("SET LOCAL statement_timeout = '10min'", logger: logger)
-                try await connection.run("SET LOCAL lock_timeout = '10min'", logger: logger)
-                try await connection.run("SET LOCAL idle_in_transaction_session_timeout = '10min'", logger: logger)
+                try await connection.run("SET LOCAL statement_timeout = '60s'", logger: logger)
+                try await connection.run("SET LOCAL lock_timeout = '60s'", logger: logger)
+                try await connection.run("SET LOCAL idle_in_transaction_session_timeout = '60s'", logger: logger)
                 try await connection.run("SELECT pg_advisory_xact_lock(\(PostgresSchema.advisoryLock))", logger: logger)
                 try await connection.run("CREATE SCHEMA IF NOT EXISTS delivery_otp", logger: logger)
                 try await connection.run(

@@ -1,7 +1,8 @@
 import DeliveryOTP
 
 /// Where the service counts attempts, keeps locks and handovers, and keeps the uploaded device
-/// logs: the central attempt log. SQLite (``SQLiteServiceStore``) for one machine.
+/// logs: the central attempt log. SQLite (``SQLiteServiceStore``) for one machine; PostgreSQL
+/// (``PostgresServiceStore``) for several replicas that share one limit.
 ///
 /// Attempts are counted per scope, shipment and delivery date, whatever courier token they come
 /// through: each scope has its own codes, so a courier of one scope can neither lock nor hand over

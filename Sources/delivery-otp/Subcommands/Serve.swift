@@ -1,10 +1,8 @@
 import ArgumentParser
 import DeliveryOTP
 import DeliveryOTPServer
-import Dispatch
 import Foundation
 import Logging
-import Synchronization
 
 extension DeliveryOTPCommand {
     struct Serve: ParsableCommand {
@@ -124,25 +122,18 @@ extension DeliveryOTPCommand {
             }
             let store = try self.store.open(logger: logger, onBatch: { metrics.groupCommit($0) })
             let service = DeliveryOTPService(state: serviceState, store: store, logger: logger)
-            if !Self.isLoopback(host) {
+            if !PostgresLocation.isLoopback(host) {
                 logger.warning(
                     "listening beyond loopback: terminate TLS in front of the service (docs/service.md shows nginx)",
                     metadata: ["event": "plain-http"])
             }
-            let failure = Mutex<(any Error)?>(nil)
-            let done = DispatchSemaphore(value: 0)
-            Task {
-                do {
+            do {
+                try Blocking.run {
                     try await service.run(host: host, port: port) { bound in
                         logger.info("listening", metadata: ["event": "listening", "address": .string("http://\(host):\(bound)")])
                     }
-                } catch {
-                    failure.withLock { $0 = error }
                 }
-                done.signal()
-            }
-            done.wait()
-            if let error = failure.withLock({ $0 }) {
+            } catch {
                 let text = String(describing: error)
                 if text.contains("Address already in use") {
                     throw CommandFailure(
@@ -156,10 +147,6 @@ extension DeliveryOTPCommand {
                 }
                 throw CommandFailure(message: "the service stopped: \(text)", exitCode: .systemError)
             }
-        }
-
-        static func isLoopback(_ host: String) -> Bool {
-            host == "localhost" || host == "::1" || host.hasPrefix("127.")
         }
     }
 }
