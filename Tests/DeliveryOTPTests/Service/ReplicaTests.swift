@@ -178,5 +178,6 @@ struct ReplicaTests {
         print(
             "PostgreSQL outage: \(answers.filter { $0.1 == 503 }.count) answers 503, \(answers.filter { $0.1 == 200 }.count) verdicts, all stored"
         )
+        try await database.stop()
     }
 }

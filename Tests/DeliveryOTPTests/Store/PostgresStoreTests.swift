@@ -171,6 +171,7 @@ struct PostgresStoreTests {
         #expect(counted.count == 2)
         #expect(await store.isWritable())
         await store.close()
+        try await server.stop()
     }
 }
 

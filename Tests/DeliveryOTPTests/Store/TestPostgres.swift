@@ -2,6 +2,7 @@ import DeliveryOTPServer
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 import Testing
 
 /// The PostgreSQL server the tests use: the one `scripts/postgres-test-server start` printed
@@ -102,35 +103,52 @@ final class PrivatePostgres: @unchecked Sendable {
     func crash() async throws { try await run("crash") }
     /// Starts it again on the same port.
     func resume() async throws { try await run("resume") }
+    /// Stops it and removes its folder; `deinit` does the same, unawaited, for a test that ended early.
+    func stop() async throws {
+        try await run("stop")
+        stopped.withLock { $0 = true }
+    }
+    private let stopped = Mutex(false)
 
     private func run(_ verb: String) async throws {
         let status = try await Self.script([verb, folder], output: nil)
         guard status == 0 else { throw TestPostgresError("postgres-test-server \(verb) exited \(status)") }
     }
 
-    /// Runs scripts/postgres-test-server and awaits its exit status.
+    /// Runs scripts/postgres-test-server and awaits its exit status. The child is started and waited
+    /// for on a thread of its own: a thread of the test pool that blocked, or a termination handler
+    /// that never fired, would stall every other test's timers and continuations.
     private static func script(_ arguments: [String], output: String?) async throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Repository.path("scripts/postgres-test-server"))
-        process.arguments = arguments
-        if let output {
-            _ = FileManager.default.createFile(atPath: output, contents: nil)
-            process.standardOutput = FileHandle(forWritingAtPath: output)
-        }
-        return try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: Repository.path("scripts/postgres-test-server"))
+                process.arguments = arguments
+                if let output {
+                    _ = FileManager.default.createFile(atPath: output, contents: nil)
+                    process.standardOutput = FileHandle(forWritingAtPath: output)
+                }
+                do {
+                    try process.run()
+                    process.waitUntilExit()
+                    continuation.resume(returning: process.terminationStatus)
+                } catch {
+                    continuation.resume(throwing: error)
+                }
             }
         }
     }
 
     deinit {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Repository.path("scripts/postgres-test-server"))
-        process.arguments = ["stop", folder]
-        try? process.run()
-        process.waitUntilExit()
+        guard !stopped.withLock({ $0 }) else { return }
+        // Stopped on a thread of its own, for the same reason; nothing waits for it.
+        let folder = folder
+        Thread.detachNewThread {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Repository.path("scripts/postgres-test-server"))
+            process.arguments = ["stop", folder]
+            try? process.run()
+            process.waitUntilExit()
+        }
     }
 }
