@@ -94,3 +94,14 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Fuzz targets (Fuzz/): one libFuzzer executable per parser. They exist only when
+// DELIVERY_OTP_FUZZ=1, which scripts/fuzz sets along with the fuzzer and address sanitizer
+// flags, so `swift build` and `swift test` neither build nor list them.
+if Context.environment["DELIVERY_OTP_FUZZ"] == "1" {
+    package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/Support"))
+    for name in ["attempt-log", "code", "device-keys", "json-members", "json-record", "keyring", "keyring-envelope", "manifest", "time"] {
+        package.targets.append(
+            .executableTarget(name: "fuzz-\(name)", dependencies: ["DeliveryOTP", "FuzzSupport"], path: "Fuzz/Targets/\(name)"))
+    }
+}

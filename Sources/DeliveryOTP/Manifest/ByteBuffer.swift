@@ -2,8 +2,8 @@
 /// and output buffers, reused from chunk to chunk so that a chunk neither
 /// allocates nor copies. `slack` zeroed bytes after the capacity let a scanner
 /// load whole words at the end without reading outside the allocation.
-struct ByteBuffer {
-    static let slack = 16
+package struct ByteBuffer {
+    package static let slack = 16
 
     private(set) var base: UnsafeMutableRawPointer
     private(set) var capacity: Int

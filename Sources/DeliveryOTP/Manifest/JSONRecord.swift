@@ -7,9 +7,9 @@ import Foundation
 ///
 /// A number keeps its literal text (`149.90`), so money is never rounded
 /// through a binary floating-point value on its way to the value policy.
-enum JSONRecord {
+package enum JSONRecord {
     /// What a member of interest holds.
-    enum Value {
+    package enum Value {
         /// A string (its bytes, unescaped) or, for `order_value`, a number's literal text.
         case text(UnsafeRawBufferPointer)
         /// `null`, which counts as absent.
@@ -18,7 +18,7 @@ enum JSONRecord {
         case wrongType
     }
 
-    enum Failure: Error {
+    package enum Failure: Error {
         /// Not one JSON object (or not UTF-8).
         case notAnObject
         /// A member of interest appears twice: which one counts would be a guess.
@@ -26,13 +26,14 @@ enum JSONRecord {
     }
 
     /// The member names the issuer reads, by ``ChunkWork/Field`` raw value.
-    static let names: [[UInt8]] = ChunkWork.Field.allCases.map { Array($0.name.utf8) }
+    package static let names: [[UInt8]] = ChunkWork.Field.allCases.map { Array($0.name.utf8) }
 
-    /// Parses `line` (without its line end). For each member of interest, calls
+    /// Parses `line` (without its line end), which must lie in a buffer with ``ByteBuffer/slack``
+    /// readable bytes after it, as the manifest's chunks have: word-at-a-time loads read past the end. For each member of interest, calls
     /// `member` with its field number and value; an unescaped string points
     /// into `line`, an escaped one into `scratch` + 256 x field (256 bytes each;
     /// a longer one is cut there and reported with count 257, as too long).
-    static func parse(
+    package static func parse(
         _ line: UnsafeRawBufferPointer, scratch: UnsafeMutableRawPointer,
         member: (Int, Value) -> Void
     ) throws(Failure) {

@@ -1,0 +1,130 @@
+import DeliveryOTP
+import Foundation
+import FuzzSupport
+
+/// The manifest's byte-level JSON-lines reader (`JSONRecord`) against Foundation's JSON parser.
+/// A line the reader accepts is one JSON object to Foundation too, with the same value for every
+/// member the reader reports; a line Foundation takes as an object is accepted by the reader,
+/// when Foundation writes it (Foundation reads some text RFC 8259 does not allow).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzJSONRecord(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    // The reader gets a line without its line end, as the manifest issuer gives it one.
+    guard count < 1 << 16, !UnsafeBufferPointer(start: data, count: count).contains(0x0A) else { return 0 }
+    // In a buffer with the slack the manifest's chunks have after each line (zeroed, as there),
+    // and no more: AddressSanitizer catches a read beyond it.
+    let padded = UnsafeMutableRawBufferPointer.allocate(byteCount: count + ByteBuffer.slack, alignment: 8)
+    defer { padded.deallocate() }
+    padded.initializeMemory(as: UInt8.self, repeating: 0)
+    if count > 0 { padded.baseAddress!.copyMemory(from: data!, byteCount: count) }
+    let bytes = UnsafeRawBufferPointer(rebasing: padded[0..<count])
+    let names = JSONRecord.names.map { String(decoding: $0, as: UTF8.self) }
+    // As the issuer allocates it: 256 bytes per field, and the slack.
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: 256 * names.count + ByteBuffer.slack, alignment: 8)
+    defer { scratch.deallocate() }
+    var members: [String: JSONRecord.Value] = [:]
+    var copies: [String: [UInt8]] = [:]
+    let parsed = Result { () throws(JSONRecord.Failure) in
+        try JSONRecord.parse(bytes, scratch: scratch) { field, value in
+            members[names[field]] = value
+            if case .text(let text) = value { copies[names[field]] = text.count > 256 ? Array(repeating: 0, count: 257) : Array(text) }
+        }
+    }
+    var outOfRange = false
+    let foundation: [String: Any]?
+    do {
+        foundation = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) as? [String: Any]
+    } catch {
+        foundation = nil
+        // RFC 8259 §6 lets a reader limit the range of numbers: Foundation refuses a document
+        // with one a Double cannot hold; the reader skips a member it does not use unread.
+        outOfRange = "\(error)".contains("is not representable")
+    }
+
+    switch parsed {
+    case .success:
+        guard let object = foundation else {
+            // RFC 8259 §8.2: what a reader makes of an unpaired surrogate is unpredictable; the
+            // reader refuses one in a member it uses and skips it elsewhere, Foundation refuses it.
+            property(
+                outOfRange || hasLoneSurrogate(bytes),
+                "the reader accepts \"\(printable(bytes))\", which Foundation does not read as an object")
+            return 0
+        }
+        for (name, value) in members {
+            let theirs = object[name]
+            switch value {
+            case .text:
+                let ours = copies[name]!
+                if ours.count == 257 { continue }  // cut at 256 bytes: reported as too long, never used
+                if let string = theirs as? String {
+                    property(
+                        Array(string.utf8) == ours, "\(name): \"\(printable(ours))\" against Foundation's \"\(printable(string.utf8))\"")
+                } else if let number = theirs as? NSNumber, name == "order_value" {
+                    let literal = String(decoding: ours, as: UTF8.self)
+                    property(Double(literal) == number.doubleValue || isOutOfDoubleRange(literal), "\(name): \(literal) against \(number)")
+                } else {
+                    property(false, "\(name): the reader has text \"\(printable(ours))\", Foundation has \(String(describing: theirs))")
+                }
+            case .null:
+                property(theirs is NSNull, "\(name): the reader has null, Foundation has \(String(describing: theirs))")
+            case .wrongType:
+                property(
+                    !(theirs is String) && !(name == "order_value" && theirs is NSNumber && !(theirs is Bool)) && !(theirs is NSNull),
+                    "\(name): the reader has a wrong type, Foundation has \(String(describing: theirs))")
+            }
+        }
+    case .failure(.duplicate(let name)):
+        property(names.contains(name), "a duplicate of \(name), which is not a member of interest")
+    case .failure(.notAnObject):
+        // Foundation also reads what RFC 8259 does not allow (a trailing comma, for one), so the
+        // converse is checked on what Foundation writes: every object it writes, the reader reads.
+        guard let object = foundation, !hasLoneSurrogate(bytes),
+            let canonical = try? JSONSerialization.data(withJSONObject: object)
+        else { break }
+        let padded = Array(canonical) + Array(repeating: 0, count: ByteBuffer.slack)
+        let again = padded.withUnsafeBytes { buffer in
+            Result { () throws(JSONRecord.Failure) in
+                try JSONRecord.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<canonical.count]), scratch: scratch) { _, _ in }
+            }
+        }
+        if case .failure = again {
+            property(false, "the reader refuses \"\(printable(canonical))\", which Foundation wrote")
+        }
+    }
+    return 0
+}
+
+/// RFC 8259 §6 lets a reader limit a number's range; Foundation refuses what a Double cannot hold.
+private func isOutOfDoubleRange(_ literal: String) -> Bool {
+    guard let value = Double(literal) else { return true }
+    return value.isInfinite
+}
+
+/// RFC 8259 §8.2: a `\u` escape of an unpaired surrogate is not a Unicode character, and what a
+/// reader makes of one is unpredictable; the reader refuses it, Foundation may replace it.
+private func hasLoneSurrogate(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    let b = Array(bytes)
+    func escape(at index: Int) -> UInt32? {
+        guard index + 5 < b.count, b[index] == UInt8(ascii: "\\"), b[index + 1] == UInt8(ascii: "u") else { return nil }
+        return UInt32(String(decoding: b[(index + 2)..<(index + 6)], as: UTF8.self), radix: 16)
+    }
+    var index = 0
+    while index < b.count {
+        if b[index] == UInt8(ascii: "\\"), index + 1 < b.count, b[index + 1] != UInt8(ascii: "u") {
+            index += 2  // an escape such as \\ or \", which cannot start a \u
+            continue
+        }
+        guard let unit = escape(at: index) else {
+            index += 1
+            continue
+        }
+        if (0xDC00...0xDFFF).contains(unit) { return true }
+        if (0xD800...0xDBFF).contains(unit) {
+            guard let low = escape(at: index + 6), (0xDC00...0xDFFF).contains(low) else { return true }
+            index += 12
+            continue
+        }
+        index += 6
+    }
+    return false
+}
