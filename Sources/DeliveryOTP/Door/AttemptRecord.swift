@@ -73,6 +73,14 @@ public struct AttemptRecord: Sendable, Hashable {
         for (index, line) in Array(text.utf8).split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.last == 0x0D ? line.dropLast() : line
             if trimmed.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            // As for every JSON document read from outside: a member given twice has no agreed
+            // meaning (Foundation's decoder keeps the first), so it is refused, not guessed.
+            let finding = trimmed.withUnsafeBytes { JSONDuplicateMembers.check($0) }
+            switch finding {
+            case .duplicate(let path): throw AttemptLogError(line: index + 1, reason: "the member \(path) is given twice")
+            case .unreadable: throw AttemptLogError(line: index + 1, reason: "not one JSON object")
+            case nil: break
+            }
             do {
                 records.append(try decoder.decode(AttemptRecord.self, from: Data(trimmed)))
             } catch {

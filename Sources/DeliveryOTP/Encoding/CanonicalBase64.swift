@@ -19,4 +19,11 @@ enum CanonicalBase64 {
         let outcome = decoded.withUnsafeBytes { bytes in Result { () throws(E) -> R in try body(bytes) } }
         return try outcome.get()
     }
+
+    /// The decoded bytes of a value that is not secret (a salt, a nonce, a ciphertext); nil when
+    /// `text` is not canonical base64, so that one file has exactly one reading.
+    static func decode(_ text: String) -> [UInt8]? {
+        guard let decoded = Data(base64Encoded: text), decoded.base64EncodedString() == text else { return nil }
+        return Array(decoded)
+    }
 }

@@ -16,7 +16,7 @@ package enum JSONDuplicateMembers {
         case unreadable
     }
 
-    static let maximumDepth = 64
+    package static let maximumDepth = 64
 
     /// Nil when every object names each member once.
     package static func check(_ bytes: UnsafeRawBufferPointer) -> Finding? {
@@ -93,24 +93,62 @@ package enum JSONDuplicateMembers {
             case UInt8(ascii: "\""):
                 _ = try string()
                 return false
-            default:
-                // A number, true, false or null: its characters only, up to the next delimiter.
+            case UInt8(ascii: "t"): try literal("true")
+            case UInt8(ascii: "f"): try literal("false")
+            case UInt8(ascii: "n"): try literal("null")
+            default: try number()
+            }
+            return false
+        }
+
+        mutating func literal(_ word: StaticString) throws(Malformed) {
+            let start = index
+            let matches = word.withUTF8Buffer { expected in
+                start + expected.count <= bytes.count && expected.indices.allSatisfy { bytes[start + $0] == expected[$0] }
+            }
+            guard matches else { throw Malformed() }
+            index += word.utf8CodeUnitCount
+        }
+
+        /// A number as RFC 8259 §6 spells it: `-`? (`0` | [1-9][0-9]*) (`.` [0-9]+)? ([eE] [+-]? [0-9]+)?
+        mutating func number() throws(Malformed) {
+            func digits() -> Int {
                 let start = index
-                while let byte = peek,
-                    byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: ".")
-                        || (byte >= 0x30 && byte <= 0x39) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
-                        || byte == UInt8(ascii: "E")
-                { index += 1 }
-                guard index > start else { throw Malformed() }
-                return false
+                while let byte = peek, byte >= 0x30 && byte <= 0x39 { index += 1 }
+                return index - start
+            }
+            if peek == UInt8(ascii: "-") { index += 1 }
+            if peek == UInt8(ascii: "0") {
+                index += 1
+            } else {
+                guard let byte = peek, byte >= 0x31 && byte <= 0x39 else { throw Malformed() }
+                _ = digits()
+            }
+            if peek == UInt8(ascii: ".") {
+                index += 1
+                guard digits() > 0 else { throw Malformed() }
+            }
+            if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
+                index += 1
+                if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { index += 1 }
+                guard digits() > 0 else { throw Malformed() }
             }
         }
 
         /// Four hex digits after `\u`.
         mutating func hexUnit() throws(Malformed) -> UInt32 {
-            guard index + 4 <= bytes.count,
-                let unit = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
-            else { throw Malformed() }
+            guard index + 4 <= bytes.count else { throw Malformed() }
+            var unit: UInt32 = 0
+            for byte in bytes[index..<index + 4] {
+                let digit: UInt8
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+                default: throw Malformed()  // four hex digits, and nothing else: not "+abc"
+                }
+                unit = unit << 4 | UInt32(digit)
+            }
             index += 4
             return unit
         }

@@ -126,12 +126,15 @@ package struct EncryptedKeyring {
                 throw refuse(
                     "kdf", "N = \(kdf.n) and r = \(kdf.r) need \(128 * kdf.n * kdf.r >> 20) MiB; this release allows at most 1024 MiB")
             }
-            guard let salt = Data(base64Encoded: kdf.salt), salt.count >= 16 else { throw refuse("kdf.salt", "not base64 of 16 or more bytes") }
-            guard let nonce = Data(base64Encoded: document.nonce), nonce.count == PassphraseCipher.nonceLength else {
-                throw refuse("nonce", "not base64 of \(PassphraseCipher.nonceLength) bytes")
+            // Canonical base64 only (padded, no white space, unused bits zero): one file, one reading.
+            guard let salt = CanonicalBase64.decode(kdf.salt), salt.count >= 16 else {
+                throw refuse("kdf.salt", "not canonical base64 of 16 or more bytes")
             }
-            guard let sealed = Data(base64Encoded: document.ciphertext) else { throw refuse("ciphertext", "not standard base64") }
-            self.init(kdf: kdf, salt: Array(salt), nonce: Array(nonce), sealed: Array(sealed))
+            guard let nonce = CanonicalBase64.decode(document.nonce), nonce.count == PassphraseCipher.nonceLength else {
+                throw refuse("nonce", "not canonical base64 of \(PassphraseCipher.nonceLength) bytes")
+            }
+            guard let sealed = CanonicalBase64.decode(document.ciphertext) else { throw refuse("ciphertext", "not canonical base64") }
+            self.init(kdf: kdf, salt: salt, nonce: nonce, sealed: sealed)
         }
 
         /// The file key: scrypt of the passphrase with this envelope's salt and parameters (slow by design).
