@@ -71,3 +71,15 @@ enum KeyringJSON {
             """
     }
 }
+
+/// The sanitizer this test bundle was built with (`swift test --sanitize=thread` or `=address`), or nil.
+/// Found by the runtime's own entry point, so a plain build never skips what a sanitizer run skips.
+enum Sanitizer {
+    static let active: String? = {
+        guard let handle = dlopen(nil, RTLD_NOW) else { return nil }
+        defer { dlclose(handle) }
+        if dlsym(handle, "__tsan_init") != nil { return "thread" }
+        if dlsym(handle, "__asan_init") != nil { return "address" }
+        return nil
+    }()
+}
