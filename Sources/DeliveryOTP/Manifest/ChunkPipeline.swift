@@ -157,6 +157,7 @@ final class ChunkPipeline: @unchecked Sendable {
         let finished = DispatchSemaphore(value: 0)
         let thread = Thread {
             body()
+            OpenSSLThreadState.release()
             finished.signal()
         }
         thread.stackSize = 1 << 20
