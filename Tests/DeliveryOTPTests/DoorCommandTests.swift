@@ -158,6 +158,7 @@ struct DoorCommandTests {
                 "verify", "--device-keys", door.device, "--state", door.state,
                 "--now", "2024-01-17T10:00:00+01:00", "--", "TBA6", wrong,
             ]
+            process.environment = KilledChild.environment
             let output = Pipe()
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice

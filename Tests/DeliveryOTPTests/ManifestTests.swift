@@ -233,6 +233,7 @@ struct ManifestTests {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
             process.arguments = ["issue", "--keyring", Self.example, "--manifest", input, "--out", out, "--force"]
+            process.environment = KilledChild.environment
             process.standardError = FileHandle.nullDevice
             try process.run()
             usleep(delay)

@@ -83,3 +83,12 @@ enum Sanitizer {
         return nil
     }()
 }
+
+/// The environment for a child the test kills at a random moment. Under `--enable-code-coverage`
+/// a child killed while it writes its coverage profile at exit leaves a torn file, and SwiftPM then
+/// fails the whole run because it cannot merge it; such a child writes its profile nowhere.
+enum KilledChild {
+    static var environment: [String: String] {
+        ProcessInfo.processInfo.environment.merging(["LLVM_PROFILE_FILE": "/dev/null"]) { $1 }
+    }
+}
