@@ -23,7 +23,6 @@ enum CanonicalBase64 {
     /// The decoded bytes of a value that is not secret (a salt, a nonce, a ciphertext); nil when
     /// `text` is not canonical base64, so that one file has exactly one reading.
     static func decode(_ text: String) -> [UInt8]? {
-        guard let decoded = Data(base64Encoded: text), decoded.base64EncodedString() == text else { return nil }
-        return Array(decoded)
+        withDecoded(text) { Array($0) }
     }
 }

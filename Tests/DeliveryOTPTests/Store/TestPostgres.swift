@@ -120,35 +120,28 @@ final class PrivatePostgres: @unchecked Sendable {
     /// that never fired, would stall every other test's timers and continuations.
     private static func script(_ arguments: [String], output: String?) async throws -> Int32 {
         try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: Repository.path("scripts/postgres-test-server"))
-                process.arguments = arguments
-                if let output {
-                    _ = FileManager.default.createFile(atPath: output, contents: nil)
-                    process.standardOutput = FileHandle(forWritingAtPath: output)
-                }
-                do {
-                    try process.run()
-                    process.waitUntilExit()
-                    continuation.resume(returning: process.terminationStatus)
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
+            Thread.detachNewThread { continuation.resume(with: Result { try runScript(arguments, output: output) }) }
         }
+    }
+
+    /// Runs the script to its end on the calling thread.
+    private static func runScript(_ arguments: [String], output: String?) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Repository.path("scripts/postgres-test-server"))
+        process.arguments = arguments
+        if let output {
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+            process.standardOutput = FileHandle(forWritingAtPath: output)
+        }
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 
     deinit {
         guard !stopped.withLock({ $0 }) else { return }
         // Stopped on a thread of its own, for the same reason; nothing waits for it.
         let folder = folder
-        Thread.detachNewThread {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Repository.path("scripts/postgres-test-server"))
-            process.arguments = ["stop", folder]
-            try? process.run()
-            process.waitUntilExit()
-        }
+        Thread.detachNewThread { _ = try? Self.runScript(["stop", folder], output: nil) }
     }
 }
