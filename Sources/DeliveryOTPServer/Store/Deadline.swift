@@ -7,8 +7,8 @@ import Synchronization
 /// ends first, the operation or the timer. An operation that loses the race is cancelled: what has
 /// not started yet (a request waiting for a connection) is withdrawn, and what is in flight runs to
 /// its end (the connection's timeouts bound it) with its result dropped.
-enum Deadline {
-    enum Outcome<T: Sendable>: Sendable {
+package enum Deadline {
+    package enum Outcome<T: Sendable>: Sendable {
         case finished(T)
         case failed(any Error)
         case timedOut
@@ -26,7 +26,7 @@ enum Deadline {
         }
     }
 
-    static func race<T: Sendable>(_ duration: Duration, _ operation: @escaping @Sendable () async throws -> T) async -> Outcome<T> {
+    package static func race<T: Sendable>(_ duration: Duration, _ operation: @escaping @Sendable () async throws -> T) async -> Outcome<T> {
         await withCheckedContinuation { (continuation: CheckedContinuation<Outcome<T>, Never>) in
             let waiter = Waiter(continuation)
             let work = Task {

@@ -6,9 +6,9 @@ import Foundation
 /// programs without touching their tables. `delivery_otp.migration` records what was applied.
 /// ``PostgresServiceStore/migrate(_:logger:)`` applies what is missing in one transaction under an
 /// advisory lock, so replicas that start at once apply each migration exactly once.
-enum PostgresSchema {
+package enum PostgresSchema {
     /// The advisory lock held while migrating: the ASCII bytes `DOTS` (as the SQLite store's application id).
-    static let advisoryLock: Int64 = 0x444F_5453
+    package static let advisoryLock: Int64 = 0x444F_5453
 
     /// The migrations, in order; version n is `migrations[n - 1]`. Never edit one that was released: add one.
     static let migrations: [String] = [version1]

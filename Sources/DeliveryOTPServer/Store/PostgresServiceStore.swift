@@ -23,6 +23,10 @@ public final class PostgresServiceStore: ServiceStore {
     public let location: PostgresLocation
     private let client: PostgresClient
     private let runner: Task<Void, Never>
+    /// For a migration, which runs on a connection of its own.
+    private let password: String?
+    /// Fails a query whose connection closed under it, where postgres-nio would wait forever.
+    private let guarded = ClosedConnectionGuard()
     private let logger: Logger
     /// Whether the last call reached the database; a change is logged once, not on every request.
     private let reachable = Mutex(true)
@@ -37,8 +41,9 @@ public final class PostgresServiceStore: ServiceStore {
     /// How long a migration may take, waiting for another replica's included: a minute at least.
     private var migrationDeadline: Duration { max(.seconds(60), attemptDeadline * 20) }
 
-    private init(location: PostgresLocation, client: PostgresClient, attemptDeadline: Duration, logger: Logger) {
+    private init(location: PostgresLocation, password: String?, client: PostgresClient, attemptDeadline: Duration, logger: Logger) {
         self.location = location
+        self.password = password
         self.attemptDeadline = attemptDeadline
         self.client = client
         self.logger = logger
@@ -68,10 +73,10 @@ public final class PostgresServiceStore: ServiceStore {
     ) async throws(AttemptStoreError) -> PostgresServiceStore {
         try await probe(location, password: password, deadline: checkDeadline(attemptDeadline))
         let store = PostgresServiceStore(
-            location: location,
+            location: location, password: password,
             client: PostgresClient(
                 configuration: try configuration(location, password: password, maximumConnections: maximumConnections),
-                backgroundLogger: Logger(label: "delivery-otp.postgres", factory: { _ in SwiftLogNoOpLogHandler() })),
+                backgroundLogger: quiet),
             attemptDeadline: attemptDeadline, logger: logger)
         do throws(AttemptStoreError) {
             try await store.checkDurability()
@@ -116,8 +121,9 @@ public final class PostgresServiceStore: ServiceStore {
     /// holding a request forever.
     private static let sessionParameters = [
         ("application_name", "delivery-otp"), ("synchronous_commit", "on"), ("statement_timeout", "10s"),
-        // A replica that dies (or loses the network) inside a transaction must not hold a shipment's
-        // row, or the clock row, until TCP notices: the server ends such a session after 5 s.
+        // Every call of the service is one statement that commits by itself, so no session of the
+        // pool waits inside a transaction for the client; should one ever do so (the client's machine
+        // died between statements), the server ends it after 5 s rather than holding a shipment's row.
         ("idle_in_transaction_session_timeout", "5s"), ("lock_timeout", "5s"),
     ]
 
@@ -133,9 +139,10 @@ public final class PostgresServiceStore: ServiceStore {
         return configuration
     }
 
-    /// One connection made and closed outside the pool, which retries quietly: a wrong password, a
-    /// refused TLS handshake or a missing database is reported as itself, at once.
-    private static func probe(_ location: PostgresLocation, password: String?, deadline: Duration) async throws(AttemptStoreError) {
+    /// The settings of a connection outside the pool.
+    private static func connectionConfiguration(_ location: PostgresLocation, password: String?, parameters: [(String, String)])
+        throws(AttemptStoreError) -> PostgresConnection.Configuration
+    {
         let tls: PostgresConnection.Configuration.TLS
         do { tls = try tlsSettings(location).map { .require(try NIOSSLContext(configuration: $0)) } ?? .disable } catch let error
             as AttemptStoreError
@@ -147,11 +154,18 @@ public final class PostgresServiceStore: ServiceStore {
         var configuration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.user, password: password, database: location.database, tls: tls)
         configuration.options.connectTimeout = .seconds(3)
-        configuration.options.additionalStartupParameters = sessionParameters
-        let settings = configuration
+        configuration.options.additionalStartupParameters = parameters
+        return configuration
+    }
+
+    private static let quiet = Logger(label: "delivery-otp.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// One connection made and closed outside the pool, which retries quietly: a wrong password, a
+    /// refused TLS handshake or a missing database is reported as itself, at once.
+    private static func probe(_ location: PostgresLocation, password: String?, deadline: Duration) async throws(AttemptStoreError) {
+        let settings = try connectionConfiguration(location, password: password, parameters: sessionParameters)
         let outcome = await Deadline.race(deadline) {
-            let connection = try await PostgresConnection.connect(
-                configuration: settings, id: 0, logger: Logger(label: "delivery-otp.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
+            let connection = try await PostgresConnection.connect(configuration: settings, id: 0, logger: quiet)
             try await connection.close()
         }
         switch outcome {
@@ -168,11 +182,12 @@ public final class PostgresServiceStore: ServiceStore {
 
     /// Refuses a server that could lose a committed attempt in a crash.
     private func checkDurability() async throws(AttemptStoreError) {
-        let settings = try await call("check", deadline: checkDeadline) { client in
+        let settings = try await call("check", deadline: checkDeadline) {
             var found: [String: String] = [:]
-            for try await (name, value) in try await client.query(
-                "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')"
-            ).decode((String, String).self) {
+            for row in try await self.rows(
+                "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')")
+            {
+                let (name, value) = try row.decode((String, String).self)
                 found[name] = value
             }
             return found
@@ -186,17 +201,10 @@ public final class PostgresServiceStore: ServiceStore {
 
     /// The schema version the database holds: 0 when it has none yet.
     public func schemaVersion() async throws(AttemptStoreError) -> Int {
-        try await call("read the schema version", deadline: checkDeadline) { client in
-            for try await exists in try await client.query("SELECT to_regclass('delivery_otp.migration') IS NOT NULL").decode(Bool.self)
-            where !exists {
-                return 0
-            }
-            for try await version in try await client.query("SELECT COALESCE(MAX(version), 0)::bigint FROM delivery_otp.migration")
-                .decode(Int.self)
-            {
-                return version
-            }
-            return 0
+        try await call("read the schema version", deadline: checkDeadline) {
+            let exists = try await self.rows("SELECT to_regclass('delivery_otp.migration') IS NOT NULL").first?.decode(Bool.self)
+            guard exists == true else { return 0 }
+            return try await self.rows("SELECT COALESCE(MAX(version), 0)::bigint FROM delivery_otp.migration").first?.decode(Int.self) ?? 0
         }
     }
 
@@ -207,38 +215,29 @@ public final class PostgresServiceStore: ServiceStore {
         do { return try await migrated() } catch { throw PostgresStoreError(error, location: location) }
     }
 
+    /// Startup parameters of a migration's own connection: waiting for another replica's migration
+    /// may take longer than a request's statement, and a busy machine may pause between the
+    /// transaction's statements for longer than the 5 s after which the server ends an idle
+    /// transaction of the service's.
+    private static let migrationParameters = [
+        ("application_name", "delivery-otp migrate"), ("synchronous_commit", "on"), ("statement_timeout", "60s"),
+        ("lock_timeout", "60s"), ("idle_in_transaction_session_timeout", "60s"),
+    ]
+
     private func migrated() async throws(AttemptStoreError) -> (from: Int, to: Int) {
         let known = PostgresSchema.version
-        let logger = self.logger
-        let found = try await call("migrate", deadline: migrationDeadline) { client in
-            try await client.withTransaction(logger: logger) { connection -> Int in
-                // Waiting for another replica's migration may take longer than a request's statement, and
-                // a busy machine may pause between this transaction's statements for longer than the
-                // 5 s after which the server ends an idle transaction of the service's.
-                try await connection.run("SET LOCAL statement_timeout = '60s'", logger: logger)
-                try await connection.run("SET LOCAL lock_timeout = '60s'", logger: logger)
-                try await connection.run("SET LOCAL idle_in_transaction_session_timeout = '60s'", logger: logger)
-                try await connection.run("SELECT pg_advisory_xact_lock(\(PostgresSchema.advisoryLock))", logger: logger)
-                try await connection.run("CREATE SCHEMA IF NOT EXISTS delivery_otp", logger: logger)
-                try await connection.run(
-                    """
-                    CREATE TABLE IF NOT EXISTS delivery_otp.migration (
-                        version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
-                    """, logger: logger)
-                var found = 0
-                for try await version in try await connection.query(
-                    "SELECT COALESCE(MAX(version), 0)::bigint FROM delivery_otp.migration", logger: logger
-                ).decode(Int.self) {
-                    found = version
-                }
-                guard found < known else { return found }
-                for version in (found + 1)...known {
-                    for statement in PostgresSchema.statements(of: PostgresSchema.migrations[version - 1]) {
-                        try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
-                    }
-                    try await connection.run("INSERT INTO delivery_otp.migration (version) VALUES (\(version))", logger: logger)
-                }
+        let settings = try Self.connectionConfiguration(location, password: password, parameters: Self.migrationParameters)
+        let guarded = self.guarded
+        let found = try await call("migrate", deadline: migrationDeadline) {
+            // A connection of its own, outside the pool: its session lasts one transaction.
+            let connection = try await PostgresConnection.connect(configuration: settings, id: 0, logger: Self.quiet)
+            do {
+                let found = try await Self.applyMigrations(on: connection, guarded: guarded)
+                try await connection.close()
                 return found
+            } catch {
+                try? await connection.close()
+                throw error
             }
         }
         guard found <= known else {
@@ -253,26 +252,60 @@ public final class PostgresServiceStore: ServiceStore {
         return (found, max(found, known))
     }
 
+    /// Applies the migrations the database lacks in one transaction on `connection`, under an
+    /// advisory lock that other replicas wait on; returns the version found before.
+    private static func applyMigrations(on connection: PostgresConnection, guarded: ClosedConnectionGuard) async throws -> Int {
+        let logger = quiet
+        func run(_ query: PostgresQuery) async throws -> [PostgresRow] { try await guarded.rows(query, on: connection, logger: logger) }
+        _ = try await run("BEGIN")
+        do {
+            _ = try await run("SELECT pg_advisory_xact_lock(\(PostgresSchema.advisoryLock))")
+            _ = try await run("CREATE SCHEMA IF NOT EXISTS delivery_otp")
+            _ = try await run(
+                """
+                CREATE TABLE IF NOT EXISTS delivery_otp.migration (
+                    version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
+                """)
+            let found = try await run("SELECT COALESCE(MAX(version), 0)::bigint FROM delivery_otp.migration").first?.decode(Int.self) ?? 0
+            if found < PostgresSchema.version {
+                for version in (found + 1)...PostgresSchema.version {
+                    for statement in PostgresSchema.statements(of: PostgresSchema.migrations[version - 1]) {
+                        _ = try await run(PostgresQuery(unsafeSQL: statement))
+                    }
+                    _ = try await run("INSERT INTO delivery_otp.migration (version) VALUES (\(version))")
+                }
+            }
+            _ = try await run("COMMIT")
+            return found
+        } catch {
+            // A closed connection has rolled back on the server already.
+            if !connection.isClosed { _ = try? await run("ROLLBACK") }
+            throw error
+        }
+    }
+
     // MARK: ServiceStore
 
     public func begin(_ attempt: OnlineAttempt) async throws(AttemptStoreError) -> AttemptAdmission {
         let scope = attempt.scope.rawValue, shipment = attempt.shipment.rawValue, day = attempt.date.description
         let limit = attempt.limit, caller = attempt.caller.rawValue, time = attempt.time.secondsSinceEpoch
         let tolerance = AttemptClock.tolerance
-        let logger = self.logger
-        let row = try await call("count the attempt", deadline: attemptDeadline) { client in
+        let logger = self.logger, guarded = self.guarded, client = self.client
+        let row = try await call("count the attempt", deadline: attemptDeadline) {
             try await client.withConnection { connection in
                 // The deadline passed while this waited for a connection: the caller has answered
                 // 503, so count nothing.
                 try Task.checkCancellation()
-                var result: (String, Int64?, Int64?, Int64?)?
-                // admit_attempt commits inside the call, so its answer arrives only once the attempt is durable.
-                let statement = PostgresStatements.Admit(
-                    scope: scope, shipment: shipment, date: day, limit: limit, caller: caller, time: time, tolerance: tolerance)
-                for try await row in try await connection.execute(statement, logger: logger) {
-                    result = row
+                return try await guarded.run(on: connection) { connection in
+                    var result: (String, Int64?, Int64?, Int64?)?
+                    // admit_attempt commits inside the call, so its answer arrives only once the attempt is durable.
+                    let statement = PostgresStatements.Admit(
+                        scope: scope, shipment: shipment, date: day, limit: limit, caller: caller, time: time, tolerance: tolerance)
+                    for try await row in try await connection.execute(statement, logger: logger) {
+                        result = row
+                    }
+                    return result
                 }
-                return result
             }
         }
         switch row {
@@ -302,12 +335,15 @@ public final class PostgresServiceStore: ServiceStore {
     public func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp, waitForDurability: Bool) async throws(AttemptStoreError)
     {
         let id = ticket.id, seconds = time.secondsSinceEpoch
-        let logger = self.logger
-        try await call("store the verdict", deadline: attemptDeadline) { client in
+        let logger = self.logger, guarded = self.guarded, client = self.client
+        try await call("store the verdict", deadline: attemptDeadline) {
             try await client.withConnection { connection in
-                // Committed inside the call: flushed before it returns when waitForDurability, else not waited for.
-                _ = try await connection.execute(
-                    PostgresStatements.Settle(ticket: id, accepted: accepted, time: seconds, durable: waitForDurability), logger: logger)
+                try await guarded.run(on: connection) { connection in
+                    // Committed inside the call: flushed before it returns when waitForDurability, else not waited for.
+                    for try await _ in try await connection.execute(
+                        PostgresStatements.Settle(ticket: id, accepted: accepted, time: seconds, durable: waitForDurability), logger: logger
+                    ) {}
+                }
             }
         }
     }
@@ -330,43 +366,40 @@ public final class PostgresServiceStore: ServiceStore {
         }
         guard !rows.isEmpty else { return 0 }
         let json = "[" + rows.joined(separator: ",") + "]", device = uploader.rawValue
-        let logger = self.logger
-        return try await call("store the upload", deadline: bulkDeadline) { client in
-            try await client.withTransaction(logger: logger) { connection in
-                var added = 0
-                for try await count in try await connection.query(
-                    """
-                    WITH r AS (
-                        SELECT * FROM jsonb_to_recordset(\(json)::jsonb) AS r(ord integer, line text, time bigint, shipment text,
-                            delivery_date text, scope text, outcome text, attempt integer, device_id text)),
-                    new AS (
-                        INSERT INTO delivery_otp.upload (uploader, line) SELECT \(device), line FROM r
-                        ON CONFLICT DO NOTHING RETURNING line),
-                    added AS (
-                        INSERT INTO delivery_otp.attempt (time, shipment, delivery_date, scope, outcome, attempt, device_id, source)
-                        SELECT r.time, r.shipment, r.delivery_date, r.scope, r.outcome, r.attempt, r.device_id, 'upload'
-                        FROM r JOIN new ON new.line = r.line ORDER BY r.ord
-                        RETURNING 1)
-                    SELECT COUNT(*)::bigint FROM added
-                    """, logger: logger
-                ).decode(Int.self) {
-                    added = count
-                }
-                return added
-            }
+        // One statement, so one transaction without a BEGIN: no session is ever left idle inside a
+        // transaction, which the server would end (and postgres-nio would not notice).
+        return try await call("store the upload", deadline: bulkDeadline) {
+            try await self.rows(
+                """
+                WITH r AS (
+                    SELECT * FROM jsonb_to_recordset(\(json)::jsonb) AS r(ord integer, line text, time bigint, shipment text,
+                        delivery_date text, scope text, outcome text, attempt integer, device_id text)),
+                new AS (
+                    INSERT INTO delivery_otp.upload (uploader, line) SELECT \(device), line FROM r
+                    ON CONFLICT DO NOTHING RETURNING line),
+                added AS (
+                    INSERT INTO delivery_otp.attempt (time, shipment, delivery_date, scope, outcome, attempt, device_id, source)
+                    SELECT r.time, r.shipment, r.delivery_date, r.scope, r.outcome, r.attempt, r.device_id, 'upload'
+                    FROM r JOIN new ON new.line = r.line ORDER BY r.ord
+                    RETURNING 1)
+                SELECT COUNT(*)::bigint FROM added
+                """
+            ).first?.decode(Int.self) ?? 0
         }
     }
 
     public func records(since: Timestamp?, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptRecord] {
         let from = since?.secondsSinceEpoch ?? Int64.min, scopeName = scope?.rawValue ?? "", everyScope = scope == nil
-        return try await call("read the attempt log", deadline: bulkDeadline) { client in
+        return try await call("read the attempt log", deadline: bulkDeadline) {
             var records: [AttemptRecord] = []
-            for try await (time, shipment, day, scopeText, outcome, number, device) in try await client.query(
+            for row in try await self.rows(
                 """
                 SELECT time, shipment, delivery_date, scope, outcome, attempt::bigint, device_id FROM delivery_otp.attempt
                 WHERE time >= \(from) AND (\(everyScope) OR scope = \(scopeName)) ORDER BY time, id LIMIT \(limit)
-                """
-            ).decode((Int64, String, String, String, String, Int?, String?).self) {
+                """)
+            {
+                let (time, shipment, day, scopeText, outcome, number, device) = try row.decode(
+                    (Int64, String, String, String, String, Int?, String?).self)
                 guard let shipment = try? ShipmentID(shipment), let date = try? DeliveryDate(day), let scope = try? Scope(scopeText),
                     let outcome = AttemptRecord.Outcome(rawValue: outcome)
                 else { continue }
@@ -381,13 +414,9 @@ public final class PostgresServiceStore: ServiceStore {
 
     public func isWritable() async -> Bool {
         do {
-            return try await call("check readiness", deadline: .seconds(2)) { client in
-                for try await writable in try await client.query(
-                    "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'"
-                ).decode(Bool.self) {
-                    return writable
-                }
-                return false
+            return try await call("check readiness", deadline: .seconds(2)) {
+                try await self.rows("SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'").first?
+                    .decode(Bool.self) ?? false
             }
         } catch {
             return false
@@ -405,10 +434,9 @@ public final class PostgresServiceStore: ServiceStore {
     /// ``AttemptStoreError`` that names the database (never the password); a call that misses its
     /// deadline may still complete in the database, which for an attempt means counted, never lost.
     private func call<T: Sendable>(
-        _ what: String, deadline: Duration, _ body: @escaping @Sendable (PostgresClient) async throws -> T
+        _ what: String, deadline: Duration, _ body: @escaping @Sendable () async throws -> T
     ) async throws(AttemptStoreError) -> T {
-        let client = self.client
-        let outcome = await Deadline.race(deadline) { try await body(client) }
+        let outcome = await Deadline.race(deadline) { try await body() }
         switch outcome {
         case .finished(let value):
             noteReachable(true, reason: nil)
@@ -464,14 +492,16 @@ public final class PostgresServiceStore: ServiceStore {
             return describe(inner)
         }
         if let error = error as? AttemptStoreError { return (error.description, error.kind) }
+        if let error = error as? ClosedConnectionGuard.Closed { return (error.description, .io) }
         return (String(describing: type(of: error)), .io)
     }
 }
 
-extension PostgresConnection {
-    /// Runs a statement and reads its whole answer, so that its error (a timeout, a deadlock) is
-    /// thrown here, not lost with an unread answer to surface later as "transaction is aborted".
-    fileprivate func run(_ query: PostgresQuery, logger: Logger) async throws {
-        for try await _ in try await self.query(query, logger: logger) {}
+extension PostgresServiceStore {
+    /// Runs `query` on a connection of the pool and reads its whole answer (so that its error is
+    /// thrown here), failing rather than waiting forever if the connection closes first.
+    fileprivate func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        let guarded = self.guarded, logger = self.logger
+        return try await client.withConnection { connection in try await guarded.rows(query, on: connection, logger: logger) }
     }
 }

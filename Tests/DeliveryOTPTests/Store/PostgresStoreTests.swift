@@ -143,12 +143,68 @@ struct PostgresStoreTests {
     }
 
     @Test(
+        "reports a migration whose session the server ended, at once and with the server's reason, rather than waiting out its deadline",
+        .timeLimit(.minutes(2)))
+    func migrationSessionEnded() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        // Holds the migration lock, so the store's migration waits on it where it can be found and ended.
+        let holder = try await TestPostgres.connect(location)
+        defer { Task { try? await holder.close() } }
+        _ = try await holder.query("SELECT pg_advisory_lock(\(PostgresSchema.advisoryLock))", logger: logger).collect()
+        let started = ContinuousClock.now
+        let opening = Task { try await PostgresServiceStore.open(location, password: TestPostgres.password, logger: logger) }
+        var ended = false
+        for _ in 0..<200 where !ended {
+            try await Task.sleep(for: .milliseconds(100))
+            let rows = try await holder.query(
+                """
+                SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE datname = \(location.database) AND query LIKE '%pg_advisory_xact_lock%' AND wait_event_type = 'Lock'
+                """, logger: logger
+            ).collect()
+            ended = !rows.isEmpty
+        }
+        #expect(ended, "the migration never waited on the lock")
+        await #expect {
+            _ = try await opening.value
+        } throws: { error in
+            "\(error)".contains("57P01") && !"\(error)".contains("no answer")
+        }
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
+    @Test("fails a query on a connection the server has ended, where postgres-nio alone would wait forever", .timeLimit(.minutes(1)))
+    func guardedQueryOnEndedConnection() async throws {
+        let base = try PostgresLocation(TestPostgres.url!)
+        let connection = try await TestPostgres.connect(base)
+        let pid = try await connection.query("SELECT pg_backend_pid()", logger: logger).collect().first!.decode(Int32.self)
+        let admin = try await TestPostgres.connect(base)
+        _ = try await admin.query("SELECT pg_terminate_backend(\(pid))", logger: logger).collect()
+        try await admin.close()
+        for _ in 0..<100 where !connection.isClosed { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(connection.isClosed)
+        let guarded = ClosedConnectionGuard()
+        await #expect(throws: ClosedConnectionGuard.Closed.self) {
+            _ = try await guarded.rows("SELECT 1", on: connection, logger: logger)
+        }
+        // The reason for the guard, checked so that it stays true: unguarded, the same query is never
+        // answered (its task is left behind, waiting).
+        let quiet = logger
+        let unguarded = await Deadline.race(.seconds(3)) { try await connection.query("SELECT 1", logger: quiet).collect().count }
+        guard case .timedOut = unguarded else {
+            Issue.record("postgres-nio answered a query on a closed connection (\(unguarded)): the guard may no longer be needed")
+            return
+        }
+    }
+
+    @Test(
         "answers errors, rather than hanging, while the database is down, and works again when it returns, without reopening",
         .timeLimit(.minutes(3)))
     func outageAndRecovery() async throws {
         let server = try await PrivatePostgres.start()
         // Migrated first without a hurry; the store under test keeps the service's 3 s deadline.
-        await try PostgresServiceStore.open(server.location, password: server.password, attemptDeadline: Self.patient, logger: logger)
+        try await PostgresServiceStore.open(server.location, password: server.password, attemptDeadline: Self.patient, logger: logger)
             .close()
         let store = try await PostgresServiceStore.open(server.location, password: server.password, logger: logger)
         #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)

@@ -36,6 +36,15 @@ enum TestPostgres {
         }
     }
 
+    /// A connection of its own, as the test role, to `location`; the caller closes it.
+    static func connect(_ location: PostgresLocation) async throws -> PostgresConnection {
+        try await PostgresConnection.connect(
+            configuration: .init(
+                host: location.host, port: location.port, username: location.user, password: password, database: location.database,
+                tls: .disable),
+            id: 1, logger: Logger(label: "test-postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
     /// Runs `body` with a client connected as the test role to `location`.
     static func admin(_ location: PostgresLocation, _ body: @Sendable (PostgresClient) async throws -> Void) async throws {
         let client = PostgresClient(
