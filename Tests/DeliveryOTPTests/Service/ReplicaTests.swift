@@ -36,7 +36,11 @@ struct ReplicaTests {
 
         /// The central attempt log, through `server`, as (shipment, outcome) pairs.
         func log(_ server: LiveServer) async throws -> [(String, String)] {
-            let reply = try await server.request("GET", "/v1/attempts?limit=100000", token: files.tokens["audit"])
+            let reply: LiveServer.Reply
+            do { reply = try await server.request("GET", "/v1/attempts?limit=100000", token: files.tokens["audit"]) } catch {
+                // The server's own last words say why it did not answer.
+                throw TestPostgresError("\(error); the end of the server's log: \(server.log.suffix(3000))")
+            }
             return reply.text.split(separator: "\n").compactMap { line in
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                     let shipment = object["shipmentId"] as? String, let outcome = object["outcome"] as? String
