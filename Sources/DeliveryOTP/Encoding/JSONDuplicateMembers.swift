@@ -110,8 +110,18 @@ package enum JSONDuplicateMembers {
             index += word.utf8CodeUnitCount
         }
 
-        /// A number as RFC 8259 §6 spells it: `-`? (`0` | [1-9][0-9]*) (`.` [0-9]+)? ([eE] [+-]? [0-9]+)?
+        /// A number as RFC 8259 §6 spells it: `-`? (`0` | [1-9][0-9]*) (`.` [0-9]+)? ([eE] [+-]? [0-9]+)?,
+        /// within a Double's range. §6 lets a reader limit the range; every decoder behind this
+        /// gate is Foundation's, which refuses a number that would be infinite (`1e400`), so the
+        /// gate refuses it too rather than let through what no decoder reads.
         mutating func number() throws(Malformed) {
+            let start = index
+            try spelling()
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            guard let value = Double(text), value.isFinite else { throw Malformed() }
+        }
+
+        private mutating func spelling() throws(Malformed) {
             func digits() -> Int {
                 let start = index
                 while let byte = peek, byte >= 0x30 && byte <= 0x39 { index += 1 }

@@ -87,4 +87,20 @@ struct FuzzFindingTests {
         let finding = Array(text.utf8).withUnsafeBytes { JSONDuplicateMembers.check($0) }
         #expect(finding == (readable ? nil : .unreadable), "\(text)")
     }
+
+    @Test(
+        "the JSON gate refuses a number beyond a Double's range, which Foundation would not read, and lets the rest through as Foundation does",
+        arguments: [
+            (#"{"sts":44444444e4444444}"#, false),  // the fuzzer's input
+            (#"{"a":1e309}"#, false), (#"{"a":-1e309}"#, false), (#"{"a":1\#(String(repeating: "0", count: 400))}"#, false),
+            (#"{"a":1.7976931348623157e308}"#, true), (#"{"a":1e-400}"#, true), (#"{"a":-0.0e-99999}"#, true),
+            (#"{"a":123456789012345678901234567890}"#, true),
+        ])
+    func gateRefusesNumbersOutOfRange(_ text: String, _ readable: Bool) {
+        let finding = Array(text.utf8).withUnsafeBytes { JSONDuplicateMembers.check($0) }
+        #expect(finding == (readable ? nil : .unreadable), "\(text)")
+        // The property the fuzzer checks: what the gate lets through, Foundation reads as an object.
+        let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8))
+        #expect((parsed is [String: Any]) == readable, "Foundation and the gate disagree on \(text)")
+    }
 }
