@@ -5,17 +5,19 @@ import Synchronization
 /// wait forever.
 ///
 /// postgres-nio 1.33 writes a query to its channel without a promise for the write: a query
-/// written to a connection that has already closed (the server restarted, ended the session with
-/// `pg_terminate_backend` or an idle-in-transaction timeout, or the network dropped it) is
-/// discarded, and its answer never comes. The caller would hang, and the pool's lease on the
-/// connection would never be returned. `withTransaction` does this itself: its `ROLLBACK` after a
-/// failed statement goes to the connection that failed.
+/// written to a connection that has already closed (the server restarted, or ended the session
+/// with `pg_terminate_backend` or an idle-in-transaction timeout) is discarded, and its answer
+/// never comes. The caller would hang, and the pool's lease on the connection would never be
+/// returned. `withTransaction` does this itself: its `ROLLBACK` after a failed statement goes to
+/// the connection that failed. (A network that drops packets without closing the connection is
+/// noticed only when TCP gives up; the store's deadlines answer the callers meanwhile.)
 ///
 /// Here each connection gets one watcher, registered once on its `closeFuture`, that fails every
 /// query still waiting on it shortly after it closes; a query started on a closed connection fails
-/// at once.
-/// The cost per query is two lock acquisitions and a task, not a callback per query (which would
-/// pile up on a pooled connection that lives for days).
+/// at once. The cost per query is two lock acquisitions and a task, not a callback per query
+/// (which would pile up on a pooled connection that lives for days). A query overtaken by the
+/// close leaves its task behind, waiting, with the closed connection: one per query in flight at
+/// a close.
 package final class ClosedConnectionGuard: Sendable {
     /// The error a query gets when its connection closed before it was answered: its effect on the
     /// database is unknown (for an attempt: counted or not, never half-counted).
@@ -25,6 +27,11 @@ package final class ClosedConnectionGuard: Sendable {
 
     /// The waiting queries of one connection.
     private final class Watch: Sendable {
+        /// Which connection this watches: nil once it is freed, so that a new connection at the
+        /// same address is never taken for it.
+        weak let connection: PostgresConnection?
+        init(_ connection: PostgresConnection) { self.connection = connection }
+
         private struct State {
             var closed = false
             var nextToken: UInt64 = 0
@@ -68,24 +75,30 @@ package final class ClosedConnectionGuard: Sendable {
 
     /// Runs `operation` on `connection`: its result, or ``Closed`` as soon as the connection closes,
     /// whichever comes first. An operation overtaken by the close is left to end (or not) on its own.
+    /// Cancelling the caller cancels the operation (which postgres-nio honours until the query is sent).
     package func run<T: Sendable>(
         on connection: PostgresConnection, _ operation: @escaping @Sendable (PostgresConnection) async throws -> T
     )
         async throws -> T
     {
         let watch = self.watch(connection)
-        let answer = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
-            guard let token = watch.add(continuation) else {
-                continuation.resume(throwing: Closed())
-                return
+        let work = Mutex<Task<Void, Never>?>(nil)
+        let answer = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
+                guard let token = watch.add(continuation) else {
+                    continuation.resume(throwing: Closed())
+                    return
+                }
+                let task = Task {
+                    let result: Result<any Sendable, any Error>
+                    do { result = .success(try await operation(connection)) } catch { result = .failure(error) }
+                    watch.remove(token)?.resume(with: result)
+                }
+                work.withLock { $0 = task }
             }
-            Task {
-                let result: Result<any Sendable, any Error>
-                do { result = .success(try await operation(connection)) } catch { result = .failure(error) }
-                watch.remove(token)?.resume(with: result)
-            }
+        } onCancel: {
+            work.withLock { $0 }?.cancel()
         }
-        // swift-format-ignore: NeverForceUnwrap
         return answer as! T
     }
 
@@ -102,17 +115,18 @@ package final class ClosedConnectionGuard: Sendable {
     private func watch(_ connection: PostgresConnection) -> Watch {
         let key = ObjectIdentifier(connection)
         let (watch, isNew) = watches.withLock { watches in
-            if let watch = watches[key] { return (watch, false) }
-            let watch = Watch()
+            // An entry for a freed connection whose address came back is stale: replaced.
+            if let watch = watches[key], watch.connection === connection { return (watch, false) }
+            let watch = Watch(connection)
             watches[key] = watch
             return (watch, true)
         }
         if isNew {
-            // Fires at once when the connection has closed already. The entry goes before the
-            // connection can be freed (postgres-nio closes a connection before releasing it), so
-            // its identifier is never reused while the entry is there.
+            // Fires at once when the connection has closed already.
             connection.closeFuture.whenComplete { [weak self] _ in
-                self?.watches.withLock { _ = $0.removeValue(forKey: key) }
+                self?.watches.withLock { watches in
+                    if watches[key] === watch { watches.removeValue(forKey: key) }
+                }
                 watch.close()
             }
         }

@@ -136,6 +136,10 @@ public final class PostgresServiceStore: ServiceStore {
         configuration.options.connectTimeout = .seconds(3)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.additionalStartupParameters = sessionParameters
+        // The pool's keep-alive query would run outside the guard against closed connections, and
+        // could hold `run()` (and so `close()`) forever; every call has a deadline instead, and
+        // idle connections are retired after a minute.
+        configuration.options.keepAliveBehavior = nil
         return configuration
     }
 
@@ -253,35 +257,30 @@ public final class PostgresServiceStore: ServiceStore {
     }
 
     /// Applies the migrations the database lacks in one transaction on `connection`, under an
-    /// advisory lock that other replicas wait on; returns the version found before.
+    /// advisory lock that other replicas wait on; returns the version found before. On an error
+    /// the caller closes the connection, which ends the transaction on the server (rolled back).
     private static func applyMigrations(on connection: PostgresConnection, guarded: ClosedConnectionGuard) async throws -> Int {
         let logger = quiet
         func run(_ query: PostgresQuery) async throws -> [PostgresRow] { try await guarded.rows(query, on: connection, logger: logger) }
         _ = try await run("BEGIN")
-        do {
-            _ = try await run("SELECT pg_advisory_xact_lock(\(PostgresSchema.advisoryLock))")
-            _ = try await run("CREATE SCHEMA IF NOT EXISTS delivery_otp")
-            _ = try await run(
-                """
-                CREATE TABLE IF NOT EXISTS delivery_otp.migration (
-                    version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
-                """)
-            let found = try await run("SELECT COALESCE(MAX(version), 0)::bigint FROM delivery_otp.migration").first?.decode(Int.self) ?? 0
-            if found < PostgresSchema.version {
-                for version in (found + 1)...PostgresSchema.version {
-                    for statement in PostgresSchema.statements(of: PostgresSchema.migrations[version - 1]) {
-                        _ = try await run(PostgresQuery(unsafeSQL: statement))
-                    }
-                    _ = try await run("INSERT INTO delivery_otp.migration (version) VALUES (\(version))")
+        _ = try await run("SELECT pg_advisory_xact_lock(\(PostgresSchema.advisoryLock))")
+        _ = try await run("CREATE SCHEMA IF NOT EXISTS delivery_otp")
+        _ = try await run(
+            """
+            CREATE TABLE IF NOT EXISTS delivery_otp.migration (
+                version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
+            """)
+        let found = try await run("SELECT COALESCE(MAX(version), 0)::bigint FROM delivery_otp.migration").first?.decode(Int.self) ?? 0
+        if found < PostgresSchema.version {
+            for version in (found + 1)...PostgresSchema.version {
+                for statement in PostgresSchema.statements(of: PostgresSchema.migrations[version - 1]) {
+                    _ = try await run(PostgresQuery(unsafeSQL: statement))
                 }
+                _ = try await run("INSERT INTO delivery_otp.migration (version) VALUES (\(version))")
             }
-            _ = try await run("COMMIT")
-            return found
-        } catch {
-            // A closed connection has rolled back on the server already.
-            if !connection.isClosed { _ = try? await run("ROLLBACK") }
-            throw error
         }
+        _ = try await run("COMMIT")
+        return found
     }
 
     // MARK: ServiceStore
@@ -293,10 +292,10 @@ public final class PostgresServiceStore: ServiceStore {
         let logger = self.logger, guarded = self.guarded, client = self.client
         let row = try await call("count the attempt", deadline: attemptDeadline) {
             try await client.withConnection { connection in
-                // The deadline passed while this waited for a connection: the caller has answered
-                // 503, so count nothing.
-                try Task.checkCancellation()
                 return try await guarded.run(on: connection) { connection in
+                    // The deadline passed while this waited for a connection: the caller has
+                    // answered 503, so count nothing.
+                    try Task.checkCancellation()
                     var result: (String, Int64?, Int64?, Int64?)?
                     // admit_attempt commits inside the call, so its answer arrives only once the attempt is durable.
                     let statement = PostgresStatements.Admit(
@@ -423,9 +422,11 @@ public final class PostgresServiceStore: ServiceStore {
         }
     }
 
+    /// Closes the pool's connections; waits at most 5 s for them.
     public func close() async {
         runner.cancel()
-        await runner.value
+        let runner = self.runner
+        _ = await Deadline.race(.seconds(5)) { await runner.value }
     }
 
     // MARK: Calls

@@ -198,6 +198,24 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("passes a caller's cancellation on to the guarded query, so a request past its deadline counts nothing", .timeLimit(.minutes(1)))
+    func guardedQueryCancelled() async throws {
+        let connection = try await TestPostgres.connect(try PostgresLocation(TestPostgres.url!))
+        let guarded = ClosedConnectionGuard()
+        let started = ContinuousClock.now
+        let call = Task {
+            try await guarded.run(on: connection) { _ in
+                try await Task.sleep(for: .seconds(30))
+                return "not cancelled"
+            }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        call.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await call.value }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        try await connection.close()
+    }
+
     @Test(
         "answers errors, rather than hanging, while the database is down, and works again when it returns, without reopening",
         .timeLimit(.minutes(3)))
