@@ -16,7 +16,7 @@ public final class InMemoryAttemptStore: AttemptStore {
         var latest: Timestamp?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// An empty store.
     public init() {}

@@ -16,7 +16,7 @@ import Synchronization
 /// async-signal-safe. Registering and unregistering take a lock.
 package enum PendingFiles {
     static let capacity = 16
-    private static let lock = Mutex(())
+    private static let lock = Locked(())
     /// `capacity` slots, each nil or a `strdup`ed path.
     nonisolated(unsafe) private static let table: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
         let table = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)

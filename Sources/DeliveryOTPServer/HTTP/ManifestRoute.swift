@@ -1,4 +1,5 @@
 @_spi(Tools) import DeliveryOTP
+import DeliveryOTP
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -175,7 +176,7 @@ final class ManifestFiles: Sendable {
 
 /// At most two manifests are issued at once (each takes two threads and its size in disk); a third is 503.
 final class ManifestSlots: Sendable {
-    private let busy = Mutex(0)
+    private let busy = Locked(0)
     static let shared = ManifestSlots()
     static let maximum = 2
 

@@ -1,3 +1,4 @@
+import DeliveryOTP
 import Foundation
 import Synchronization
 
@@ -5,7 +6,7 @@ import Synchronization
 final class RateLimiter: Sendable {
     let rate: Double
     let burst: Double
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private let buckets = Locked<[String: Bucket]>([:])
     private let now: @Sendable () -> Double
 
     private struct Bucket {

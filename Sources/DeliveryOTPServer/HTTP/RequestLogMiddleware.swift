@@ -1,3 +1,4 @@
+import DeliveryOTP
 import Foundation
 import Hummingbird
 import Logging
@@ -6,7 +7,7 @@ import Synchronization
 /// Which token a request used, written by the authenticator and read by the log line: the
 /// context an inner middleware changes is a copy, so the name travels in this shared box.
 final class RequestCaller: Sendable {
-    private let name = Mutex<String?>(nil)
+    private let name = Locked<String?>(nil)
     var value: String? {
         get { name.withLock { $0 } }
         set { name.withLock { $0 = newValue } }

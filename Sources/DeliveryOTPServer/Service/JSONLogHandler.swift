@@ -10,7 +10,7 @@ import Synchronization
 /// token names and error kinds, never a token, a code, a shipment ID or a key.
 public struct JSONLogHandler: LogHandler {
     /// Lines are written whole, one writer at a time.
-    private static let output = Mutex<Int32>(2)
+    private static let output = Locked<Int32>(2)
 
     /// The logger's label.
     public let label: String

@@ -1,3 +1,4 @@
+import DeliveryOTP
 import Prometheus
 import Synchronization
 
@@ -31,7 +32,7 @@ public final class ServiceMetrics: Sendable {
         let route: String, method: String, status: Int
     }
     /// The request metrics already registered, so a request costs one dictionary lookup, not a registration.
-    private let requestMetrics = Mutex<[RequestKey: (Counter, DurationHistogram)]>([:])
+    private let requestMetrics = Locked<[RequestKey: (Counter, DurationHistogram)]>([:])
 
     /// Counts a request and records its latency.
     func request(route: String, method: String, status: Int, duration: Duration) {

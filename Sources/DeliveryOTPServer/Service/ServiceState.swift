@@ -8,10 +8,10 @@ import Synchronization
 public final class ServiceState: Sendable {
     /// The configuration it was made with.
     public let configuration: ServiceConfiguration
-    private let keys: Mutex<KeySnapshot>
-    private let tokenTable: Mutex<TokenTable>
-    private let scopeZones: Mutex<ScopeZones>
-    private let stamps: Mutex<[String: FileVersion]>
+    private let keys: Locked<KeySnapshot>
+    private let tokenTable: Locked<TokenTable>
+    private let scopeZones: Locked<ScopeZones>
+    private let stamps: Locked<[String: FileVersion]>
     let metrics: ServiceMetrics
     private let logger: Logger
 
@@ -20,7 +20,7 @@ public final class ServiceState: Sendable {
         let keyring: Keyring
         var isExample: Bool { keyring.isExample }
         /// Day keys by (scope, date), derived once each; bounded, cleared when full.
-        private let cache = Mutex<[CodeIssuer.Slot: (CodeGenerator, KeyID)]>([:])
+        private let cache = Locked<[CodeIssuer.Slot: (CodeGenerator, KeyID)]>([:])
         static let cacheLimit = 4096
 
         init(keyring: Keyring) {
@@ -46,10 +46,10 @@ public final class ServiceState: Sendable {
         self.metrics = metrics
         self.logger = logger
         let keyring = try Self.loadKeyring(configuration)
-        keys = Mutex(KeySnapshot(keyring: keyring))
-        tokenTable = Mutex(try Self.loadTokens(configuration, keyringIsExample: keyring.isExample))
-        scopeZones = Mutex(try Self.loadScopes(configuration))
-        stamps = Mutex(Self.currentStamps(configuration))
+        keys = Locked(KeySnapshot(keyring: keyring))
+        tokenTable = Locked(try Self.loadTokens(configuration, keyringIsExample: keyring.isExample))
+        scopeZones = Locked(try Self.loadScopes(configuration))
+        stamps = Locked(Self.currentStamps(configuration))
         refreshKeyInUse()
     }
 
@@ -81,7 +81,7 @@ public final class ServiceState: Sendable {
         let date: DeliveryDate
     }
     /// `validUntil` texts already computed (a calendar computation each); bounded, cleared when full.
-    private let endOfDayCache = Mutex<[ZoneDate: String]>([:])
+    private let endOfDayCache = Locked<[ZoneDate: String]>([:])
 
     /// The last second of `date` in `zone`, as RFC 3339 with the zone's offset.
     func validUntil(_ date: DeliveryDate, in zone: DeliveryTimeZone) -> String {
@@ -108,7 +108,7 @@ public final class ServiceState: Sendable {
     var now: Timestamp { configuration.clock() }
 
     /// The id of the key that served today when the gauge was last set.
-    private let keyInUse = Mutex<String?>(nil)
+    private let keyInUse = Locked<String?>(nil)
 
     /// Sets the key-in-use gauge to the key that serves today (default zone): at start, after a
     /// reload, and before each `/metrics` answer, so a key that takes over at midnight shows at once.
@@ -164,7 +164,7 @@ public final class ServiceState: Sendable {
         reloadLock.withLock { _ in reloadLocked(force: force) }
     }
 
-    private let reloadLock = Mutex(())
+    private let reloadLock = Locked(())
 
     private func reloadLocked(force: Bool) -> Bool {
         let current = Self.currentStamps(configuration)

@@ -1,3 +1,4 @@
+import DeliveryOTP
 import PostgresNIO
 import Synchronization
 
@@ -37,7 +38,7 @@ package final class ClosedConnectionGuard: Sendable {
             var nextToken: UInt64 = 0
             var waiting: [UInt64: CheckedContinuation<any Sendable, any Error>] = [:]
         }
-        private let state = Mutex(State())
+        private let state = Locked(State())
 
         /// Registers a waiting query; nil when the connection has closed already.
         func add(_ continuation: CheckedContinuation<any Sendable, any Error>) -> UInt64? {
@@ -69,7 +70,7 @@ package final class ClosedConnectionGuard: Sendable {
         }
     }
 
-    private let watches = Mutex<[ObjectIdentifier: Watch]>([:])
+    private let watches = Locked<[ObjectIdentifier: Watch]>([:])
 
     package init() {}
 
@@ -82,7 +83,7 @@ package final class ClosedConnectionGuard: Sendable {
         async throws -> T
     {
         let watch = self.watch(connection)
-        let work = Mutex<Task<Void, Never>?>(nil)
+        let work = Locked<Task<Void, Never>?>(nil)
         let answer = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
                 guard let token = watch.add(continuation) else {
@@ -95,6 +96,8 @@ package final class ClosedConnectionGuard: Sendable {
                     watch.remove(token)?.resume(with: result)
                 }
                 work.withLock { $0 = task }
+                // A cancellation that came before the task was stored found nothing to cancel.
+                if Task.isCancelled { task.cancel() }
             }
         } onCancel: {
             work.withLock { $0 }?.cancel()

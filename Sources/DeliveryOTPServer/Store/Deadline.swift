@@ -1,3 +1,4 @@
+import DeliveryOTP
 import Synchronization
 
 /// Races an operation against a clock without waiting for the operation to give up.
@@ -16,8 +17,8 @@ package enum Deadline {
 
     /// Resumes the caller once, with the first outcome.
     private final class Waiter<T: Sendable>: Sendable {
-        let continuation: Mutex<CheckedContinuation<Outcome<T>, Never>?>
-        init(_ continuation: CheckedContinuation<Outcome<T>, Never>) { self.continuation = Mutex(continuation) }
+        let continuation: Locked<CheckedContinuation<Outcome<T>, Never>?>
+        init(_ continuation: CheckedContinuation<Outcome<T>, Never>) { self.continuation = Locked(continuation) }
         func settle(_ outcome: Outcome<T>) {
             continuation.withLock { pending in
                 pending?.resume(returning: outcome)

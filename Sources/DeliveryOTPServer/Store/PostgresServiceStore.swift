@@ -29,7 +29,7 @@ public final class PostgresServiceStore: ServiceStore {
     private let guarded = ClosedConnectionGuard()
     private let logger: Logger
     /// Whether the last call reached the database; a change is logged once, not on every request.
-    private let reachable = Mutex(true)
+    private let reachable = Locked(true)
 
     /// How long an attempt may wait for the database before the service answers 503.
     private let attemptDeadline: Duration

@@ -91,7 +91,7 @@ struct ReplicaTests {
         let (setup, location) = try await Self.freshSetup()
         defer { Task { await TestPostgres.drop(location) } }
         let victim = try setup.start(), survivor = try setup.start()
-        final class Counter: Sendable { let value = Mutex(0) }
+        final class Counter: Sendable { let value = Locked(0) }
         let received = Counter()
         // Per shipment, the rejections each client saw; the kill comes once 30 answers are in.
         let answers = await withTaskGroup(of: (String, String, Bool)?.self) { group in
@@ -135,7 +135,7 @@ struct ReplicaTests {
         let server = try setup.start()
         let today = setup.files.today
         #expect(await setup.verify(server, "OUTAGE00000001", "000001")?.json["outcome"] as? String == "rejected")
-        final class Flag: Sendable { let value = Mutex(false) }
+        final class Flag: Sendable { let value = Locked(false) }
         let stop = Flag()
         // A steady verify load across the outage; every answer is kept.
         let load = Task {

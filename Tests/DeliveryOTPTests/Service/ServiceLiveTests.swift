@@ -169,7 +169,8 @@ struct ServiceLiveTests {
             }
             return try await group.reduce(0, +)
         }
-        #expect(server.waitForExit() == 0)
+        let status = server.waitForExit()
+        #expect(status == 0, "the end of the server's log: \(server.log.suffix(6000))")
         let restarted = try setup.start()
         let log = try await restarted.request("GET", "/v1/attempts", token: setup.tokens["audit"])
         let stored = log.text.split(separator: "\n").filter { $0.contains("\"outcome\":\"rejected\"") }.count
@@ -182,7 +183,7 @@ struct ServiceLiveTests {
         let server = try setup.start()
         let courier = try #require(setup.tokens["courier"])
         // The kill comes once 20 answers are in, while the other requests are still on their way.
-        final class Counter: Sendable { let value = Mutex(0) }
+        final class Counter: Sendable { let value = Locked(0) }
         let received = Counter()
         let answered = try await withThrowingTaskGroup(of: Int.self) { group in
             group.addTask {

@@ -174,7 +174,7 @@ struct PostgresStoreTests {
         #expect(ContinuousClock.now - started < .seconds(30))
     }
 
-    @Test("fails a query on a connection the server has ended, where postgres-nio alone would wait forever", .timeLimit(.minutes(1)))
+    @Test("fails a query on a connection the server has ended, where postgres-nio alone would wait forever", .timeLimit(.minutes(3)))
     func guardedQueryOnEndedConnection() async throws {
         let base = try PostgresLocation(TestPostgres.url!)
         let connection = try await TestPostgres.connect(base)
@@ -198,21 +198,21 @@ struct PostgresStoreTests {
         }
     }
 
-    @Test("passes a caller's cancellation on to the guarded query, so a request past its deadline counts nothing", .timeLimit(.minutes(1)))
+    @Test("passes a caller's cancellation on to the guarded query, so a request past its deadline counts nothing", .timeLimit(.minutes(3)))
     func guardedQueryCancelled() async throws {
         let connection = try await TestPostgres.connect(try PostgresLocation(TestPostgres.url!))
         let guarded = ClosedConnectionGuard()
         let started = ContinuousClock.now
         let call = Task {
             try await guarded.run(on: connection) { _ in
-                try await Task.sleep(for: .seconds(30))
+                try await Task.sleep(for: .seconds(120))
                 return "not cancelled"
             }
         }
         try await Task.sleep(for: .milliseconds(100))
         call.cancel()
         await #expect(throws: CancellationError.self) { _ = try await call.value }
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(60))
         try await connection.close()
     }
 

@@ -1,3 +1,4 @@
+import DeliveryOTP
 import DeliveryOTPServer
 import Foundation
 import Logging
@@ -117,7 +118,7 @@ final class PrivatePostgres: @unchecked Sendable {
         try await run("stop")
         stopped.withLock { $0 = true }
     }
-    private let stopped = Mutex(false)
+    private let stopped = Locked(false)
 
     private func run(_ verb: String) async throws {
         let status = try await Self.script([verb, folder], output: nil)
