@@ -32,7 +32,7 @@ public func fuzzJSONRecord(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt 
     var outOfRange = false
     let foundation: [String: Any]?
     do {
-        foundation = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) as? [String: Any]
+        foundation = try JSONSerialization.jsonObject(with: escapingByteOrderMarks(bytes), options: [.fragmentsAllowed]) as? [String: Any]
     } catch {
         foundation = nil
         // RFC 8259 §6 lets a reader limit the range of numbers: Foundation refuses a document
@@ -92,6 +92,27 @@ public func fuzzJSONRecord(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt 
         }
     }
     return 0
+}
+
+/// The line as Foundation is given it: each U+FEFF after the first byte spelt as the escape
+/// `\ufeff`. JSONSerialization builds a string from pieces, each an NSString made from UTF-8, which
+/// drops a U+FEFF at its start as a byte-order mark: at the start of a string and after each escape.
+/// RFC 8259 §7 makes the character and its escape the same string, and Foundation keeps the escape;
+/// outside a string, where neither is allowed, both are refused. A mark that begins the line is kept
+/// as it is, since both readers skip it (§8.1).
+private func escapingByteOrderMarks(_ bytes: UnsafeRawBufferPointer) -> Data {
+    var text = Data(capacity: bytes.count)
+    var index = 0
+    while index < bytes.count {
+        if index > 0, index + 3 <= bytes.count, bytes[index] == 0xEF, bytes[index + 1] == 0xBB, bytes[index + 2] == 0xBF {
+            text.append(contentsOf: Array(#"\ufeff"#.utf8))
+            index += 3
+        } else {
+            text.append(bytes[index])
+            index += 1
+        }
+    }
+    return text
 }
 
 /// RFC 8259 §6 lets a reader limit a number's range; Foundation refuses what a Double cannot hold.

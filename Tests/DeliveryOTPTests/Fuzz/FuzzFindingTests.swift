@@ -103,4 +103,33 @@ struct FuzzFindingTests {
         let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8))
         #expect((parsed is [String: Any]) == readable, "Foundation and the gate disagree on \(text)")
     }
+
+    @Test("the JSON-lines reader keeps a U+FEFF that begins a string, as RFC 8259 and JSONDecoder do, and a scope with one is invalid")
+    func byteOrderMarkInAString() throws {
+        // The fuzzer's input (fuzz-json-record, CI's 60-second smoke run): JSONSerialization, the
+        // target's first oracle, drops the mark; the reader is right to keep it.
+        let line =
+            #"{"shipment_id":"TBA123456789000","delivere":"2024-01-17","scope":"\#u{FEFF}{DEPOT-12","order_value":149.90,"currency":"EUR"}"#
+        #expect(
+            JSONRecordTests.parse(line)
+                == .members(["shipment_id": "TBA123456789000", "scope": "\u{FEFF}{DEPOT-12", "order_value": "149.90", "currency": "EUR"]))
+        let decoded = try JSONDecoder().decode(
+            [String: String?].self, from: Data(line.replacingOccurrences(of: "149.90", with: "null").utf8))
+        #expect(decoded["scope"] == "\u{FEFF}{DEPOT-12")
+        // The fuzzer's second input: the mark after an escape, which JSONSerialization drops too.
+        let second = "\u{FEFF}{ \"scope\" : \"\\u00e9\u{FEFF}\", \"order_valoe\" : -0.5e-3 , \"x-\": true}"
+        #expect(JSONRecordTests.parse(second) == .members(["scope": "\u{E9}\u{FEFF}"]))
+        #expect(
+            (try JSONDecoder().decode([String: String].self, from: Data(#"{"scope":"\u00e9\#u{FEFF}"}"#.utf8)))["scope"] == "\u{E9}\u{FEFF}"
+        )
+        // What the target gives Foundation instead: the same string spelt with the escape, which
+        // JSONSerialization keeps.
+        let escaped = try JSONSerialization.jsonObject(with: Data(#"{"scope":"\u00e9\ufeff"}"#.utf8)) as? [String: Any]
+        #expect(escaped?["scope"] as? String == "\u{E9}\u{FEFF}")
+        // A name that begins with the mark is another member, not a duplicate of `scope`.
+        #expect(JSONRecordTests.parse("{\"scope\":\"A\",\"\u{FEFF}scope\":\"B\"}") == .members(["scope": "A"]))
+        // The manifest then rejects the row: a scope is printable ASCII.
+        #expect(throws: InputError.self) { try Scope("\u{FEFF}{DEPOT-12") }
+        #expect(throws: InputError.self) { try Scope("\u{FEFF}DEPOT-12") }
+    }
 }
