@@ -94,17 +94,19 @@ public func fuzzJSONRecord(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt 
     return 0
 }
 
-/// The line as Foundation is given it: each U+FEFF after the first byte spelt as the escape
-/// `\ufeff`. JSONSerialization builds a string from pieces, each an NSString made from UTF-8, which
-/// drops a U+FEFF at its start as a byte-order mark: at the start of a string and after each escape.
-/// RFC 8259 §7 makes the character and its escape the same string, and Foundation keeps the escape;
-/// outside a string, where neither is allowed, both are refused. A mark that begins the line is kept
-/// as it is, since both readers skip it (§8.1).
+/// The line as Foundation is given it: each U+FEFF after the first byte, and not after a
+/// backslash, spelt as the escape `\ufeff`. JSONSerialization builds a string from pieces, each an
+/// NSString made from UTF-8, which drops a U+FEFF at its start as a byte-order mark: at the start
+/// of a string and after each escape. RFC 8259 §7 makes the character and its escape the same
+/// string, and Foundation keeps the escape; outside a string, where neither is allowed, both are
+/// refused. A mark that begins the line is kept as it is, since both readers skip it (§8.1).
 private func escapingByteOrderMarks(_ bytes: UnsafeRawBufferPointer) -> Data {
     var text = Data(capacity: bytes.count)
     var index = 0
     while index < bytes.count {
-        if index > 0, index + 3 <= bytes.count, bytes[index] == 0xEF, bytes[index + 1] == 0xBB, bytes[index + 2] == 0xBF {
+        if index > 0, index + 3 <= bytes.count, bytes[index] == 0xEF, bytes[index + 1] == 0xBB, bytes[index + 2] == 0xBF,
+            !followsEscapeCharacter(bytes, index)
+        {
             text.append(contentsOf: Array(#"\ufeff"#.utf8))
             index += 3
         } else {
@@ -113,6 +115,14 @@ private func escapingByteOrderMarks(_ bytes: UnsafeRawBufferPointer) -> Data {
         }
     }
     return text
+}
+
+/// Whether the byte at `index` follows an odd run of backslashes, and so would make an escape: left
+/// raw, `"\<U+FEFF>"` is refused by both readers, where `"\\ufeff"` would be a valid string.
+private func followsEscapeCharacter(_ bytes: UnsafeRawBufferPointer, _ index: Int) -> Bool {
+    var backslashes = 0
+    while index - backslashes > 0, bytes[index - backslashes - 1] == UInt8(ascii: "\\") { backslashes += 1 }
+    return backslashes % 2 == 1
 }
 
 /// RFC 8259 §6 lets a reader limit a number's range; Foundation refuses what a Double cannot hold.

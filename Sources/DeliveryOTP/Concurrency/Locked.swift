@@ -2,6 +2,8 @@ import Synchronization
 
 #if canImport(Glibc)
     import Glibc
+#elseif canImport(Musl)
+    import Musl
 #elseif canImport(Darwin)
     import Darwin
 #endif
@@ -38,7 +40,8 @@ package final class Locked<Value: ~Copyable>: Sendable {
 enum ThreadSanitizerHooks {
     private typealias Hook = @convention(c) (UnsafeRawPointer) -> Void
 
-    // Written once, before any use, and never again.
+    // Written once, before any use, and never again. On Darwin, `dlsym(nil, _)` finds nothing,
+    // which is right there: ThreadSanitizer sees the lock `Mutex` is built on.
     nonisolated(unsafe) private static let hooks: (acquire: Hook, release: Hook)? = {
         guard let acquire = dlsym(nil, "__tsan_acquire"), let release = dlsym(nil, "__tsan_release") else { return nil }
         return (unsafeBitCast(acquire, to: Hook.self), unsafeBitCast(release, to: Hook.self))

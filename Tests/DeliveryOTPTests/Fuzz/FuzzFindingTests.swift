@@ -94,7 +94,8 @@ struct FuzzFindingTests {
             (#"{"sts":44444444e4444444}"#, false),  // the fuzzer's input
             (#"{"a":1e309}"#, false), (#"{"a":-1e309}"#, false), (#"{"a":1\#(String(repeating: "0", count: 400))}"#, false),
             (#"{"a":1.7976931348623157e308}"#, true), (#"{"a":1e-400}"#, true), (#"{"a":-0.0e-99999}"#, true),
-            (#"{"a":123456789012345678901234567890}"#, true),
+            (#"{"a":123456789012345678901234567890}"#, true), (#"{"a":0e99999}"#, true),
+            (#"{"a":1.7976931348623158e308}"#, true), (#"{"a":1.7976931348623159e308}"#, false),
         ])
     func gateRefusesNumbersOutOfRange(_ text: String, _ readable: Bool) {
         let finding = Array(text.utf8).withUnsafeBytes { JSONDuplicateMembers.check($0) }
