@@ -133,4 +133,19 @@ struct FuzzFindingTests {
         #expect(throws: InputError.self) { try Scope("\u{FEFF}{DEPOT-12") }
         #expect(throws: InputError.self) { try Scope("\u{FEFF}DEPOT-12") }
     }
+
+    @Test("the JSON-lines reader gives a number of more than 17 digits as written, which Foundation reads as the same Decimal")
+    func longNumberAsWritten() throws {
+        // The fuzzer's input, shortened: Foundation reads it as an NSDecimalNumber, whose Double is
+        // an ulp from the nearest one; the reader passes the text on, and the value policy reads it.
+        let literal = "143333333333333333333333333333333333333333333333333333333333333333333333339.90"
+        #expect(
+            JSONRecordTests.parse(#"{"order_value":\#(literal),"currency":"EUR"}"#)
+                == .members(["order_value": literal, "currency": "EUR"]))
+        let object = try JSONSerialization.jsonObject(with: Data(#"{"order_value":\#(literal)}"#.utf8)) as? [String: Any]
+        let number = try #require(object?["order_value"] as? NSDecimalNumber)
+        #expect(number.decimalValue == Decimal(string: literal))
+        #expect(
+            number.doubleValue != Double(literal), "Foundation's Double for it is now the nearest; the target can compare Doubles again")
+    }
 }
