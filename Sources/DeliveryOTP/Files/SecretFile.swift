@@ -19,7 +19,9 @@ package enum SecretFile {
     package static func withContents<R, E: Error>(
         of path: String, _ body: (UnsafeRawBufferPointer, _ permissions: UInt32) throws(E) -> R
     ) throws(ReadError) -> Result<R, E> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer before fstat can refuse it. A
+        // regular file, the only kind read here, ignores the flag.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else { throw ReadError(path: path, reason: reason(errno)) }
         defer { close(fd) }
         var info = stat()

@@ -32,6 +32,28 @@ struct PostgresCommandTests {
         #expect(sqlite.stderr.contains("postgres://"))
     }
 
+    @Test("refuses a database password file that is a FIFO at once (exit 64), never waiting for a writer")
+    func passwordFileFIFO() throws {
+        let folder = try TemporaryDirectory()
+        let fifo = folder.file("pgpassword.fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // Were the command to wait in open(2) for a writer, this one would end the wait after 20 s
+        // with a password, and the command would go on to the database: the checks below fail.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 20) {
+            let fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+            if fd >= 0 {
+                _ = "late-password\n".withCString { write(fd, $0, strlen($0)) }
+                close(fd)
+            }
+        }
+        let started = Date()
+        let result = try CommandRunner.run(
+            Self.example + ["--state", "postgres://otp@127.0.0.1:1/d", "--database-password-file", fifo])
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.contains("not a regular file"), "\(result.stderr)")
+        #expect(Date().timeIntervalSince(started) < 20)
+    }
+
     @Test("says in one line that nothing answers at the database's address (exit 74)", .timeLimit(.minutes(2)))
     func unreachable() throws {
         let port = try freePort()
