@@ -216,6 +216,26 @@ struct PostgresStoreTests {
         try await connection.close()
     }
 
+    @Test("refuses a server with fsync or full_page_writes off, which could lose an answered attempt in a crash", .timeLimit(.minutes(2)))
+    func unsafeServerSettings() async throws {
+        let server = try await PrivatePostgres.start()
+        for name in ["fsync", "full_page_writes"] {
+            try await server.set(name, "off")
+            do {
+                let store = try await PostgresServiceStore.open(server.location, password: server.password, logger: logger)
+                await store.close()
+                Issue.record("a server with \(name) = off was taken")
+            } catch {
+                #expect("\(error)".contains("has \(name) = off"), "\(error)")
+            }
+            try await server.set(name, "on")
+        }
+        // Set back, the same server is taken.
+        let store = try await PostgresServiceStore.open(server.location, password: server.password, logger: logger)
+        await store.close()
+        try await server.stop()
+    }
+
     @Test(
         "answers errors, rather than hanging, while the database is down, and works again when it returns, without reopening",
         .timeLimit(.minutes(3)))

@@ -120,8 +120,11 @@ final class PrivatePostgres: @unchecked Sendable {
     }
     private let stopped = Locked(false)
 
-    private func run(_ verb: String) async throws {
-        let status = try await Self.script([verb, folder], output: nil)
+    /// Sets a server setting (`ALTER SYSTEM`, as the superuser) and reloads the configuration.
+    func set(_ name: String, _ value: String) async throws { try await run("set", name, value) }
+
+    private func run(_ verb: String, _ arguments: String...) async throws {
+        let status = try await Self.script([verb, folder] + arguments, output: nil)
         guard status == 0 else { throw TestPostgresError("postgres-test-server \(verb) exited \(status)") }
     }
 
