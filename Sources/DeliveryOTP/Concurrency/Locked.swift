@@ -40,9 +40,9 @@ package final class Locked<Value: ~Copyable>: Sendable {
 enum ThreadSanitizerHooks {
     private typealias Hook = @convention(c) (UnsafeRawPointer) -> Void
 
-    // Written once, before any use, and never again. On Darwin, `dlsym(nil, _)` finds nothing,
-    // which is right there: ThreadSanitizer sees the lock `Mutex` is built on.
-    nonisolated(unsafe) private static let hooks: (acquire: Hook, release: Hook)? = {
+    // Looked up once, at first use. On Darwin, `dlsym(nil, _)` finds nothing, which is right
+    // there: ThreadSanitizer sees the lock `Mutex` is built on.
+    private static let hooks: (acquire: Hook, release: Hook)? = {
         guard let acquire = dlsym(nil, "__tsan_acquire"), let release = dlsym(nil, "__tsan_release") else { return nil }
         return (unsafeBitCast(acquire, to: Hook.self), unsafeBitCast(release, to: Hook.self))
     }()
