@@ -62,7 +62,8 @@ public func fuzzJSONRecord(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt 
                 } else if let number = theirs as? NSNumber, name == "order_value" {
                     let literal = String(decoding: ours, as: UTF8.self)
                     property(
-                        sameNumber(literal, number) || isOutOfDoubleRange(literal), "\(name): \(literal) against \(number)")
+                        isNumberLiteral(literal) && (sameNumber(literal, number) || isOutOfDoubleRange(literal)),
+                        "\(name): \(literal) against \(number)")
                 } else {
                     property(false, "\(name): the reader has text \"\(printable(ours))\", Foundation has \(String(describing: theirs))")
                 }
@@ -124,6 +125,12 @@ private func followsEscapeCharacter(_ bytes: UnsafeRawBufferPointer, _ index: In
     var backslashes = 0
     while index - backslashes > 0, bytes[index - backslashes - 1] == UInt8(ascii: "\\") { backslashes += 1 }
     return backslashes % 2 == 1
+}
+
+/// Whether the text is a number as RFC 8259 §6 spells it, and nothing more: the reader passes a
+/// number on as written, so its text must be exactly one.
+private func isNumberLiteral(_ text: String) -> Bool {
+    text.wholeMatch(of: /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/) != nil
 }
 
 /// Whether Foundation read the number the reader gives as text. Foundation reads one of more than

@@ -32,13 +32,13 @@ struct PostgresCommandTests {
         #expect(sqlite.stderr.contains("postgres://"))
     }
 
-    @Test("refuses a database password file that is a FIFO at once (exit 64), never waiting for a writer")
+    @Test("refuses a database password file that is a FIFO at once (exit 64), never waiting for a writer", .timeLimit(.minutes(1)))
     func passwordFileFIFO() throws {
         let folder = try TemporaryDirectory()
         let fifo = folder.file("pgpassword.fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
-        // Were the command to wait in open(2) for a writer, this one would end the wait after 20 s
-        // with a password, and the command would go on to the database: the checks below fail.
+        // Were the command to wait in open(2) for a writer, this one would end the wait after 20 s,
+        // and the time check below fails.
         DispatchQueue.global().asyncAfter(deadline: .now() + 20) {
             let fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
             if fd >= 0 {
