@@ -62,7 +62,7 @@ struct StoreOptions: ParsableArguments {
     func open(logger: Logger, onBatch: @escaping @Sendable (Int) -> Void) throws -> any ServiceStore {
         guard let location = try location() else { return try SQLiteServiceStore(path: state, onBatch: onBatch) }
         let password = try password()
-        return try Blocking.run { try await PostgresServiceStore.open(location, password: password, logger: logger) }
+        return try Blocking.run { try await PostgresServiceStore.open(location, password: password, logger: logger, onBatch: onBatch) }
     }
 }
 

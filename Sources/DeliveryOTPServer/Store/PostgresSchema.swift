@@ -11,14 +11,14 @@ package enum PostgresSchema {
     package static let advisoryLock: Int64 = 0x444F_5453
 
     /// The migrations, in order; version n is `migrations[n - 1]`. Never edit one that was released: add one.
-    static let migrations: [String] = [version1]
+    package static let migrations: [String] = [version1, version2]
 
     /// The schema version this release writes.
-    static var version: Int { migrations.count }
+    package static var version: Int { migrations.count }
 
     /// The statements of one migration: PostgreSQL's extended protocol takes one at a time. Splits
     /// at each `;` that ends a line outside a `$$` function body (this file's own text only).
-    static func statements(of migration: String) -> [String] {
+    package static func statements(of migration: String) -> [String] {
         var statements: [String] = []
         var current = ""
         var inBody = false
@@ -167,6 +167,111 @@ package enum PostgresSchema {
         LANGUAGE plpgsql AS $$
         BEGIN
             PERFORM delivery_otp.finish_attempt(p_ticket, p_accepted, p_time, p_durable);
+            COMMIT;
+        END;
+        $$;
+        """
+
+    /// Version 2: group commit. One call admits a whole batch of attempts and stores the rejected
+    /// verdicts queued since the last one, in one transaction with one flush, where version 1 took
+    /// a call and a flush per attempt and per verdict.
+    static let version2 = """
+        -- Admits a batch of online attempts (the arrays p_scopes to p_times, one element per
+        -- attempt) and stores the verdicts of the counted attempts p_rejected as rejected.
+        -- admit_attempts commits it inside the call: its answer comes only after the commit is
+        -- flushed (synchronous_commit on), so no attempt is answered before it is durable. Each
+        -- attempt is decided as begin_attempt decides it, and (kinds[i], tickets[i], numbers[i],
+        -- ats[i]) is the answer to attempt i, with 0 for "none". Rows are locked in one order,
+        -- whoever calls: the clock row first (and only when it moves on), then the counter rows
+        -- sorted by (scope, shipment, date), so two batches that share shipments wait for each
+        -- other rather than deadlock. Attempts for one shipment are decided in the order sent. A
+        -- batch of verdicts alone is not waited for (a lost verdict leaves its attempt counted as
+        -- interrupted, which the limit treats the same).
+        CREATE FUNCTION delivery_otp.admit_batch(
+            p_rejected bigint[], p_scopes text[], p_shipments text[], p_dates text[], p_limits integer[], p_callers text[],
+            p_times bigint[], p_tolerance bigint,
+            OUT kinds text[], OUT tickets bigint[], OUT numbers bigint[], OUT ats bigint[])
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            v_count integer := COALESCE(cardinality(p_scopes), 0);
+            v_now bigint := extract(epoch FROM clock_timestamp())::bigint;
+            v_latest bigint;
+            v_newest bigint;
+            v_row delivery_otp.counter%ROWTYPE;
+            v_number integer;
+            v_ticket bigint;
+            r record;
+        BEGIN
+            kinds := array_fill(''::text, ARRAY[v_count]);
+            tickets := array_fill(0::bigint, ARRAY[v_count]);
+            numbers := array_fill(0::bigint, ARRAY[v_count]);
+            ats := array_fill(0::bigint, ARRAY[v_count]);
+            IF v_count = 0 THEN
+                PERFORM set_config('synchronous_commit', 'off', true);
+            END IF;
+            UPDATE delivery_otp.attempt SET outcome = 'rejected' WHERE id = ANY (p_rejected) AND outcome = 'interrupted';
+            IF v_count > 0 THEN
+                -- The clock, once for the batch (see begin_attempt): moved on by the newest time it takes.
+                SELECT latest INTO v_latest FROM delivery_otp.clock WHERE id = 1;
+                SELECT max(t) INTO v_newest FROM unnest(p_times) AS t
+                WHERE t <= v_now + p_tolerance AND (v_latest IS NULL OR t >= v_latest - p_tolerance);
+                IF v_newest IS NOT NULL AND (v_latest IS NULL OR v_newest > v_latest + 60) THEN
+                    INSERT INTO delivery_otp.clock (id, latest) VALUES (1, v_newest)
+                    ON CONFLICT (id) DO UPDATE SET latest = GREATEST(delivery_otp.clock.latest, excluded.latest);
+                END IF;
+            END IF;
+            FOR r IN
+                SELECT u.scope, u.shipment, u.day, u.lim, u.caller, u.time, u.i::integer AS i
+                FROM unnest(p_scopes, p_shipments, p_dates, p_limits, p_callers, p_times)
+                    WITH ORDINALITY AS u(scope, shipment, day, lim, caller, time, i)
+                ORDER BY u.scope, u.shipment, u.day, u.i
+            LOOP
+                IF r.time > v_now + p_tolerance THEN
+                    kinds[r.i] := 'ahead'; ats[r.i] := v_now; CONTINUE;
+                END IF;
+                IF v_latest IS NOT NULL AND r.time < v_latest - p_tolerance THEN
+                    kinds[r.i] := 'clock'; ats[r.i] := v_latest; CONTINUE;
+                END IF;
+                INSERT INTO delivery_otp.counter (scope, shipment, delivery_date) VALUES (r.scope, r.shipment, r.day)
+                ON CONFLICT DO NOTHING;
+                SELECT * INTO v_row FROM delivery_otp.counter
+                WHERE scope = r.scope AND shipment = r.shipment AND delivery_date = r.day FOR UPDATE;
+                IF v_row.accepted_at IS NOT NULL THEN
+                    INSERT INTO delivery_otp.attempt (time, shipment, delivery_date, scope, outcome, device_id, source)
+                    VALUES (r.time, r.shipment, r.day, r.scope, 'already-accepted', r.caller, 'online');
+                    kinds[r.i] := 'already-accepted'; ats[r.i] := v_row.accepted_at; CONTINUE;
+                END IF;
+                IF v_row.locked_at IS NOT NULL OR v_row.counted >= r.lim THEN
+                    IF v_row.locked_at IS NULL THEN
+                        UPDATE delivery_otp.counter SET locked_at = r.time
+                        WHERE scope = r.scope AND shipment = r.shipment AND delivery_date = r.day;
+                    END IF;
+                    INSERT INTO delivery_otp.attempt (time, shipment, delivery_date, scope, outcome, device_id, source)
+                    VALUES (r.time, r.shipment, r.day, r.scope, 'locked', r.caller, 'online');
+                    kinds[r.i] := 'locked'; CONTINUE;
+                END IF;
+                v_number := v_row.counted + 1;
+                UPDATE delivery_otp.counter
+                SET counted = v_number, locked_at = CASE WHEN v_number >= r.lim THEN r.time ELSE NULL END
+                WHERE scope = r.scope AND shipment = r.shipment AND delivery_date = r.day;
+                INSERT INTO delivery_otp.attempt (time, shipment, delivery_date, scope, outcome, attempt, device_id, source)
+                VALUES (r.time, r.shipment, r.day, r.scope, 'interrupted', v_number, r.caller, 'online')
+                RETURNING id INTO v_ticket;
+                kinds[r.i] := 'counted'; tickets[r.i] := v_ticket; numbers[r.i] := v_number;
+            END LOOP;
+        END;
+        $$;
+
+        -- admit_batch, committed inside the call, in one round trip.
+        CREATE PROCEDURE delivery_otp.admit_attempts(
+            p_rejected bigint[], p_scopes text[], p_shipments text[], p_dates text[], p_limits integer[], p_callers text[],
+            p_times bigint[], p_tolerance bigint,
+            INOUT kinds text[] DEFAULT NULL, INOUT tickets bigint[] DEFAULT NULL, INOUT numbers bigint[] DEFAULT NULL,
+            INOUT ats bigint[] DEFAULT NULL)
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            SELECT b.kinds, b.tickets, b.numbers, b.ats INTO kinds, tickets, numbers, ats
+            FROM delivery_otp.admit_batch(p_rejected, p_scopes, p_shipments, p_dates, p_limits, p_callers, p_times, p_tolerance) b;
             COMMIT;
         END;
         $$;

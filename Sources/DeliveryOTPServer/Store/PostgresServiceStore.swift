@@ -8,12 +8,15 @@ import Synchronization
 /// The service's store for several replicas: one PostgreSQL database that every `serve` process
 /// counts in, so the attempt limit holds across machines.
 ///
-/// Admitting an attempt is one call (`CALL delivery_otp.admit_attempt`): it refuses a clock set
-/// back or far ahead, locks the (scope, shipment, date) counter row, records the attempt as counted,
-/// locked or already accepted, and commits inside the call, with `synchronous_commit = on` (set by
-/// this client for its own sessions, whatever the server's default). Its answer therefore arrives
-/// only once the attempt is durable, before the code is compared, so an answered attempt survives
-/// a crash of the replica and of the database.
+/// Attempts are admitted with group commit (``PostgresGroupCommit``): the attempts that arrive
+/// while one batch is in the database go together in the next call (`CALL
+/// delivery_otp.admit_attempts`), which for each refuses a clock set back or far ahead, locks the
+/// (scope, shipment, date) counter row, records the attempt as counted, locked or already accepted,
+/// and commits inside the call, with `synchronous_commit = on` (set by this client for its own
+/// sessions, whatever the server's default). Each answer therefore arrives only once its attempt is
+/// durable, before the code is compared, so an answered attempt survives a crash of the replica and
+/// of the database. A rejected verdict rides on the next batch; an accepted one (the handover) is
+/// its own call, durable before the answer.
 ///
 /// Every call has a deadline: when the database is unreachable, calls fail within seconds with an
 /// ``AttemptStoreError`` (the service answers 503) instead of hanging, and the connection pool
@@ -28,8 +31,10 @@ public final class PostgresServiceStore: ServiceStore {
     /// Fails a query whose connection closed under it, where postgres-nio would wait forever.
     private let guarded = ClosedConnectionGuard()
     private let logger: Logger
-    /// Whether the last call reached the database; a change is logged once, not on every request.
-    private let reachable = Locked(true)
+    /// Deadlines, errors and the log line when the database becomes unreachable or comes back.
+    private let calls: Calls
+    /// Admits attempts in batches, one commit each.
+    private let groupCommit: PostgresGroupCommit
 
     /// How long an attempt may wait for the database before the service answers 503.
     private let attemptDeadline: Duration
@@ -41,12 +46,23 @@ public final class PostgresServiceStore: ServiceStore {
     /// How long a migration may take, waiting for another replica's included: a minute at least.
     private var migrationDeadline: Duration { max(.seconds(60), attemptDeadline * 20) }
 
-    private init(location: PostgresLocation, password: String?, client: PostgresClient, attemptDeadline: Duration, logger: Logger) {
+    private init(
+        location: PostgresLocation, password: String?, client: PostgresClient, attemptDeadline: Duration, logger: Logger,
+        onBatch: @escaping @Sendable (Int) -> Void
+    ) {
         self.location = location
         self.password = password
         self.attemptDeadline = attemptDeadline
         self.client = client
         self.logger = logger
+        let calls = Calls(location: location, logger: logger), guarded = self.guarded
+        self.calls = calls
+        groupCommit = PostgresGroupCommit(store: "the PostgreSQL store at \(location)", deadline: attemptDeadline, onBatch: onBatch) {
+            batch throws(AttemptStoreError) in
+            try await calls.call("count the attempts", deadline: attemptDeadline) {
+                try await Self.admitted(batch, client: client, guarded: guarded, logger: logger)
+            }
+        }
         runner = Task { await client.run() }
     }
 
@@ -56,12 +72,12 @@ public final class PostgresServiceStore: ServiceStore {
     /// change the schema can serve a database that its owner migrated (`delivery-otp migrate`).
     public static func open(
         _ location: PostgresLocation, password: String?, migrate: Bool = true, maximumConnections: Int = 16,
-        attemptDeadline: Duration = .seconds(3), logger: Logger
+        attemptDeadline: Duration = .seconds(3), logger: Logger, onBatch: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws(PostgresStoreError) -> PostgresServiceStore {
         do {
             return try await opened(
                 location, password: password, migrate: migrate, maximumConnections: maximumConnections, attemptDeadline: attemptDeadline,
-                logger: logger)
+                logger: logger, onBatch: onBatch)
         } catch {
             throw PostgresStoreError(error, location: location)
         }
@@ -69,7 +85,7 @@ public final class PostgresServiceStore: ServiceStore {
 
     private static func opened(
         _ location: PostgresLocation, password: String?, migrate: Bool, maximumConnections: Int, attemptDeadline: Duration,
-        logger: Logger
+        logger: Logger, onBatch: @escaping @Sendable (Int) -> Void
     ) async throws(AttemptStoreError) -> PostgresServiceStore {
         try await probe(location, password: password, deadline: checkDeadline(attemptDeadline))
         let store = PostgresServiceStore(
@@ -77,7 +93,7 @@ public final class PostgresServiceStore: ServiceStore {
             client: PostgresClient(
                 configuration: try configuration(location, password: password, maximumConnections: maximumConnections),
                 backgroundLogger: quiet),
-            attemptDeadline: attemptDeadline, logger: logger)
+            attemptDeadline: attemptDeadline, logger: logger, onBatch: onBatch)
         do throws(AttemptStoreError) {
             try await store.checkDurability()
             let version = try await store.schemaVersion()
@@ -286,53 +302,62 @@ public final class PostgresServiceStore: ServiceStore {
     // MARK: ServiceStore
 
     public func begin(_ attempt: OnlineAttempt) async throws(AttemptStoreError) -> AttemptAdmission {
-        let scope = attempt.scope.rawValue, shipment = attempt.shipment.rawValue, day = attempt.date.description
-        let limit = attempt.limit, caller = attempt.caller.rawValue, time = attempt.time.secondsSinceEpoch
-        let tolerance = AttemptClock.tolerance
-        let logger = self.logger, guarded = self.guarded, client = self.client
-        let row = try await call("count the attempt", deadline: attemptDeadline) {
-            try await client.withConnection { connection in
-                return try await guarded.run(on: connection) { connection in
-                    // The deadline passed while this waited for a connection: the caller has
-                    // answered 503, so count nothing.
-                    try Task.checkCancellation()
-                    var result: (String, Int64?, Int64?, Int64?)?
-                    // admit_attempt commits inside the call, so its answer arrives only once the attempt is durable.
-                    let statement = PostgresStatements.Admit(
-                        scope: scope, shipment: shipment, date: day, limit: limit, caller: caller, time: time, tolerance: tolerance)
-                    for try await row in try await connection.execute(statement, logger: logger) {
-                        result = row
-                    }
-                    return result
-                }
-            }
-        }
-        switch row {
-        case ("counted", let ticket?, let number?, _)?:
-            return .counted(AttemptTicket(id: ticket), number: Int(number))
-        case ("locked", _, _, _)?:
+        let answer = try await groupCommit.admit(attempt)
+        switch answer.kind {
+        case "counted" where answer.ticket > 0 && answer.number > 0:
+            return .counted(AttemptTicket(id: answer.ticket), number: Int(answer.number))
+        case "locked":
             return .locked
-        case ("already-accepted", _, _, let at?)?:
-            return .alreadyAccepted(at: Timestamp(secondsSinceEpoch: at))
-        case ("ahead", _, _, let at?)?:
+        case "already-accepted":
+            return .alreadyAccepted(at: Timestamp(secondsSinceEpoch: answer.at))
+        case "ahead":
             logger.error(
                 "this machine's clock is more than \(AttemptClock.tolerance) s ahead of the database's; verifies are refused",
-                metadata: ["event": "clock-ahead", "database-time": "\(Timestamp(secondsSinceEpoch: at))"])
+                metadata: ["event": "clock-ahead", "database-time": "\(Timestamp(secondsSinceEpoch: answer.at))"])
             throw AttemptStoreError(
-                "the clock (\(attempt.time)) is ahead of the database's (\(Timestamp(secondsSinceEpoch: at))); nothing was counted",
+                "the clock (\(attempt.time)) is ahead of the database's (\(Timestamp(secondsSinceEpoch: answer.at))); nothing was counted",
                 kind: .io)
-        case ("clock", _, _, let at?)?:
-            let latest = Timestamp(secondsSinceEpoch: at)
+        case "clock":
+            let latest = Timestamp(secondsSinceEpoch: answer.at)
             throw AttemptStoreError(
                 "the clock (\(attempt.time)) is behind the latest attempt time (\(latest)); nothing was counted",
                 kind: .clockMovedBack(latest: latest))
         default:
-            throw AttemptStoreError("the PostgreSQL store at \(location) gave an unexpected answer to begin_attempt", kind: .io)
+            throw AttemptStoreError("the PostgreSQL store at \(location) gave an unexpected answer to admit_attempts", kind: .io)
         }
+    }
+
+    /// Runs one batch of the group commit: one call, committed (and flushed) before it answers.
+    private static func admitted(
+        _ batch: PostgresGroupCommit.Batch, client: PostgresClient, guarded: ClosedConnectionGuard, logger: Logger
+    ) async throws -> [PostgresGroupCommit.Answer] {
+        let attempts = batch.attempts
+        let statement = PostgresStatements.AdmitBatch(
+            rejected: batch.rejected, scopes: attempts.map(\.scope.rawValue), shipments: attempts.map(\.shipment.rawValue),
+            dates: attempts.map(\.date.description), limits: attempts.map { Int32(clamping: $0.limit) },
+            callers: attempts.map(\.caller.rawValue), times: attempts.map(\.time.secondsSinceEpoch), tolerance: AttemptClock.tolerance)
+        let row = try await client.withConnection { connection in
+            try await guarded.run(on: connection) { connection in
+                // The deadline passed while this waited for a connection: the callers have been
+                // answered 503, so count nothing.
+                try Task.checkCancellation()
+                var result: PostgresStatements.AdmitBatch.Row?
+                for try await row in try await connection.execute(statement, logger: logger) { result = row }
+                return result
+            }
+        }
+        guard let (kinds, tickets, numbers, ats) = row, tickets.count == kinds.count, numbers.count == kinds.count, ats.count == kinds.count
+        else { throw AttemptStoreError("admit_attempts gave no answer", kind: .io) }
+        return kinds.indices.map { PostgresGroupCommit.Answer(kind: kinds[$0], ticket: tickets[$0], number: numbers[$0], at: ats[$0]) }
     }
 
     public func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp, waitForDurability: Bool) async throws(AttemptStoreError)
     {
+        guard accepted || waitForDurability else {
+            // Rides on the next batch, which commits it with the attempts it admits.
+            groupCommit.reject(ticket)
+            return
+        }
         let id = ticket.id, seconds = time.secondsSinceEpoch
         let logger = self.logger, guarded = self.guarded, client = self.client
         try await call("store the verdict", deadline: attemptDeadline) {
@@ -388,6 +413,8 @@ public final class PostgresServiceStore: ServiceStore {
     }
 
     public func records(since: Timestamp?, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptRecord] {
+        // Read your writes: the rejected verdicts queued so far are stored first.
+        await groupCommit.flush()
         let from = since?.secondsSinceEpoch ?? Int64.min, scopeName = scope?.rawValue ?? "", everyScope = scope == nil
         return try await call("read the attempt log", deadline: bulkDeadline) {
             var records: [AttemptRecord] = []
@@ -422,8 +449,9 @@ public final class PostgresServiceStore: ServiceStore {
         }
     }
 
-    /// Closes the pool's connections; waits at most 5 s for them.
+    /// Stores the verdicts still queued, then closes the pool's connections; waits at most 5 s for them.
     public func close() async {
+        await groupCommit.close()
         runner.cancel()
         let runner = self.runner
         _ = await Deadline.race(.seconds(5)) { await runner.value }
@@ -431,40 +459,11 @@ public final class PostgresServiceStore: ServiceStore {
 
     // MARK: Calls
 
-    /// Runs `body` against the database within `deadline`. Any failure becomes an
-    /// ``AttemptStoreError`` that names the database (never the password); a call that misses its
-    /// deadline may still complete in the database, which for an attempt means counted, never lost.
+    /// Runs `body` against the database within `deadline` (see ``Calls/call(_:deadline:_:)``).
     private func call<T: Sendable>(
         _ what: String, deadline: Duration, _ body: @escaping @Sendable () async throws -> T
     ) async throws(AttemptStoreError) -> T {
-        let outcome = await Deadline.race(deadline) { try await body() }
-        switch outcome {
-        case .finished(let value):
-            noteReachable(true, reason: nil)
-            return value
-        case .failed(let error):
-            let (reason, kind) = Self.describe(error)
-            noteReachable(kind != .io, reason: reason)
-            throw AttemptStoreError("cannot \(what) in the PostgreSQL store at \(location): \(reason)", kind: kind)
-        case .timedOut:
-            noteReachable(false, reason: "no answer within \(deadline)")
-            throw AttemptStoreError("cannot \(what) in the PostgreSQL store at \(location): no answer within \(deadline)", kind: .busy)
-        }
-    }
-
-    private func noteReachable(_ now: Bool, reason: String?) {
-        let before = reachable.withLock { state in
-            defer { state = now }
-            return state
-        }
-        guard before != now else { return }
-        if now {
-            logger.info("the PostgreSQL store is reachable again", metadata: ["event": "store-available", "store": "\(location)"])
-        } else {
-            logger.warning(
-                "the PostgreSQL store is unreachable",
-                metadata: ["event": "store-unavailable", "store": "\(location)", "reason": "\(reason ?? "")"])
-        }
+        try await calls.call(what, deadline: deadline, body)
     }
 
     /// One line for an error from postgres-nio: the server's message when there is one, else the kind of failure.
@@ -504,5 +503,57 @@ extension PostgresServiceStore {
     fileprivate func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
         let guarded = self.guarded, logger = self.logger
         return try await client.withConnection { connection in try await guarded.rows(query, on: connection, logger: logger) }
+    }
+}
+
+extension PostgresServiceStore {
+    /// The deadline and the error of every call, and the log line when the database becomes
+    /// unreachable or comes back: apart from the store, so that its group commit can use them.
+    final class Calls: Sendable {
+        let location: PostgresLocation
+        let logger: Logger
+        /// Whether the last call reached the database; a change is logged once, not on every request.
+        private let reachable = Locked(true)
+
+        init(location: PostgresLocation, logger: Logger) {
+            self.location = location
+            self.logger = logger
+        }
+
+        /// Runs `body` against the database within `deadline`. Any failure becomes an
+        /// ``AttemptStoreError`` that names the database (never the password); a call that misses its
+        /// deadline may still complete in the database, which for an attempt means counted, never lost.
+        func call<T: Sendable>(
+            _ what: String, deadline: Duration, _ body: @escaping @Sendable () async throws -> T
+        ) async throws(AttemptStoreError) -> T {
+            let outcome = await Deadline.race(deadline) { try await body() }
+            switch outcome {
+            case .finished(let value):
+                noteReachable(true, reason: nil)
+                return value
+            case .failed(let error):
+                let (reason, kind) = PostgresServiceStore.describe(error)
+                noteReachable(kind != .io, reason: reason)
+                throw AttemptStoreError("cannot \(what) in the PostgreSQL store at \(location): \(reason)", kind: kind)
+            case .timedOut:
+                noteReachable(false, reason: "no answer within \(deadline)")
+                throw AttemptStoreError("cannot \(what) in the PostgreSQL store at \(location): no answer within \(deadline)", kind: .busy)
+            }
+        }
+
+        private func noteReachable(_ now: Bool, reason: String?) {
+            let before = reachable.withLock { state in
+                defer { state = now }
+                return state
+            }
+            guard before != now else { return }
+            if now {
+                logger.info("the PostgreSQL store is reachable again", metadata: ["event": "store-available", "store": "\(location)"])
+            } else {
+                logger.warning(
+                    "the PostgreSQL store is unreachable",
+                    metadata: ["event": "store-unavailable", "store": "\(location)", "reason": "\(reason ?? "")"])
+            }
+        }
     }
 }

@@ -1,30 +1,34 @@
 import PostgresNIO
 
-/// The two statements of every verify, prepared once per connection: the server parses and plans
+/// The statements of the verify path, prepared once per connection: the server parses and plans
 /// them once, not on every request.
 enum PostgresStatements {
-    /// `admit_attempt`: counts (or refuses) an attempt and commits it inside the call.
-    struct Admit: PostgresPreparedStatement {
-        static let name = "delivery_otp_admit_v1"
-        static let sql = "CALL delivery_otp.admit_attempt($1, $2, $3, $4::integer, $5, $6, $7)"
-        typealias Row = (String, Int64?, Int64?, Int64?)
+    /// `admit_attempts`: admits a batch of attempts, stores the rejected verdicts queued since the
+    /// last batch, and commits inside the call.
+    struct AdmitBatch: PostgresPreparedStatement {
+        static let name = "delivery_otp_admit_batch_v2"
+        static let sql = "CALL delivery_otp.admit_attempts($1, $2, $3, $4, $5, $6, $7, $8)"
+        /// Per attempt, in the order sent: kind, ticket, number and time, 0 for none.
+        typealias Row = ([String], [Int64], [Int64], [Int64])
 
-        var scope: String
-        var shipment: String
-        var date: String
-        var limit: Int
-        var caller: String
-        var time: Int64
+        var rejected: [Int64]
+        var scopes: [String]
+        var shipments: [String]
+        var dates: [String]
+        var limits: [Int32]
+        var callers: [String]
+        var times: [Int64]
         var tolerance: Int64
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 7)
-            bindings.append(scope)
-            bindings.append(shipment)
-            bindings.append(date)
-            bindings.append(limit)
-            bindings.append(caller)
-            bindings.append(time)
+            var bindings = PostgresBindings(capacity: 8)
+            bindings.append(rejected)
+            bindings.append(scopes)
+            bindings.append(shipments)
+            bindings.append(dates)
+            bindings.append(limits)
+            bindings.append(callers)
+            bindings.append(times)
             bindings.append(tolerance)
             return bindings
         }

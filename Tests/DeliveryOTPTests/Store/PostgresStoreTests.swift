@@ -66,16 +66,16 @@ struct PostgresStoreTests {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         for store in stores {
-            #expect(try await store.schemaVersion() == 1)
+            #expect(try await store.schemaVersion() == PostgresSchema.version)
             let versions = try await store.migrate()
-            #expect(versions.from == 1 && versions.to == 1)
+            #expect(versions.from == PostgresSchema.version && versions.to == PostgresSchema.version)
         }
         try await TestPostgres.admin(location) { client in
             var count = 0
             for try await rows in try await client.query("SELECT COUNT(*)::bigint FROM delivery_otp.migration").decode(Int.self) {
                 count = rows
             }
-            #expect(count == 1)
+            #expect(count == PostgresSchema.version)
         }
         for store in stores { await store.close() }
     }
@@ -95,7 +95,8 @@ struct PostgresStoreTests {
                 location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
         } throws: { error in
             guard let error = error as? PostgresStoreError else { return false }
-            return error.kind == .schemaTooNew(found: 99, supported: 1) && error.hint?.contains("update delivery-otp") == true
+            return error.kind == .schemaTooNew(found: 99, supported: PostgresSchema.version)
+                && error.hint?.contains("update delivery-otp") == true
         }
         // Also for a role that may read the schema but not change it (as docs/deployment.md sets up the service).
         let role = "dotp_reader_" + location.database.suffix(8)
@@ -109,7 +110,7 @@ struct PostgresStoreTests {
         await #expect {
             _ = try await PostgresServiceStore.open(reader, password: "reader-password", attemptDeadline: Self.patient, logger: logger)
         } throws: { error in
-            (error as? PostgresStoreError)?.kind == .schemaTooNew(found: 99, supported: 1)
+            (error as? PostgresStoreError)?.kind == .schemaTooNew(found: 99, supported: PostgresSchema.version)
         }
         try await TestPostgres.admin(location) { client in
             try await client.query(PostgresQuery(unsafeSQL: "REVOKE ALL ON ALL TABLES IN SCHEMA delivery_otp FROM \(role)"))

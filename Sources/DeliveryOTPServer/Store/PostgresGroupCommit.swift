@@ -1,0 +1,203 @@
+import DeliveryOTP
+
+/// Group commit for the PostgreSQL store: the attempts that arrive while a batch is in the database
+/// go together in the next one, with the rejected verdicts queued meanwhile, as one call that
+/// commits once.
+///
+/// One call per verify and a flush each capped the store at a few hundred verifies a second per
+/// core; a batch costs one round trip, one plan and one flush whatever its size, and its size follows
+/// the load (one attempt when idle). Up to ``senders`` batches are in flight at once, each taking
+/// the oldest waiting work, and a ``flush()`` that returns has seen every verdict queued before it
+/// committed or dropped. Each caller is resumed only by the answer to its batch, which the database
+/// sends after the commit is flushed: never before its attempt is durable.
+///
+/// Bounded waits: a batch has the store's attempt deadline; an attempt still queued after that
+/// deadline (the batch ahead of it hung on an unreachable database) is answered with an error and
+/// never sent, so it counts nothing. A caller therefore waits at most about two deadlines.
+final class PostgresGroupCommit: Sendable {
+    /// The database's answer to one attempt: `kind` as `admit_attempts` gives it, 0 for "none".
+    struct Answer: Sendable, Equatable {
+        var kind: String
+        var ticket: Int64
+        var number: Int64
+        var at: Int64
+    }
+
+    /// What one call sends: the attempts to admit, and the verdicts (tickets) to store as rejected.
+    struct Batch: Sendable {
+        var attempts: [OnlineAttempt]
+        var rejected: [Int64]
+    }
+
+    /// An attempt waiting for its batch.
+    private struct Waiting: Sendable {
+        var attempt: OnlineAttempt
+        var since: ContinuousClock.Instant
+        var continuation: CheckedContinuation<Result<Answer, AttemptStoreError>, Never>
+    }
+
+    /// A flush taken with batch `after`: it returns once no batch up to that one is in flight.
+    private struct Settling: Sendable {
+        var after: Int
+        var continuation: CheckedContinuation<Void, Never>
+    }
+
+    private struct State: ~Copyable {
+        var attempts: [Waiting] = []
+        var rejected: [Int64] = []
+        /// Flushes not yet taken by a batch.
+        var flushes: [CheckedContinuation<Void, Never>] = []
+        var settling: [Settling] = []
+        /// The numbers of the batches in flight.
+        var inFlight: Set<Int> = []
+        var nextBatch = 0
+        var senders = 0
+        var closed = false
+    }
+
+    /// The most attempts, and verdicts, one call carries.
+    static let largestBatch = 256
+    /// How many batches may be in the database at once: while one waits for its flush, the next
+    /// is admitted on another connection. Attempts for one shipment are still decided one at a
+    /// time (each batch locks the shipment's row), and all rows in one order, so batches in
+    /// flight together wait for each other rather than deadlock.
+    static let senders = 2
+
+    private let state = Locked(State())
+    private let send: @Sendable (Batch) async throws(AttemptStoreError) -> [Answer]
+    private let deadline: Duration
+    private let store: String
+    private let onBatch: @Sendable (Int) -> Void
+
+    /// - Parameters:
+    ///   - store: how errors name the store ("the PostgreSQL store at …").
+    ///   - deadline: how long an attempt may wait in the queue before it is answered with an error.
+    ///   - onBatch: told the number of attempts of every batch that committed (for metrics).
+    ///   - send: runs one batch in the database; returns one answer per attempt, in order.
+    init(
+        store: String, deadline: Duration, onBatch: @escaping @Sendable (Int) -> Void,
+        send: @escaping @Sendable (Batch) async throws(AttemptStoreError) -> [Answer]
+    ) {
+        self.store = store
+        self.deadline = deadline
+        self.onBatch = onBatch
+        self.send = send
+    }
+
+    /// Admits `attempt` in the next batch; returns once that batch is committed.
+    func admit(_ attempt: OnlineAttempt) async throws(AttemptStoreError) -> Answer {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Answer, AttemptStoreError>, Never>) in
+            let waiting = Waiting(attempt: attempt, since: .now, continuation: continuation)
+            if !enqueue({ $0.attempts.append(waiting) }) {
+                continuation.resume(returning: .failure(AttemptStoreError("\(store) is closed; nothing was counted", kind: .io)))
+            }
+        }
+        return try result.get()
+    }
+
+    /// Queues the rejected verdict of a counted attempt for the next batch, and returns at once.
+    func reject(_ ticket: AttemptTicket) {
+        _ = enqueue { $0.rejected.append(ticket.id) }
+    }
+
+    /// Returns once every verdict queued before the call has been sent (committed, or lost with its batch).
+    func flush() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            if !enqueue({ $0.flushes.append(continuation) }) { continuation.resume() }
+        }
+    }
+
+    /// Sends the verdicts still queued, then refuses new work.
+    func close() async {
+        await flush()
+        state.withLock { $0.closed = true }
+    }
+
+    /// Adds work (unless closed) and starts a sender if fewer than ``senders`` run; false when closed.
+    private func enqueue(_ add: (inout State) -> Void) -> Bool {
+        let (queued, start) = state.withLock { state -> (Bool, Bool) in
+            guard !state.closed else { return (false, false) }
+            add(&state)
+            guard state.senders < Self.senders else { return (true, false) }
+            state.senders += 1
+            return (true, true)
+        }
+        if start { Task { await self.sendAll() } }
+        return queued
+    }
+
+    /// Sends batches until the queue is empty.
+    private func sendAll() async {
+        while let (batch, attempts, rejected) = take() {
+            let now = ContinuousClock.now
+            var current: [Waiting] = []
+            for waiting in attempts {
+                if now - waiting.since > deadline {
+                    waiting.continuation.resume(
+                        returning: .failure(
+                            AttemptStoreError(
+                                "cannot count the attempt in \(store): no answer within \(deadline); nothing was counted", kind: .busy)))
+                } else {
+                    current.append(waiting)
+                }
+            }
+            if !current.isEmpty || !rejected.isEmpty {
+                let result: Result<[Answer], AttemptStoreError>
+                do throws(AttemptStoreError) {
+                    let answers = try await send(Batch(attempts: current.map(\.attempt), rejected: rejected))
+                    guard answers.count == current.count else {
+                        throw AttemptStoreError(
+                            "\(store) answered \(answers.count) of a batch of \(current.count) attempts", kind: .io)
+                    }
+                    result = .success(answers)
+                } catch {
+                    result = .failure(error)
+                }
+                switch result {
+                case .success(let answers):
+                    if !current.isEmpty { onBatch(current.count) }
+                    for (waiting, answer) in zip(current, answers) { waiting.continuation.resume(returning: .success(answer)) }
+                case .failure(let error):
+                    // The rejected verdicts are dropped: their attempts stay counted, as interrupted.
+                    for waiting in current { waiting.continuation.resume(returning: .failure(error)) }
+                }
+            }
+            for flush in finished(batch) { flush.resume() }
+        }
+    }
+
+    /// The next batch's number and work; nil (and the sender stops) when there is none.
+    private func take() -> (Int, [Waiting], [Int64])? {
+        state.withLock { state in
+            guard !state.attempts.isEmpty || !state.rejected.isEmpty || !state.flushes.isEmpty else {
+                state.senders -= 1
+                return nil
+            }
+            let batch = state.nextBatch
+            state.nextBatch += 1
+            state.inFlight.insert(batch)
+            let attempts = Array(state.attempts.prefix(Self.largestBatch))
+            state.attempts.removeFirst(attempts.count)
+            let rejected = Array(state.rejected.prefix(Self.largestBatch))
+            state.rejected.removeFirst(rejected.count)
+            // A flush waits for the verdicts queued before it: all of them are in this batch or an
+            // earlier one only when none are left behind.
+            if state.rejected.isEmpty {
+                state.settling += state.flushes.map { Settling(after: batch, continuation: $0) }
+                state.flushes.removeAll()
+            }
+            return (batch, attempts, rejected)
+        }
+    }
+
+    /// Marks `batch` done; returns the flushes that no batch in flight holds back any more.
+    private func finished(_ batch: Int) -> [CheckedContinuation<Void, Never>] {
+        state.withLock { state in
+            state.inFlight.remove(batch)
+            let oldest = state.inFlight.min() ?? Int.max
+            let done = state.settling.filter { $0.after < oldest }.map(\.continuation)
+            state.settling.removeAll { $0.after < oldest }
+            return done
+        }
+    }
+}
