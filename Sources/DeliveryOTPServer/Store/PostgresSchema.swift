@@ -11,7 +11,7 @@ package enum PostgresSchema {
     package static let advisoryLock: Int64 = 0x444F_5453
 
     /// The migrations, in order; version n is `migrations[n - 1]`. Never edit one that was released: add one.
-    package static let migrations: [String] = [version1, version2]
+    package static let migrations: [String] = [version1, version2, version3]
 
     /// The schema version this release writes.
     package static var version: Int { migrations.count }
@@ -275,5 +275,43 @@ package enum PostgresSchema {
             COMMIT;
         END;
         $$;
+        """
+
+    /// Version 3: least privilege. Every write of the service goes through a function that runs
+    /// with its owner's rights (`SECURITY DEFINER`, with a fixed `search_path`), so the service's
+    /// role needs only `SELECT` on the tables and `EXECUTE` on the routines: a stolen service
+    /// password can count, lock, settle and append as the service does, but cannot rewrite or
+    /// delete the attempt log, or reset a count, a lock or a handover.
+    static let version3 = """
+        ALTER FUNCTION delivery_otp.admit_batch(bigint[], text[], text[], text[], integer[], text[], bigint[], bigint)
+            SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+        ALTER FUNCTION delivery_otp.finish_attempt(bigint, boolean, bigint, boolean)
+            SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+        -- Stores an uploaded device log: p_rows is a JSON array of objects (ord, line, time,
+        -- shipment, delivery_date, scope, outcome, attempt, device_id), one per distinct line. A
+        -- line this uploader sent before (to any replica) adds nothing. Returns how many were new.
+        CREATE FUNCTION delivery_otp.store_upload(p_uploader text, p_rows jsonb) RETURNS bigint
+        LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+            WITH r AS (
+                SELECT * FROM jsonb_to_recordset(p_rows) AS r(ord integer, line text, time bigint, shipment text,
+                    delivery_date text, scope text, outcome text, attempt integer, device_id text)),
+            new AS (
+                INSERT INTO delivery_otp.upload (uploader, line) SELECT p_uploader, line FROM r
+                ON CONFLICT DO NOTHING RETURNING line),
+            added AS (
+                INSERT INTO delivery_otp.attempt (time, shipment, delivery_date, scope, outcome, attempt, device_id, source)
+                SELECT r.time, r.shipment, r.delivery_date, r.scope, r.outcome, r.attempt, r.device_id, 'upload'
+                FROM r JOIN new ON new.line = r.line ORDER BY r.ord
+                RETURNING 1)
+            SELECT COUNT(*)::bigint FROM added;
+        $$;
+
+        -- Only roles given EXECUTE (the owner, and the service role by the owner's default
+        -- privileges, as docs/deployment.md sets up) may call what runs with the owner's rights.
+        REVOKE EXECUTE ON FUNCTION delivery_otp.admit_batch(bigint[], text[], text[], text[], integer[], text[], bigint[], bigint)
+            FROM PUBLIC;
+        REVOKE EXECUTE ON FUNCTION delivery_otp.finish_attempt(bigint, boolean, bigint, boolean) FROM PUBLIC;
+        REVOKE EXECUTE ON FUNCTION delivery_otp.store_upload(text, jsonb) FROM PUBLIC;
         """
 }

@@ -393,22 +393,7 @@ public final class PostgresServiceStore: ServiceStore {
         // One statement, so one transaction without a BEGIN: no session is ever left idle inside a
         // transaction, which the server would end (and postgres-nio would not notice).
         return try await call("store the upload", deadline: bulkDeadline) {
-            try await self.rows(
-                """
-                WITH r AS (
-                    SELECT * FROM jsonb_to_recordset(\(json)::jsonb) AS r(ord integer, line text, time bigint, shipment text,
-                        delivery_date text, scope text, outcome text, attempt integer, device_id text)),
-                new AS (
-                    INSERT INTO delivery_otp.upload (uploader, line) SELECT \(device), line FROM r
-                    ON CONFLICT DO NOTHING RETURNING line),
-                added AS (
-                    INSERT INTO delivery_otp.attempt (time, shipment, delivery_date, scope, outcome, attempt, device_id, source)
-                    SELECT r.time, r.shipment, r.delivery_date, r.scope, r.outcome, r.attempt, r.device_id, 'upload'
-                    FROM r JOIN new ON new.line = r.line ORDER BY r.ord
-                    RETURNING 1)
-                SELECT COUNT(*)::bigint FROM added
-                """
-            ).first?.decode(Int.self) ?? 0
+            try await self.rows("SELECT delivery_otp.store_upload(\(device), \(json)::jsonb)").first?.decode(Int.self) ?? 0
         }
     }
 

@@ -1,0 +1,88 @@
+import DeliveryOTP
+import DeliveryOTPServer
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+@Suite("The PostgreSQL store's least privilege", .enabled(if: TestPostgres.isAvailable))
+struct PostgresPrivilegeTests {
+    let logger = Logger(label: "test")
+
+    @Test(
+        "serves with a role that may only read the tables and execute the routines, which cannot rewrite the log or reset a count",
+        .timeLimit(.minutes(3)))
+    func serviceRoleReadsAndExecutesOnly() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        // The owner (the test role) migrates; the service role gets what docs/deployment.md grants.
+        try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: .seconds(120), logger: logger)
+            .close()
+        let role = "dotp_service_" + location.database.suffix(8)
+        let grants = [
+            "CREATE ROLE \(role) LOGIN PASSWORD 'service-password'", "GRANT CONNECT ON DATABASE \(location.database) TO \(role)",
+            "GRANT USAGE ON SCHEMA delivery_otp TO \(role)", "GRANT SELECT ON ALL TABLES IN SCHEMA delivery_otp TO \(role)",
+            "GRANT EXECUTE ON ALL ROUTINES IN SCHEMA delivery_otp TO \(role)",
+        ]
+        try await TestPostgres.admin(location) { client in
+            for grant in grants { try await client.query(PostgresQuery(unsafeSQL: grant)) }
+        }
+        var service = location
+        service.user = role
+        let store = try await PostgresServiceStore.open(
+            service, password: "service-password", attemptDeadline: .seconds(120), logger: logger)
+        // Everything the service does: count, settle both ways, lock, take an upload, read the log.
+        let attempt = ServiceStoreContractTests.attempt(limit: 2)
+        guard case .counted(let ticket, 1) = try await store.begin(attempt) else {
+            Issue.record("not counted")
+            return
+        }
+        try await store.finish(ticket, accepted: false, at: attempt.time, waitForDurability: false)
+        #expect(try await store.begin(attempt).counted == 2)
+        #expect(try await store.begin(attempt) == .locked)
+        let other = ServiceStoreContractTests.attempt("TBA000000000002")
+        guard case .counted(let accepted, 1) = try await store.begin(other) else {
+            Issue.record("not counted")
+            return
+        }
+        try await store.finish(accepted, accepted: true, at: other.time, waitForDurability: true)
+        let uploaded = AttemptRecord(
+            time: attempt.time, shipment: attempt.shipment, date: attempt.date, scope: attempt.scope, outcome: .rejected, attempt: 1,
+            deviceID: try DeviceID("device-1"))
+        #expect(try await store.upload([uploaded], from: try DeviceID("device-1"), at: attempt.time) == 1)
+        let outcomes = try await store.records(since: nil, scope: nil, limit: 100).map(\.outcome)
+        #expect(outcomes.sorted(by: { $0.rawValue < $1.rawValue }) == [.accepted, .interrupted, .locked, .rejected, .rejected])
+        await store.close()
+
+        // What the role may not do by itself.
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(
+                host: service.host, port: service.port, username: role, password: "service-password", database: service.database,
+                tls: .disable),
+            id: 1, logger: Logger(label: "test-postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
+        for statement in [
+            "UPDATE delivery_otp.counter SET counted = 0, locked_at = NULL",
+            "UPDATE delivery_otp.attempt SET outcome = 'accepted'",
+            "DELETE FROM delivery_otp.attempt",
+            "INSERT INTO delivery_otp.attempt (time, shipment, delivery_date, scope, outcome, source) VALUES (0, 'X', 'Y', '', 'accepted', 'online')",
+            "UPDATE delivery_otp.clock SET latest = 0",
+        ] {
+            do {
+                _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                Issue.record("the service role may run: \(statement)")
+            } catch let error as PSQLError {
+                #expect(error.serverInfo?[.sqlState] == "42501", "\(statement): \(String(reflecting: error))")
+            }
+        }
+        try await connection.close()
+        let revokes = [
+            "REVOKE ALL ON ALL TABLES IN SCHEMA delivery_otp FROM \(role)",
+            "REVOKE ALL ON ALL ROUTINES IN SCHEMA delivery_otp FROM \(role)",
+            "REVOKE USAGE ON SCHEMA delivery_otp FROM \(role)", "REVOKE CONNECT ON DATABASE \(location.database) FROM \(role)",
+            "DROP ROLE \(role)",
+        ]
+        try await TestPostgres.admin(location) { client in
+            for revoke in revokes { try await client.query(PostgresQuery(unsafeSQL: revoke)) }
+        }
+    }
+}
