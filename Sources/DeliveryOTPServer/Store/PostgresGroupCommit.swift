@@ -14,19 +14,26 @@ import DeliveryOTP
 /// Bounded waits: a batch has the store's attempt deadline; an attempt still queued after that
 /// deadline (the batch ahead of it hung on an unreachable database) is answered with an error and
 /// never sent, so it counts nothing. A caller therefore waits at most about two deadlines.
-final class PostgresGroupCommit: Sendable {
+package final class PostgresGroupCommit: Sendable {
     /// The database's answer to one attempt: `kind` as `admit_attempts` gives it, 0 for "none".
-    struct Answer: Sendable, Equatable {
-        var kind: String
-        var ticket: Int64
-        var number: Int64
-        var at: Int64
+    package struct Answer: Sendable, Equatable {
+        package var kind: String
+        package var ticket: Int64
+        package var number: Int64
+        package var at: Int64
+
+        package init(kind: String, ticket: Int64, number: Int64, at: Int64) {
+            self.kind = kind
+            self.ticket = ticket
+            self.number = number
+            self.at = at
+        }
     }
 
     /// What one call sends: the attempts to admit, and the verdicts (tickets) to store as rejected.
-    struct Batch: Sendable {
-        var attempts: [OnlineAttempt]
-        var rejected: [Int64]
+    package struct Batch: Sendable {
+        package var attempts: [OnlineAttempt]
+        package var rejected: [Int64]
     }
 
     /// An attempt waiting for its batch.
@@ -36,7 +43,14 @@ final class PostgresGroupCommit: Sendable {
         var continuation: CheckedContinuation<Result<Answer, AttemptStoreError>, Never>
     }
 
-    /// A flush taken with batch `after`: it returns once no batch up to that one is in flight.
+    /// A flush waiting for the first `verdicts` verdicts ever queued to be taken by a batch.
+    private struct Flush: Sendable {
+        var verdicts: Int
+        var continuation: CheckedContinuation<Void, Never>
+    }
+
+    /// A flush whose verdicts batch `after` (or an earlier one) took: it returns once no batch up
+    /// to that one is in flight.
     private struct Settling: Sendable {
         var after: Int
         var continuation: CheckedContinuation<Void, Never>
@@ -45,8 +59,11 @@ final class PostgresGroupCommit: Sendable {
     private struct State: ~Copyable {
         var attempts: [Waiting] = []
         var rejected: [Int64] = []
-        /// Flushes not yet taken by a batch.
-        var flushes: [CheckedContinuation<Void, Never>] = []
+        /// How many verdicts were ever queued, and taken by a batch.
+        var verdictsQueued = 0
+        var verdictsTaken = 0
+        /// Flushes whose verdicts are not all taken yet, in the order they came.
+        var flushes: [Flush] = []
         var settling: [Settling] = []
         /// The numbers of the batches in flight.
         var inFlight: Set<Int> = []
@@ -56,12 +73,12 @@ final class PostgresGroupCommit: Sendable {
     }
 
     /// The most attempts, and verdicts, one call carries.
-    static let largestBatch = 256
+    package static let largestBatch = 256
     /// How many batches may be in the database at once: while one waits for its flush, the next
     /// is admitted on another connection. Attempts for one shipment are still decided one at a
     /// time (each batch locks the shipment's row), and all rows in one order, so batches in
     /// flight together wait for each other rather than deadlock.
-    static let senders = 2
+    package static let senders = 2
 
     private let state = Locked(State())
     private let send: @Sendable (Batch) async throws(AttemptStoreError) -> [Answer]
@@ -74,7 +91,7 @@ final class PostgresGroupCommit: Sendable {
     ///   - deadline: how long an attempt may wait in the queue before it is answered with an error.
     ///   - onBatch: told the number of attempts of every batch that committed (for metrics).
     ///   - send: runs one batch in the database; returns one answer per attempt, in order.
-    init(
+    package init(
         store: String, deadline: Duration, onBatch: @escaping @Sendable (Int) -> Void,
         send: @escaping @Sendable (Batch) async throws(AttemptStoreError) -> [Answer]
     ) {
@@ -85,7 +102,7 @@ final class PostgresGroupCommit: Sendable {
     }
 
     /// Admits `attempt` in the next batch; returns once that batch is committed.
-    func admit(_ attempt: OnlineAttempt) async throws(AttemptStoreError) -> Answer {
+    package func admit(_ attempt: OnlineAttempt) async throws(AttemptStoreError) -> Answer {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Answer, AttemptStoreError>, Never>) in
             let waiting = Waiting(attempt: attempt, since: .now, continuation: continuation)
             if !enqueue({ $0.attempts.append(waiting) }) {
@@ -96,19 +113,22 @@ final class PostgresGroupCommit: Sendable {
     }
 
     /// Queues the rejected verdict of a counted attempt for the next batch, and returns at once.
-    func reject(_ ticket: AttemptTicket) {
-        _ = enqueue { $0.rejected.append(ticket.id) }
+    package func reject(_ ticket: AttemptTicket) {
+        _ = enqueue { state in
+            state.rejected.append(ticket.id)
+            state.verdictsQueued += 1
+        }
     }
 
     /// Returns once every verdict queued before the call has been sent (committed, or lost with its batch).
-    func flush() async {
+    package func flush() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            if !enqueue({ $0.flushes.append(continuation) }) { continuation.resume() }
+            if !enqueue({ $0.flushes.append(Flush(verdicts: $0.verdictsQueued, continuation: continuation)) }) { continuation.resume() }
         }
     }
 
     /// Sends the verdicts still queued, then refuses new work.
-    func close() async {
+    package func close() async {
         await flush()
         state.withLock { $0.closed = true }
     }
@@ -180,12 +200,13 @@ final class PostgresGroupCommit: Sendable {
             state.attempts.removeFirst(attempts.count)
             let rejected = Array(state.rejected.prefix(Self.largestBatch))
             state.rejected.removeFirst(rejected.count)
-            // A flush waits for the verdicts queued before it: all of them are in this batch or an
-            // earlier one only when none are left behind.
-            if state.rejected.isEmpty {
-                state.settling += state.flushes.map { Settling(after: batch, continuation: $0) }
-                state.flushes.removeAll()
-            }
+            state.verdictsTaken += rejected.count
+            // A flush waits for the verdicts queued before it (not those queued since, which under
+            // load never run out): once this batch or an earlier one has taken them all, it waits
+            // only for those batches to end.
+            let taken = state.flushes.prefix { $0.verdicts <= state.verdictsTaken }
+            state.settling += taken.map { Settling(after: batch, continuation: $0.continuation) }
+            state.flushes.removeFirst(taken.count)
             return (batch, attempts, rejected)
         }
     }

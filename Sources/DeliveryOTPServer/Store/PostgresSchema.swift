@@ -291,13 +291,15 @@ package enum PostgresSchema {
         -- Stores an uploaded device log: p_rows is a JSON array of objects (ord, line, time,
         -- shipment, delivery_date, scope, outcome, attempt, device_id), one per distinct line. A
         -- line this uploader sent before (to any replica) adds nothing. Returns how many were new.
+        -- Lines are taken in one order (sorted), so two uploads that share lines wait for each
+        -- other rather than deadlock.
         CREATE FUNCTION delivery_otp.store_upload(p_uploader text, p_rows jsonb) RETURNS bigint
         LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
             WITH r AS (
                 SELECT * FROM jsonb_to_recordset(p_rows) AS r(ord integer, line text, time bigint, shipment text,
                     delivery_date text, scope text, outcome text, attempt integer, device_id text)),
             new AS (
-                INSERT INTO delivery_otp.upload (uploader, line) SELECT p_uploader, line FROM r
+                INSERT INTO delivery_otp.upload (uploader, line) SELECT p_uploader, line FROM r ORDER BY line
                 ON CONFLICT DO NOTHING RETURNING line),
             added AS (
                 INSERT INTO delivery_otp.attempt (time, shipment, delivery_date, scope, outcome, attempt, device_id, source)
@@ -316,7 +318,9 @@ package enum PostgresSchema {
         """
 
     /// Version 4: `admit_batch` decides a batch with a few set-based statements instead of four
-    /// statements per attempt. Starting an executor for each small statement was most of the
+    /// statements per attempt, and the functions that run with the owner's rights trust their
+    /// caller no further than the service needs (the clock tolerance, the limit, which attempts a
+    /// verdict may settle). Starting an executor for each small statement was most of the
     /// database's work per verify (`perf` on the server: `ExecutorStart`, `ExecConstraints` reading
     /// the check constraints anew, index descents per statement). The answers are the same; the
     /// contract suite and the batch tests hold for both versions.
@@ -337,6 +341,9 @@ package enum PostgresSchema {
         DECLARE
             v_count integer := COALESCE(cardinality(p_scopes), 0);
             v_now bigint := extract(epoch FROM clock_timestamp())::bigint;
+            -- The caller's tolerance, but never more than the service's (600 s): a caller that
+            -- could widen it could move the shared clock far ahead and so lock every replica out.
+            v_tolerance bigint := LEAST(GREATEST(p_tolerance, 0), 600);
             v_latest bigint;
             v_newest bigint;
             v_index integer[];
@@ -352,21 +359,22 @@ package enum PostgresSchema {
             IF v_count = 0 THEN
                 PERFORM set_config('synchronous_commit', 'off', true);
             END IF;
-            UPDATE delivery_otp.attempt SET outcome = 'rejected' WHERE id = ANY (p_rejected) AND outcome = 'interrupted';
+            UPDATE delivery_otp.attempt SET outcome = 'rejected'
+            WHERE id = ANY (p_rejected) AND outcome = 'interrupted' AND source = 'online';
             IF v_count = 0 THEN
                 RETURN;
             END IF;
             SELECT latest INTO v_latest FROM delivery_otp.clock WHERE id = 1;
             SELECT max(t) INTO v_newest FROM unnest(p_times) AS t
-            WHERE t <= v_now + p_tolerance AND (v_latest IS NULL OR t >= v_latest - p_tolerance);
+            WHERE t <= v_now + v_tolerance AND (v_latest IS NULL OR t >= v_latest - v_tolerance);
             IF v_newest IS NOT NULL AND (v_latest IS NULL OR v_newest > v_latest + 60) THEN
                 INSERT INTO delivery_otp.clock (id, latest) VALUES (1, v_newest)
                 ON CONFLICT (id) DO UPDATE SET latest = GREATEST(delivery_otp.clock.latest, excluded.latest);
             END IF;
             FOR i IN 1 .. v_count LOOP
-                IF p_times[i] > v_now + p_tolerance THEN
+                IF p_times[i] > v_now + v_tolerance THEN
                     kinds[i] := 'ahead'; ats[i] := v_now;
-                ELSIF v_latest IS NOT NULL AND p_times[i] < v_latest - p_tolerance THEN
+                ELSIF v_latest IS NOT NULL AND p_times[i] < v_latest - v_tolerance THEN
                     kinds[i] := 'clock'; ats[i] := v_latest;
                 END IF;
             END LOOP;
@@ -384,7 +392,8 @@ package enum PostgresSchema {
             ORDER BY c.scope, c.shipment, c.delivery_date
             FOR UPDATE OF c;
             WITH input AS (
-                SELECT u.scope, u.shipment, u.day, u.lim, u.caller, u.time, u.i::integer AS i
+                -- The limit as the service allows it, 1 to 10, whoever calls.
+                SELECT u.scope, u.shipment, u.day, LEAST(GREATEST(u.lim, 1), 10) AS lim, u.caller, u.time, u.i::integer AS i
                 FROM unnest(p_scopes, p_shipments, p_dates, p_limits, p_callers, p_times)
                     WITH ORDINALITY AS u(scope, shipment, day, lim, caller, time, i)
                 WHERE kinds[u.i] = ''),
@@ -430,6 +439,27 @@ package enum PostgresSchema {
                 END IF;
                 ats[v_index[j]] := v_at[j];
             END LOOP;
+        END;
+        $$;
+
+        -- A verdict is stored only for an online attempt still waiting for it, and an accepted one
+        -- records the handover only then: no caller can turn a device's uploaded line, or an
+        -- attempt already decided, into a handover.
+        CREATE OR REPLACE FUNCTION delivery_otp.finish_attempt(p_ticket bigint, p_accepted boolean, p_time bigint, p_durable boolean)
+        RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        DECLARE
+            v_row delivery_otp.attempt%ROWTYPE;
+        BEGIN
+            IF NOT p_durable THEN
+                PERFORM set_config('synchronous_commit', 'off', true);
+            END IF;
+            UPDATE delivery_otp.attempt SET outcome = CASE WHEN p_accepted THEN 'accepted' ELSE 'rejected' END
+            WHERE id = p_ticket AND outcome = 'interrupted' AND source = 'online'
+            RETURNING * INTO v_row;
+            IF FOUND AND p_accepted THEN
+                UPDATE delivery_otp.counter SET accepted_at = COALESCE(accepted_at, p_time)
+                WHERE scope = v_row.scope AND shipment = v_row.shipment AND delivery_date = v_row.delivery_date;
+            END IF;
         END;
         $$;
         """

@@ -91,7 +91,8 @@ public final class PostgresServiceStore: ServiceStore {
         let store = PostgresServiceStore(
             location: location, password: password,
             client: PostgresClient(
-                configuration: try configuration(location, password: password, maximumConnections: maximumConnections),
+                configuration: try configuration(
+                    location, password: password, maximumConnections: maximumConnections, attemptDeadline: attemptDeadline),
                 backgroundLogger: quiet),
             attemptDeadline: attemptDeadline, logger: logger, onBatch: onBatch)
         do throws(AttemptStoreError) {
@@ -135,15 +136,22 @@ public final class PostgresServiceStore: ServiceStore {
     /// Startup parameters of every session: durability is this client's decision, not the server's
     /// default or the role's; a statement that waits on a lock or a slow disk gives up rather than
     /// holding a request forever.
-    private static let sessionParameters = [
-        ("application_name", "delivery-otp"), ("synchronous_commit", "on"), ("statement_timeout", "10s"),
-        // Every call of the service is one statement that commits by itself, so no session of the
-        // pool waits inside a transaction for the client; should one ever do so (the client's machine
-        // died between statements), the server ends it after 5 s rather than holding a shipment's row.
-        ("idle_in_transaction_session_timeout", "5s"), ("lock_timeout", "5s"),
-    ]
+    private static func sessionParameters(attemptDeadline: Duration) -> [(String, String)] {
+        // A batch that waits for a shipment's row (held by another replica's batch) gives up, and
+        // is rolled back, before its callers are answered 503 at the deadline: otherwise it could
+        // still count them all once the row is free, though they were told nothing was decided.
+        let lockTimeout = max(attemptDeadline * 2 / 3, .milliseconds(100))
+        let milliseconds = lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000
+        return [
+            ("application_name", "delivery-otp"), ("synchronous_commit", "on"), ("statement_timeout", "10s"),
+            // Every call of the service is one statement that commits by itself, so no session of the
+            // pool waits inside a transaction for the client; should one ever do so (the client's machine
+            // died between statements), the server ends it after 5 s rather than holding a shipment's row.
+            ("idle_in_transaction_session_timeout", "5s"), ("lock_timeout", "\(milliseconds)ms"),
+        ]
+    }
 
-    private static func configuration(_ location: PostgresLocation, password: String?, maximumConnections: Int)
+    private static func configuration(_ location: PostgresLocation, password: String?, maximumConnections: Int, attemptDeadline: Duration)
         throws(AttemptStoreError) -> PostgresClient.Configuration
     {
         let tls: PostgresClient.Configuration.TLS = try tlsSettings(location).map { .require($0) } ?? .disable
@@ -151,7 +159,7 @@ public final class PostgresServiceStore: ServiceStore {
             host: location.host, port: location.port, username: location.user, password: password, database: location.database, tls: tls)
         configuration.options.connectTimeout = .seconds(3)
         configuration.options.maximumConnections = maximumConnections
-        configuration.options.additionalStartupParameters = sessionParameters
+        configuration.options.additionalStartupParameters = sessionParameters(attemptDeadline: attemptDeadline)
         // The pool's keep-alive query would run outside the guard against closed connections, and
         // could hold `run()` (and so `close()`) forever; every call has a deadline instead, and
         // idle connections are retired after a minute.
@@ -183,7 +191,7 @@ public final class PostgresServiceStore: ServiceStore {
     /// One connection made and closed outside the pool, which retries quietly: a wrong password, a
     /// refused TLS handshake or a missing database is reported as itself, at once.
     private static func probe(_ location: PostgresLocation, password: String?, deadline: Duration) async throws(AttemptStoreError) {
-        let settings = try connectionConfiguration(location, password: password, parameters: sessionParameters)
+        let settings = try connectionConfiguration(location, password: password, parameters: sessionParameters(attemptDeadline: deadline))
         let outcome = await Deadline.race(deadline) {
             let connection = try await PostgresConnection.connect(configuration: settings, id: 0, logger: quiet)
             try await connection.close()

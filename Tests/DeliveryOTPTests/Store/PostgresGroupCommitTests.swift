@@ -121,4 +121,29 @@ struct PostgresGroupCommitTests {
         #expect(try await store.begin(Self.attempt(2, limit: 2)) == .locked)
         await store.close()
     }
+
+    @Test(
+        "gives up on a shipment's row held elsewhere before the deadline, so an attempt answered 503 is not counted when the row is freed",
+        .timeLimit(.minutes(2)))
+    func lockWaitEndsBeforeDeadline() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        let store = try await PostgresServiceStore.open(
+            location, password: TestPostgres.password, attemptDeadline: .seconds(3), logger: logger)
+        #expect(try await store.begin(Self.attempt(1, limit: 5)).counted == 1)
+        // Another session holds the shipment's row (as another replica's slow batch would).
+        let holder = try await TestPostgres.connect(location)
+        _ = try await holder.query("BEGIN", logger: logger)
+        _ = try await holder.query("SELECT counted FROM delivery_otp.counter FOR UPDATE", logger: logger)
+        let started = ContinuousClock.now
+        await #expect(throws: AttemptStoreError.self) { _ = try await store.begin(Self.attempt(1, limit: 5)) }
+        // Freed after the caller was answered, but before the server's own 5-s limits.
+        try await Task.sleep(until: started + .milliseconds(3_500))
+        _ = try await holder.query("ROLLBACK", logger: logger)
+        try await Task.sleep(for: .seconds(3))
+        let counted = try await store.records(since: nil, scope: nil, limit: 10).filter { $0.attempt != nil }
+        #expect(counted.count == 1, "the attempt answered 503 was counted later")
+        try await holder.close()
+        await store.close()
+    }
 }

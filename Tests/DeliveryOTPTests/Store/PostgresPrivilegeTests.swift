@@ -74,6 +74,35 @@ struct PostgresPrivilegeTests {
                 #expect(error.serverInfo?[.sqlState] == "42501", "\(statement): \(String(reflecting: error))")
             }
         }
+        // What it may call, it may not turn against the log: a verdict for a device's uploaded
+        // line, or a tolerance that moves the shared clock years ahead.
+        let device = try DeviceID("device-2")
+        let interrupted = AttemptRecord(
+            time: attempt.time, shipment: other.shipment, date: other.date, scope: other.scope, outcome: .interrupted, attempt: 2,
+            deviceID: device)
+        let reopened = try await PostgresServiceStore.open(
+            service, password: "service-password", attemptDeadline: .seconds(120), logger: logger)
+        #expect(try await reopened.upload([interrupted], from: device, at: attempt.time) == 1)
+        let uploadedID = try await connection.query(
+            "SELECT id FROM delivery_otp.attempt WHERE source = 'upload' AND outcome = 'interrupted'", logger: logger
+        ).collect().first?.decode(Int64.self)
+        let id = try #require(uploadedID)
+        let ahead = Int64(Date().timeIntervalSince1970) + 100_000_000
+        for call in [
+            "SELECT delivery_otp.finish_attempt(\(id), true, 0, true)",
+            "CALL delivery_otp.admit_attempts(ARRAY[\(id)]::bigint[], '{}', '{}', '{}', '{}', '{}', '{}', 600)",
+            "CALL delivery_otp.admit_attempts('{}', ARRAY['']::text[], ARRAY['TBA000000000009'], ARRAY['2024-01-17'], ARRAY[5], ARRAY['x'], ARRAY[\(ahead)]::bigint[], 1000000000)",
+        ] {
+            _ = try await connection.query(PostgresQuery(unsafeSQL: call), logger: logger).collect()
+        }
+        let outcome = try await connection.query("SELECT outcome FROM delivery_otp.attempt WHERE id = \(id)", logger: logger).collect()
+            .first?.decode(String.self)
+        #expect(outcome == "interrupted", "a verdict rewrote an uploaded line")
+        // The clock did not move: attempts at the usual time are still counted.
+        let third = ServiceStoreContractTests.attempt("TBA000000000003")
+        let admitted = try? await reopened.begin(third)
+        #expect(admitted?.counted == 1, "the shared clock was moved ahead")
+        await reopened.close()
         try await connection.close()
         let revokes = [
             "REVOKE ALL ON ALL TABLES IN SCHEMA delivery_otp FROM \(role)",

@@ -1,0 +1,130 @@
+import DeliveryOTP
+import DeliveryOTPServer
+import Foundation
+import Synchronization
+import Testing
+
+/// The PostgreSQL store's group commit, with a stand-in for the database: how it forms batches,
+/// answers its callers, and waits, whatever the database does.
+@Suite("The group commit queue")
+struct GroupCommitQueueTests {
+    /// What the stand-in database was sent.
+    final class Sent: Sendable {
+        private let batches = Mutex<[PostgresGroupCommit.Batch]>([])
+        func add(_ batch: PostgresGroupCommit.Batch) { batches.withLock { $0.append(batch) } }
+        var all: [PostgresGroupCommit.Batch] { batches.withLock { $0 } }
+        var verdicts: [Int64] { all.flatMap(\.rejected) }
+    }
+
+    static func attempt(_ number: Int) -> OnlineAttempt {
+        ServiceStoreContractTests.attempt(String(format: "QUEUE%010d", number))
+    }
+
+    /// Answers each attempt "counted", its ticket its shipment's number, after `delay`.
+    typealias Database = @Sendable (PostgresGroupCommit.Batch) async throws(AttemptStoreError) -> [PostgresGroupCommit.Answer]
+
+    static func database(_ sent: Sent, delay: Duration = .zero) -> Database {
+        { batch throws(AttemptStoreError) in
+            sent.add(batch)
+            if delay > .zero { try? await Task.sleep(for: delay) }
+            return batch.attempts.map { attempt in
+                .init(kind: "counted", ticket: Int64(attempt.shipment.rawValue.dropFirst(5))!, number: 1, at: 0)
+            }
+        }
+    }
+
+    @Test("answers every caller with the answer to its own attempt, in batches of at most the largest size")
+    func answersInBatches() async throws {
+        let sent = Sent()
+        let queue = PostgresGroupCommit(store: "the test store", deadline: .seconds(60), onBatch: { _ in }, send: Self.database(sent))
+        let answers = try await withThrowingTaskGroup(of: (Int, PostgresGroupCommit.Answer).self) { group in
+            for number in 1...1000 { group.addTask { (number, try await queue.admit(Self.attempt(number))) } }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        #expect(answers.count == 1000)
+        #expect(answers.allSatisfy { Int64($0.key) == $0.value.ticket })
+        #expect(sent.all.map(\.attempts.count).reduce(0, +) == 1000)
+        #expect(sent.all.allSatisfy { $0.attempts.count <= PostgresGroupCommit.largestBatch })
+        await queue.close()
+    }
+
+    @Test("answers an attempt still queued at the deadline with an error, and never sends it", .timeLimit(.minutes(1)))
+    func expiresInQueue() async throws {
+        let sent = Sent()
+        // The first batches take 2 s; the deadline is 0.5 s.
+        let queue = PostgresGroupCommit(
+            store: "the test store", deadline: .milliseconds(500), onBatch: { _ in }, send: Self.database(sent, delay: .seconds(2)))
+        // One batch each, so that both senders are busy.
+        async let first = queue.admit(Self.attempt(1))
+        try await Task.sleep(for: .milliseconds(50))
+        async let second = queue.admit(Self.attempt(2))
+        try await Task.sleep(for: .milliseconds(150))
+        // Both senders are busy: this one waits in the queue past its deadline.
+        await #expect(throws: AttemptStoreError.self) { _ = try await queue.admit(Self.attempt(3)) }
+        _ = try await (first, second)
+        #expect(!sent.all.flatMap(\.attempts).contains(Self.attempt(3)))
+        await queue.close()
+    }
+
+    @Test("answers every caller of a batch the database refused with its error")
+    func failedBatch() async throws {
+        let refuse: Database = {
+            _ throws(AttemptStoreError) in throw AttemptStoreError("the database refused", kind: .io)
+        }
+        let queue = PostgresGroupCommit(store: "the test store", deadline: .seconds(60), onBatch: { _ in }, send: refuse)
+        let failures = await withTaskGroup(of: Bool.self) { group in
+            for number in 1...100 {
+                group.addTask {
+                    do {
+                        _ = try await queue.admit(Self.attempt(number))
+                        return false
+                    } catch { return (error as? AttemptStoreError)?.description == "the database refused" }
+                }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(failures == 100)
+        await queue.close()
+    }
+
+    @Test("returns from a flush once the verdicts queued before it are sent, though more keep coming", .timeLimit(.minutes(1)))
+    func flushUnderLoad() async throws {
+        let sent = Sent()
+        // Two batches of at most 256 in flight, each 20 ms: about 25,000 verdicts a second.
+        let queue = PostgresGroupCommit(
+            store: "the test store", deadline: .seconds(60), onBatch: { _ in }, send: Self.database(sent, delay: .milliseconds(20)))
+        for ticket in 1...1000 { queue.reject(AttemptTicket(id: Int64(ticket))) }
+        let stop = Atomic(false)
+        let stopped = Atomic(false)
+        // Verdicts keep coming for 5 s, up to 100,000 a second, unless the flush returns first.
+        let producer = Task {
+            var ticket: Int64 = 1001
+            let end = ContinuousClock.now + .seconds(5)
+            while !stop.load(ordering: .relaxed) && ContinuousClock.now < end {
+                for _ in 0..<1000 {
+                    queue.reject(AttemptTicket(id: ticket))
+                    ticket += 1
+                }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            stopped.store(true, ordering: .relaxed)
+        }
+        await queue.flush()
+        let producedUntilTheEnd = stopped.load(ordering: .relaxed)
+        stop.store(true, ordering: .relaxed)
+        await producer.value
+        #expect(!producedUntilTheEnd, "the flush waited for verdicts queued after it")
+        #expect(Set(sent.verdicts).isSuperset(of: (1...1000).map { Int64($0) }))
+        await queue.close()
+    }
+
+    @Test("sends the verdicts still queued when it closes, and refuses attempts after")
+    func closeSendsVerdicts() async throws {
+        let sent = Sent()
+        let queue = PostgresGroupCommit(store: "the test store", deadline: .seconds(60), onBatch: { _ in }, send: Self.database(sent))
+        for ticket in 1...600 { queue.reject(AttemptTicket(id: Int64(ticket))) }
+        await queue.close()
+        #expect(sent.verdicts.sorted() == (1...600).map { Int64($0) })
+        await #expect(throws: AttemptStoreError.self) { _ = try await queue.admit(Self.attempt(1)) }
+    }
+}
