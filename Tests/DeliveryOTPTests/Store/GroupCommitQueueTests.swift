@@ -51,17 +51,26 @@ struct GroupCommitQueueTests {
     @Test("answers an attempt still queued at the deadline with an error, and never sends it", .timeLimit(.minutes(1)))
     func expiresInQueue() async throws {
         let sent = Sent()
-        // The first batches take 2 s; the deadline is 0.5 s.
-        let queue = PostgresGroupCommit(
-            store: "the test store", deadline: .milliseconds(500), onBatch: { _ in }, send: Self.database(sent, delay: .seconds(2)))
+        let open = Atomic(false)
+        // The stand-in database holds every batch until the test opens it.
+        let held: Database = { batch throws(AttemptStoreError) in
+            sent.add(batch)
+            while !open.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(10)) }
+            return batch.attempts.map { _ in .init(kind: "counted", ticket: 1, number: 1, at: 0) }
+        }
+        let queue = PostgresGroupCommit(store: "the test store", deadline: .milliseconds(500), onBatch: { _ in }, send: held)
         // One batch each, so that both senders are busy.
         async let first = queue.admit(Self.attempt(1))
-        try await Task.sleep(for: .milliseconds(50))
+        while sent.all.count < 1 { try await Task.sleep(for: .milliseconds(10)) }
         async let second = queue.admit(Self.attempt(2))
-        try await Task.sleep(for: .milliseconds(150))
-        // Both senders are busy: this one waits in the queue past its deadline.
-        await #expect(throws: AttemptStoreError.self) { _ = try await queue.admit(Self.attempt(3)) }
+        while sent.all.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        let third = Task { try await queue.admit(Self.attempt(3)) }
+        // Past the third attempt's deadline, a sender comes free.
+        try await Task.sleep(for: .seconds(1))
+        open.store(true, ordering: .relaxed)
+        await #expect(throws: AttemptStoreError.self) { _ = try await third.value }
         _ = try await (first, second)
+        #expect(sent.all.count == 2)
         #expect(!sent.all.flatMap(\.attempts).contains(Self.attempt(3)))
         await queue.close()
     }
