@@ -64,7 +64,13 @@ struct GroupCommitQueueTests {
         while sent.all.count < 1 { try await Task.sleep(for: .milliseconds(10)) }
         async let second = queue.admit(Self.attempt(2))
         while sent.all.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
-        let third = Task { try await queue.admit(Self.attempt(3)) }
+        // Queued from the moment its task starts (admit queues before its first suspension).
+        let queued = Atomic(false)
+        let third = Task {
+            queued.store(true, ordering: .relaxed)
+            return try await queue.admit(Self.attempt(3))
+        }
+        while !queued.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
         // Past the third attempt's deadline, a sender comes free.
         try await Task.sleep(for: .seconds(1))
         open.store(true, ordering: .relaxed)
