@@ -52,6 +52,9 @@ struct GroupCommitQueueTests {
     func expiresInQueue() async throws {
         let sent = Sent()
         let open = Atomic(false)
+        // Opened on every way out, so that no batch (and no caller awaited at the end of the
+        // scope) is held forever should the test end early.
+        defer { open.store(true, ordering: .relaxed) }
         // The stand-in database holds every batch until the test opens it.
         let held: Database = { batch throws(AttemptStoreError) in
             sent.add(batch)
