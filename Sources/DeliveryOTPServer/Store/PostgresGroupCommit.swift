@@ -196,10 +196,8 @@ package final class PostgresGroupCommit: Sendable {
             let batch = state.nextBatch
             state.nextBatch += 1
             state.inFlight.insert(batch)
-            let attempts = Array(state.attempts.prefix(Self.largestBatch))
-            state.attempts.removeFirst(attempts.count)
-            let rejected = Array(state.rejected.prefix(Self.largestBatch))
-            state.rejected.removeFirst(rejected.count)
+            let attempts = Self.takeFirst(&state.attempts)
+            let rejected = Self.takeFirst(&state.rejected)
             state.verdictsTaken += rejected.count
             // A flush waits for the verdicts queued before it (not those queued since, which under
             // load never run out): once this batch or an earlier one has taken them all, it waits
@@ -209,6 +207,17 @@ package final class PostgresGroupCommit: Sendable {
             state.flushes.removeFirst(taken.count)
             return (batch, attempts, rejected)
         }
+    }
+
+    /// The first ``largestBatch`` elements of `queue`, removed: all of them without copying when
+    /// they fit, the usual case.
+    private static func takeFirst<Element>(_ queue: inout [Element]) -> [Element] {
+        guard queue.count > largestBatch else {
+            defer { queue = [] }
+            return queue
+        }
+        defer { queue.removeFirst(largestBatch) }
+        return Array(queue.prefix(largestBatch))
     }
 
     /// Marks `batch` done; returns the flushes that no batch in flight holds back any more.
