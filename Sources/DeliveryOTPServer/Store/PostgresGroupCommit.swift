@@ -85,26 +85,31 @@ package final class PostgresGroupCommit: Sendable {
     private let deadline: Duration
     private let store: String
     private let onBatch: @Sendable (Int) -> Void
+    private let now: @Sendable () -> ContinuousClock.Instant
 
     /// - Parameters:
     ///   - store: how errors name the store ("the PostgreSQL store at …").
     ///   - deadline: how long an attempt may wait in the queue before it is answered with an error.
     ///   - onBatch: told the number of attempts of every batch that committed (for metrics).
+    ///   - now: the clock that times the queue's waits (a test's hand-moved clock, so that how the
+    ///     machine schedules tasks cannot expire an attempt the test means to be sent).
     ///   - send: runs one batch in the database; returns one answer per attempt, in order.
     package init(
         store: String, deadline: Duration, onBatch: @escaping @Sendable (Int) -> Void,
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
         send: @escaping @Sendable (Batch) async throws(AttemptStoreError) -> [Answer]
     ) {
         self.store = store
         self.deadline = deadline
         self.onBatch = onBatch
+        self.now = now
         self.send = send
     }
 
     /// Admits `attempt` in the next batch; returns once that batch is committed.
     package func admit(_ attempt: OnlineAttempt) async throws(AttemptStoreError) -> Answer {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Answer, AttemptStoreError>, Never>) in
-            let waiting = Waiting(attempt: attempt, since: .now, continuation: continuation)
+            let waiting = Waiting(attempt: attempt, since: now(), continuation: continuation)
             if !enqueue({ $0.attempts.append(waiting) }) {
                 continuation.resume(returning: .failure(AttemptStoreError("\(store) is closed; nothing was counted", kind: .io)))
             }
@@ -149,7 +154,7 @@ package final class PostgresGroupCommit: Sendable {
     /// Sends batches until the queue is empty.
     private func sendAll() async {
         while let (batch, attempts, rejected) = take() {
-            let now = ContinuousClock.now
+            let now = self.now()
             var current: [Waiting] = []
             for waiting in attempts {
                 if now - waiting.since > deadline {

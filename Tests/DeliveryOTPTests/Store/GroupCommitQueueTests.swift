@@ -48,9 +48,17 @@ struct GroupCommitQueueTests {
         await queue.close()
     }
 
+    /// A clock the test moves by hand: how late the machine runs a task cannot expire an attempt.
+    final class HandClock: Sendable {
+        private let instant = Mutex(ContinuousClock.now)
+        var now: ContinuousClock.Instant { instant.withLock { $0 } }
+        func advance(by duration: Duration) { instant.withLock { $0 += duration } }
+    }
+
     @Test("answers an attempt still queued at the deadline with an error, and never sends it", .timeLimit(.minutes(5)))
     func expiresInQueue() async throws {
         let sent = Sent()
+        let clock = HandClock()
         let open = Atomic(false)
         // Opened on every way out, so that no batch (and no caller awaited at the end of the
         // scope) is held forever should the test end early.
@@ -61,7 +69,11 @@ struct GroupCommitQueueTests {
             while !open.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(10)) }
             return batch.attempts.map { _ in .init(kind: "counted", ticket: 1, number: 1, at: 0) }
         }
-        let queue = PostgresGroupCommit(store: "the test store", deadline: .milliseconds(500), onBatch: { _ in }, send: held)
+        // Time stands still until the test moves it, so the first two attempts are sent however
+        // late their senders start (on the real clock, a sender that a loaded machine started more
+        // than 500 ms late found its attempt expired, and the test waited forever for it).
+        let queue = PostgresGroupCommit(
+            store: "the test store", deadline: .milliseconds(500), onBatch: { _ in }, now: { clock.now }, send: held)
         // One batch each, so that both senders are busy.
         async let first = queue.admit(Self.attempt(1))
         while sent.all.count < 1 { try await Task.sleep(for: .milliseconds(10)) }
@@ -75,7 +87,7 @@ struct GroupCommitQueueTests {
         }
         while !queued.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
         // Past the third attempt's deadline, a sender comes free.
-        try await Task.sleep(for: .seconds(1))
+        clock.advance(by: .seconds(1))
         open.store(true, ordering: .relaxed)
         await #expect(throws: AttemptStoreError.self) { _ = try await third.value }
         _ = try await (first, second)
