@@ -20,6 +20,27 @@ struct GroupCommitQueueTests {
         ServiceStoreContractTests.attempt(String(format: "QUEUE%010d", number))
     }
 
+    /// A clock the test moves by hand: how late the machine runs a task cannot expire an attempt.
+    final class HandClock: Sendable {
+        private let state = Mutex((instant: ContinuousClock.now, reads: 0))
+        /// The time, counted as a read: the queue reads it once per attempt queued and once per batch taken.
+        func now() -> ContinuousClock.Instant {
+            state.withLock {
+                $0.reads += 1
+                return $0.instant
+            }
+        }
+        var reads: Int { state.withLock { $0.reads } }
+        func advance(by duration: Duration) { state.withLock { $0.instant += duration } }
+    }
+
+    /// A queue whose clock stands still, for the tests not about expiry: a machine that stalls
+    /// this test for a minute (a sanitizer's run of every suite) cannot expire its attempts.
+    static func queue(_ send: @escaping Database) -> PostgresGroupCommit {
+        let clock = HandClock()
+        return PostgresGroupCommit(store: "the test store", deadline: .seconds(60), onBatch: { _ in }, now: clock.now, send: send)
+    }
+
     /// Answers each attempt "counted", its ticket its shipment's number, after `delay`.
     typealias Database = @Sendable (PostgresGroupCommit.Batch) async throws(AttemptStoreError) -> [PostgresGroupCommit.Answer]
 
@@ -36,7 +57,7 @@ struct GroupCommitQueueTests {
     @Test("answers every caller with the answer to its own attempt, in batches of at most the largest size")
     func answersInBatches() async throws {
         let sent = Sent()
-        let queue = PostgresGroupCommit(store: "the test store", deadline: .seconds(60), onBatch: { _ in }, send: Self.database(sent))
+        let queue = Self.queue(Self.database(sent, delay: .milliseconds(10)))
         let answers = try await withThrowingTaskGroup(of: (Int, PostgresGroupCommit.Answer).self) { group in
             for number in 1...1000 { group.addTask { (number, try await queue.admit(Self.attempt(number))) } }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
@@ -45,14 +66,8 @@ struct GroupCommitQueueTests {
         #expect(answers.allSatisfy { Int64($0.key) == $0.value.ticket })
         #expect(sent.all.map(\.attempts.count).reduce(0, +) == 1000)
         #expect(sent.all.allSatisfy { $0.attempts.count <= PostgresGroupCommit.largestBatch })
+        #expect(sent.all.contains { $0.attempts.count > 1 }, "attempts that arrived while a batch was out went one by one")
         await queue.close()
-    }
-
-    /// A clock the test moves by hand: how late the machine runs a task cannot expire an attempt.
-    final class HandClock: Sendable {
-        private let instant = Mutex(ContinuousClock.now)
-        var now: ContinuousClock.Instant { instant.withLock { $0 } }
-        func advance(by duration: Duration) { instant.withLock { $0 += duration } }
     }
 
     @Test("answers an attempt still queued at the deadline with an error, and never sends it", .timeLimit(.minutes(5)))
@@ -60,8 +75,8 @@ struct GroupCommitQueueTests {
         let sent = Sent()
         let clock = HandClock()
         let open = Atomic(false)
-        // Opened on every way out, so that no batch (and no caller awaited at the end of the
-        // scope) is held forever should the test end early.
+        // Opened on every way out, so that no batch is held forever should the test end early.
+        // (The callers are unstructured tasks, which the end of the scope does not wait for.)
         defer { open.store(true, ordering: .relaxed) }
         // The stand-in database holds every batch until the test opens it.
         let held: Database = { batch throws(AttemptStoreError) in
@@ -73,24 +88,21 @@ struct GroupCommitQueueTests {
         // late their senders start (on the real clock, a sender that a loaded machine started more
         // than 500 ms late found its attempt expired, and the test waited forever for it).
         let queue = PostgresGroupCommit(
-            store: "the test store", deadline: .milliseconds(500), onBatch: { _ in }, now: { clock.now }, send: held)
+            store: "the test store", deadline: .milliseconds(500), onBatch: { _ in }, now: clock.now, send: held)
         // One batch each, so that both senders are busy.
-        async let first = queue.admit(Self.attempt(1))
+        let first = Task { try await queue.admit(Self.attempt(1)) }
         while sent.all.count < 1 { try await Task.sleep(for: .milliseconds(10)) }
-        async let second = queue.admit(Self.attempt(2))
+        let second = Task { try await queue.admit(Self.attempt(2)) }
         while sent.all.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
-        // Queued from the moment its task starts (admit queues before its first suspension).
-        let queued = Atomic(false)
-        let third = Task {
-            queued.store(true, ordering: .relaxed)
-            return try await queue.admit(Self.attempt(3))
-        }
-        while !queued.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
+        let third = Task { try await queue.admit(Self.attempt(3)) }
+        // Queued once the clock has been read a fifth time: one read as each attempt is queued,
+        // and one as each of the two batches is taken.
+        while clock.reads < 5 { try await Task.sleep(for: .milliseconds(10)) }
         // Past the third attempt's deadline, a sender comes free.
         clock.advance(by: .seconds(1))
         open.store(true, ordering: .relaxed)
         await #expect(throws: AttemptStoreError.self) { _ = try await third.value }
-        _ = try await (first, second)
+        _ = try await (first.value, second.value)
         #expect(sent.all.count == 2)
         #expect(!sent.all.flatMap(\.attempts).contains(Self.attempt(3)))
         await queue.close()
@@ -101,7 +113,7 @@ struct GroupCommitQueueTests {
         let refuse: Database = {
             _ throws(AttemptStoreError) in throw AttemptStoreError("the database refused", kind: .io)
         }
-        let queue = PostgresGroupCommit(store: "the test store", deadline: .seconds(60), onBatch: { _ in }, send: refuse)
+        let queue = Self.queue(refuse)
         let failures = await withTaskGroup(of: Bool.self) { group in
             for number in 1...100 {
                 group.addTask {
@@ -117,45 +129,39 @@ struct GroupCommitQueueTests {
         await queue.close()
     }
 
-    @Test("returns from a flush once the verdicts queued before it are sent, though more keep coming", .timeLimit(.minutes(5)))
+    @Test("returns from a flush once the verdicts queued before it are committed, though more keep coming", .timeLimit(.minutes(5)))
     func flushUnderLoad() async throws {
-        let sent = Sent()
-        // Two batches of at most 256 in flight, each 100 ms: about 5,000 verdicts a second.
-        let queue = PostgresGroupCommit(
-            store: "the test store", deadline: .seconds(60), onBatch: { _ in }, send: Self.database(sent, delay: .milliseconds(100)))
-        for ticket in 1...1000 { queue.reject(AttemptTicket(id: Int64(ticket))) }
-        let stop = Atomic(false)
-        let stopped = Atomic(false)
-        // Verdicts keep coming for 500 rounds, up to 10,000 a second (twice what is taken, and light
-        // enough for a sanitizer's run), unless the flush returns first.
-        let producer = Task {
-            var ticket: Int64 = 1001
-            // 500 rounds (at least 5 s), counted rather than timed, so that a machine that starves
-            // this test's tasks (a sanitizer's run of every suite) slows the producer as much as the queue.
-            var rounds = 0
-            while !stop.load(ordering: .relaxed) && rounds < 500 {
-                rounds += 1
-                for _ in 0..<100 {
-                    queue.reject(AttemptTicket(id: ticket))
-                    ticket += 1
-                }
-                try? await Task.sleep(for: .milliseconds(10))
+        let committed = Sent()
+        let batches = Atomic(0)
+        let nextTicket = Atomic<Int64>(1001)
+        let later = Mutex<PostgresGroupCommit?>(nil)
+        // While it lasts (100 batches), every batch queues more verdicts than a batch takes, so the
+        // queue never runs dry: counted in batches rather than timed, the load does not depend on
+        // how fast this machine runs the test's tasks.
+        let busy = 100
+        let extra = PostgresGroupCommit.largestBatch + 44
+        let queue = Self.queue { batch throws(AttemptStoreError) in
+            if batches.add(1, ordering: .relaxed).newValue <= busy, let queue = later.withLock({ $0 }) {
+                for _ in 0..<extra { queue.reject(AttemptTicket(id: nextTicket.add(1, ordering: .relaxed).oldValue)) }
             }
-            stopped.store(true, ordering: .relaxed)
+            try? await Task.sleep(for: .milliseconds(10))
+            committed.add(batch)
+            return []
         }
+        later.withLock { $0 = queue }
+        for ticket in 1...1000 { queue.reject(AttemptTicket(id: Int64(ticket))) }
         await queue.flush()
-        let producedUntilTheEnd = stopped.load(ordering: .relaxed)
-        stop.store(true, ordering: .relaxed)
-        await producer.value
-        #expect(!producedUntilTheEnd, "the flush waited for verdicts queued after it")
-        #expect(Set(sent.verdicts).isSuperset(of: (1...1000).map { Int64($0) }))
+        let batchesWhenFlushed = batches.load(ordering: .relaxed), verdictsWhenFlushed = Set(committed.verdicts)
+        let uncommitted = (1...1000).count { !verdictsWhenFlushed.contains(Int64($0)) }
+        #expect(uncommitted == 0, "the flush returned before the verdicts queued before it were committed")
+        #expect(batchesWhenFlushed < busy, "the flush waited for verdicts queued after it")
         await queue.close()
     }
 
     @Test("sends the verdicts still queued when it closes, and refuses attempts after")
     func closeSendsVerdicts() async throws {
         let sent = Sent()
-        let queue = PostgresGroupCommit(store: "the test store", deadline: .seconds(60), onBatch: { _ in }, send: Self.database(sent))
+        let queue = Self.queue(Self.database(sent))
         for ticket in 1...600 { queue.reject(AttemptTicket(id: Int64(ticket))) }
         await queue.close()
         #expect(sent.verdicts.sorted() == (1...600).map { Int64($0) })
