@@ -127,15 +127,24 @@ package final class PostgresGroupCommit: Sendable {
 
     /// Returns once every verdict queued before the call has been sent (committed, or lost with its batch).
     package func flush() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            if !enqueue({ $0.flushes.append(Flush(verdicts: $0.verdictsQueued, continuation: continuation)) }) { continuation.resume() }
-        }
+        await flush(thenClose: false)
     }
 
-    /// Sends the verdicts still queued, then refuses new work.
+    /// Refuses new work from now on, and returns once the verdicts queued before it are sent.
+    /// (One step: a verdict queued while a separate flush returned would be sent unwaited for.)
+    /// A verdict queued after it is dropped; its attempt stays counted, as interrupted.
     package func close() async {
-        await flush()
-        state.withLock { $0.closed = true }
+        await flush(thenClose: true)
+    }
+
+    private func flush(thenClose: Bool) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let queued = enqueue { state in
+                state.flushes.append(Flush(verdicts: state.verdictsQueued, continuation: continuation))
+                if thenClose { state.closed = true }
+            }
+            if !queued { continuation.resume() }
+        }
     }
 
     /// Adds work (unless closed) and starts a sender if fewer than ``senders`` run; false when closed.
