@@ -30,6 +30,15 @@ struct PostgresGroupCommitTests {
         }
     }
 
+    /// Two stores on one database, as two replicas have.
+    func replicas(on location: PostgresLocation) async throws -> (PostgresServiceStore, PostgresServiceStore) {
+        let first = try await PostgresServiceStore.open(
+            location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
+        let second = try await PostgresServiceStore.open(
+            location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
+        return (first, second)
+    }
+
     @Test("admits concurrent attempts in fewer calls than attempts, each decided as if it came alone")
     func batches() async throws {
         let location = try await TestPostgres.freshDatabase()
@@ -53,10 +62,7 @@ struct PostgresGroupCommitTests {
     func noDeadlock() async throws {
         let location = try await TestPostgres.freshDatabase()
         defer { Task { await TestPostgres.drop(location) } }
-        let first = try await PostgresServiceStore.open(
-            location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
-        let second = try await PostgresServiceStore.open(
-            location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
+        let (first, second) = try await replicas(on: location)
         // Each round: 20 shipments, sent to one replica in one order and to the other in the
         // reverse, so without one locking order their batches would wait on each other.
         for round in 0..<5 {
@@ -71,6 +77,35 @@ struct PostgresGroupCommitTests {
                 #expect(answers.filter { $0 == .locked }.count == 1, "shipment \(shipment)")
             }
         }
+        await first.close()
+        await second.close()
+    }
+
+    @Test("never deadlocks when one device's log reaches two replicas at once, its lines in opposite orders", .timeLimit(.minutes(3)))
+    func uploadsNoDeadlock() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        let (first, second) = try await replicas(on: location)
+        let van = try DeviceID("van-7")
+        // A retry sent to the other replica while the first upload still runs: the same lines,
+        // here in the opposite order, so that without one locking order each upload would
+        // wait for a line the other holds.
+        var added = 0
+        for round in 0..<5 {
+            let records = (0..<2000).map { index in
+                AttemptRecord(
+                    time: Timestamp(secondsSinceEpoch: ServiceStoreContractTests.noon.secondsSinceEpoch + Int64(index)),
+                    shipment: try! ShipmentID(String(format: "UPLOAD%d%09d", round, index)),
+                    date: ServiceStoreContractTests.day, scope: .empty, outcome: .rejected, attempt: 1, deviceID: van)
+            }
+            // A deadlock would end one upload with an error (SQLSTATE 40P01), thrown here.
+            async let a = first.upload(records, from: van, at: ServiceStoreContractTests.noon)
+            async let b = second.upload(records.reversed(), from: van, at: ServiceStoreContractTests.noon)
+            let (fromFirst, fromSecond) = try await (a, b)
+            #expect(fromFirst + fromSecond == 2000, "round \(round): each line once, whichever replica took it")
+            added += fromFirst + fromSecond
+        }
+        #expect(try await first.records(since: nil, scope: nil, limit: 10_000).count == added)
         await first.close()
         await second.close()
     }
