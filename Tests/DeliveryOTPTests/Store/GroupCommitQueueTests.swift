@@ -161,6 +161,37 @@ struct GroupCommitQueueTests {
         await queue.close()
     }
 
+    @Test("sends nothing after close returns, even a verdict queued while it closes")
+    func closeIsOneStep() async throws {
+        let committed = Sent()
+        let later = Mutex<PostgresGroupCommit?>(nil)
+        let closing = Atomic(false)
+        // The batch that carries verdict 1 queues verdict 2 while it runs, once close has begun,
+        // as a verify finishing during shutdown would.
+        let queue = Self.queue { batch throws(AttemptStoreError) in
+            if batch.rejected.contains(1), let queue = later.withLock({ $0 }) {
+                while !closing.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(5)) }
+                try? await Task.sleep(for: .milliseconds(50))
+                queue.reject(AttemptTicket(id: 2))
+            }
+            // A batch that carries verdict 2 takes longer, so it is still out when close returns.
+            try? await Task.sleep(for: .milliseconds(batch.rejected.contains(2) ? 300 : 100))
+            committed.add(batch)
+            return []
+        }
+        later.withLock { $0 = queue }
+        // The stand-in holds the queue that holds it: the cycle is broken on the way out.
+        defer { later.withLock { $0 = nil } }
+        queue.reject(AttemptTicket(id: 1))
+        closing.store(true, ordering: .relaxed)
+        await queue.close()
+        let whenClosed = committed.verdicts
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(whenClosed.contains(1))
+        // Verdict 2 is either refused (queued after close began) or sent before close returned.
+        #expect(committed.verdicts == whenClosed, "a verdict was sent after close returned")
+    }
+
     @Test("sends the verdicts still queued when it closes, and refuses attempts after")
     func closeSendsVerdicts() async throws {
         let sent = Sent()
