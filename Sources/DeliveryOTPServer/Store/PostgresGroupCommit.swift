@@ -131,7 +131,8 @@ package final class PostgresGroupCommit: Sendable {
     }
 
     /// Refuses new work from now on, and returns once the verdicts queued before it are sent.
-    /// (One step: a verdict queued while a separate flush returned would be sent unwaited for.)
+    /// (One step: after a separate flush, a verdict queued while that flush waited would be sent
+    /// unwaited for, since a flush waits only for the verdicts queued before it.)
     /// A verdict queued after it is dropped; its attempt stays counted, as interrupted.
     package func close() async {
         await flush(thenClose: true)

@@ -166,7 +166,7 @@ struct GroupCommitQueueTests {
         let committed = Sent()
         let later = Mutex<PostgresGroupCommit?>(nil)
         let closing = Atomic(false)
-        // The batch that carries verdict 1 queues verdict 2 while it runs, once close has begun,
+        // The batch that carries verdict 1 queues verdict 2 while it runs, once the test has called close,
         // as a verify finishing during shutdown would.
         let queue = Self.queue { batch throws(AttemptStoreError) in
             if batch.rejected.contains(1), let queue = later.withLock({ $0 }) {
@@ -174,7 +174,8 @@ struct GroupCommitQueueTests {
                 try? await Task.sleep(for: .milliseconds(50))
                 queue.reject(AttemptTicket(id: 2))
             }
-            // A batch that carries verdict 2 takes longer, so it is still out when close returns.
+            // A batch that carries verdict 2 takes longer: it would still be out when close returned,
+            // did close not wait for it.
             try? await Task.sleep(for: .milliseconds(batch.rejected.contains(2) ? 300 : 100))
             committed.add(batch)
             return []
@@ -188,7 +189,7 @@ struct GroupCommitQueueTests {
         let whenClosed = committed.verdicts
         try await Task.sleep(for: .milliseconds(800))
         #expect(whenClosed.contains(1))
-        // Verdict 2 is either refused (queued after close began) or sent before close returned.
+        // Verdict 2 is either refused (queued after close's locked step) or waited for by close.
         #expect(committed.verdicts == whenClosed, "a verdict was sent after close returned")
     }
 
