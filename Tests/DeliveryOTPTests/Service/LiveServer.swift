@@ -17,7 +17,9 @@ final class LiveServer: @unchecked Sendable {
     static let auditor = "dotp_xMctYeKxQrUonU588vgtAHXdwOrPwo6fuwVYhGTIAMo"
 
     /// Starts `serve` with `arguments` plus `--listen 127.0.0.1:0`, and waits for its "listening" line.
-    init(_ arguments: [String], logPath: String) throws {
+    /// The waits are awaited, never slept on a thread of the test pool: with two cores the pool has
+    /// two threads, and other suites' deadlines run on them.
+    init(_ arguments: [String], logPath: String) async throws {
         self.logPath = logPath
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
@@ -35,7 +37,7 @@ final class LiveServer: @unchecked Sendable {
                 return
             }
             guard process.isRunning else { throw LiveServerError.exited(log) }
-            Thread.sleep(forTimeInterval: 0.05)
+            try await Task.sleep(for: .milliseconds(50))
         }
         process.terminate()
         throw LiveServerError.noListeningLine(log)
@@ -77,9 +79,9 @@ final class LiveServer: @unchecked Sendable {
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
     /// Waits for the process to end; its exit status, or nil after `seconds`.
-    func waitForExit(seconds: Double = 30) -> Int32? {
+    func waitForExit(seconds: Double = 30) async -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
         return process.isRunning ? nil : process.terminationStatus
     }
 

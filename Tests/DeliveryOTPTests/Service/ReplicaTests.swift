@@ -21,8 +21,8 @@ struct ReplicaTests {
             passwordFile = try files.folder.write("pgpassword", password + "\n")
         }
 
-        func start() throws -> LiveServer {
-            try LiveServer(
+        func start() async throws -> LiveServer {
+            try await LiveServer(
                 ["--keyring", files.keyring, "--tokens", files.tokensFile, "--state", url, "--database-password-file", passwordFile],
                 logPath: files.folder.file("serve-\(UUID()).log"))
         }
@@ -63,7 +63,7 @@ struct ReplicaTests {
     func sharedLimit() async throws {
         let (setup, location) = try await Self.freshSetup()
         defer { Task { await TestPostgres.drop(location) } }
-        let first = try setup.start(), second = try setup.start()
+        let first = try await setup.start(), second = try await setup.start()
         let issued = try await first.request(
             "GET", "/v1/shipments/REPLICA0000001/code?date=\(setup.files.today)", token: setup.files.tokens["web"])
         let right = try #require(issued.json["code"] as? String)
@@ -90,7 +90,7 @@ struct ReplicaTests {
     func killOneReplica() async throws {
         let (setup, location) = try await Self.freshSetup()
         defer { Task { await TestPostgres.drop(location) } }
-        let victim = try setup.start(), survivor = try setup.start()
+        let victim = try await setup.start(), survivor = try await setup.start()
         final class Counter: Sendable { let value = Locked(0) }
         let received = Counter()
         // Per shipment, the rejections each client saw; the kill comes once 30 answers are in.
@@ -111,7 +111,7 @@ struct ReplicaTests {
             }
             return await group.reduce(into: [(String, String, Bool)]()) { if let answer = $1 { $0.append(answer) } }
         }
-        _ = victim.waitForExit()
+        _ = await victim.waitForExit()
         let stored = try await setup.log(survivor)
         var rejectedAnswers: [String: Int] = [:], storedCounted: [String: Int] = [:]
         for (shipment, outcome, _) in answers where outcome == "rejected" { rejectedAnswers[shipment, default: 0] += 1 }
@@ -132,7 +132,7 @@ struct ReplicaTests {
     func databaseOutage(how: String) async throws {
         let database = try await PrivatePostgres.start()
         let setup = try Setup(url: database.url, password: database.password)
-        let server = try setup.start()
+        let server = try await setup.start()
         let today = setup.files.today
         #expect(await setup.verify(server, "OUTAGE00000001", "000001")?.json["outcome"] as? String == "rejected")
         final class Flag: Sendable { let value = Locked(false) }
