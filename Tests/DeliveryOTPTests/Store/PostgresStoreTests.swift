@@ -156,8 +156,9 @@ struct PostgresStoreTests {
         let holder = try await TestPostgres.connect(location)
         defer { Task { try? await holder.close() } }
         _ = try await holder.query("SELECT pg_advisory_lock(\(PostgresSchema.advisoryLock))", logger: logger).collect()
-        // Patient at its checks, so that only the migration's wait on the lock can end the open; its
-        // own deadline is then 40 minutes, far past the time limit, so the guard alone can pass the test.
+        // Patient at its checks, so that a check a busy machine left unanswered for 10 s cannot end
+        // the open before its migration waits on the lock. The migration's own deadline is then 40
+        // minutes: only the server's answer to the ended session can pass the test in time.
         let openEnded = Locked(false)
         let opening = Task {
             defer { openEnded.withLock { $0 = true } }
@@ -177,17 +178,24 @@ struct PostgresStoreTests {
                 WHERE datname = \(location.database) AND query LIKE '%pg_advisory_xact_lock%' AND wait_event_type = 'Lock'
                 """, logger: logger
             ).collect()
-            ended = !rows.isEmpty
+            ended = try rows.contains { try $0.decode(Bool.self) }
             endedAt = ContinuousClock.now
         }
         #expect(ended, "the migration never waited on the lock")
-        await #expect {
-            _ = try await opening.value
-        } throws: { error in
-            "\(error)".contains("57P01") && !"\(error)".contains("no answer")
+        // Awaited for 30 s at most, not for the open's 40 minutes: a regression fails here, within the
+        // time limit, rather than holding the run (a time limit does not end an unstructured task).
+        switch await Deadline.race(.seconds(30), { try await opening.value }) {
+        case .failed(let error):
+            #expect("\(error)".contains("57P01") && !"\(error)".contains("no answer"), "\(error)")
+        case .finished(let store):
+            await store.close()
+            Issue.record("the open succeeded though its migration's session was ended")
+        case .timedOut:
+            opening.cancel()
+            Issue.record("no answer 30 s after the migration's session was ended")
         }
         // Measured from the session's end, not from the open: the whole test once took 35 s under
-        // AddressSanitizer in CI. The guard answers in 200 ms.
+        // AddressSanitizer in CI. The server's error reaches the open in about 200 ms.
         #expect(ContinuousClock.now - endedAt < .seconds(10))
     }
 
