@@ -10,7 +10,7 @@ import Testing
 struct GroupCommitQueueTests {
     /// What the stand-in database was sent.
     final class Sent: Sendable {
-        private let batches = Mutex<[PostgresGroupCommit.Batch]>([])
+        private let batches = Locked<[PostgresGroupCommit.Batch]>([])
         func add(_ batch: PostgresGroupCommit.Batch) { batches.withLock { $0.append(batch) } }
         var all: [PostgresGroupCommit.Batch] { batches.withLock { $0 } }
         var verdicts: [Int64] { all.flatMap(\.rejected) }
@@ -22,7 +22,7 @@ struct GroupCommitQueueTests {
 
     /// A clock the test moves by hand: how late the machine runs a task cannot expire an attempt.
     final class HandClock: Sendable {
-        private let state = Mutex((instant: ContinuousClock.now, reads: 0))
+        private let state = Locked((instant: ContinuousClock.now, reads: 0))
         /// The time, counted as a read: the queue reads it once per attempt queued and once per batch taken.
         func now() -> ContinuousClock.Instant {
             state.withLock {
@@ -134,7 +134,7 @@ struct GroupCommitQueueTests {
         let committed = Sent()
         let batches = Atomic(0)
         let nextTicket = Atomic<Int64>(1001)
-        let later = Mutex<PostgresGroupCommit?>(nil)
+        let later = Locked<PostgresGroupCommit?>(nil)
         // While it lasts (100 batches), every batch queues more verdicts than a batch takes, so the
         // queue never runs dry: counted in batches rather than timed, the load does not depend on
         // how fast this machine runs the test's tasks.
@@ -164,7 +164,7 @@ struct GroupCommitQueueTests {
     @Test("sends nothing after close returns, even a verdict queued while it closes")
     func closeIsOneStep() async throws {
         let committed = Sent()
-        let later = Mutex<PostgresGroupCommit?>(nil)
+        let later = Locked<PostgresGroupCommit?>(nil)
         let closing = Atomic(false)
         // The batch that carries verdict 1 queues verdict 2 while it runs, once the test has called close,
         // as a verify finishing during shutdown would.

@@ -13,7 +13,7 @@ struct PostgresGroupCommitTests {
 
     /// The sizes of the batches a store committed.
     final class Batches: Sendable {
-        private let sizes = Mutex<[Int]>([])
+        private let sizes = Locked<[Int]>([])
         func add(_ size: Int) { sizes.withLock { $0.append(size) } }
         var all: [Int] { sizes.withLock { $0 } }
     }
