@@ -3,7 +3,6 @@ import DeliveryOTPServer
 import Foundation
 import Logging
 import PostgresNIO
-import Synchronization
 import Testing
 
 @Suite("The PostgreSQL store's group commit", .enabled(if: TestPostgres.isAvailable))
