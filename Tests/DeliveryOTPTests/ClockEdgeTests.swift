@@ -9,9 +9,9 @@ struct ClockEdgeTests {
     @Test(
         "verify --now at the ends of time is a usage error, not a crash",
         arguments: ["9999-12-31T23:59:59-12:00", "0001-01-01T00:30:00+14:00", "9999-12-31T12:00:00Z"])
-    func extremeNow(_ time: String) throws {
-        let door = try DoorCommandTests.Door()
-        let result = try door.verify("TBA1", "123456", at: time)
+    func extremeNow(_ time: String) async throws {
+        let door = try await DoorCommandTests.Door()
+        let result = try await door.verify("TBA1", "123456", at: time)
         #expect(result.status == 64, "\(result.stderr)")
         #expect(result.stderr.contains("invalid time \"\(time)\" for --now"))
         #expect(!result.stderr.contains("Fatal error"))
@@ -61,9 +61,9 @@ struct ClockEdgeTests {
     }
 
     @Test("the manifest's valid_until for Santiago's autumn day carries the later offset")
-    func manifestValidUntil() throws {
+    func manifestValidUntil() async throws {
         let directory = try TemporaryDirectory()
-        let (result, output) = try ManifestTests.issue(
+        let (result, output) = try await ManifestTests.issue(
             "shipment_id,delivery_date\nA,2024-04-06\n",
             [
                 "--time-zone", "America/Santiago",

@@ -9,8 +9,8 @@ struct CommandLineTests {
     static let exampleWarning = "delivery-otp: warning: example keys: never use them in production\n"
 
     @Test("issue prints exactly one six-digit code per ID, in order")
-    func issuePrintsCodes() throws {
-        let result = try CommandRunner.run([
+    func issuePrintsCodes() async throws {
+        let result = try await CommandRunner.run([
             "issue", "--keyring", Self.example, "--date", "2024-01-17",
             "TBA123456789000", "X", "TBA123456789000",
         ])
@@ -20,8 +20,8 @@ struct CommandLineTests {
     }
 
     @Test("issue --json prints one object per line with the fields in order and JSON escaping")
-    func issueJSON() throws {
-        let result = try CommandRunner.run([
+    func issueJSON() async throws {
+        let result = try await CommandRunner.run([
             "issue", "--keyring", Self.example, "--date", "2024-01-17",
             "--scope", "DEPOT-12", "--json", #"TB"A\1"#,
         ])
@@ -35,24 +35,24 @@ struct CommandLineTests {
     }
 
     @Test("IDs that begin with a hyphen are given after --")
-    func hyphenIDs() throws {
-        let result = try CommandRunner.run(["issue", "--keyring", Self.example, "--date", "2024-01-17", "--", "-h", "--json"])
+    func hyphenIDs() async throws {
+        let result = try await CommandRunner.run(["issue", "--keyring", Self.example, "--date", "2024-01-17", "--", "-h", "--json"])
         #expect(result.status == 0)
         #expect(result.stdout.split(separator: "\n").count == 2)
         #expect(result.stdout.allSatisfy { $0.isNumber || $0 == "\n" })
     }
 
     @Test("a date after the rotation uses the rotated key")
-    func rotatedKey() throws {
-        let result = try CommandRunner.run(["issue", "--keyring", Self.example, "--date", "2024-02-01", "--json", "X"])
+    func rotatedKey() async throws {
+        let result = try await CommandRunner.run(["issue", "--keyring", Self.example, "--date", "2024-02-01", "--json", "X"])
         #expect(result.stdout.contains(#""keyId":"k-2024-02-01-c41e""#))
     }
 
     @Test("verify accepts the issued code with white space around it, exit 0")
-    func verifyAccepts() throws {
-        let code = try CommandRunner.run(["issue", "--keyring", Self.example, "--date", "2024-01-18", "--scope", "DEPOT-12", "P-77"])
+    func verifyAccepts() async throws {
+        let code = try await CommandRunner.run(["issue", "--keyring", Self.example, "--date", "2024-01-18", "--scope", "DEPOT-12", "P-77"])
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let result = try CommandRunner.run([
+        let result = try await CommandRunner.run([
             "verify", "--keyring", Self.example, "--date", "2024-01-18", "--scope", "DEPOT-12",
             "P-77", " \(code) ",
         ])
@@ -69,12 +69,12 @@ struct CommandLineTests {
             ["--date", "2024-01-18", "--scope", "DEPOT-12", "P-77", "12345"],
             ["--date", "2024-01-18", "--scope", "DEPOT-12", "P-77", "abcdef"],
         ])
-    func verifyRejects(_ arguments: [String]) throws {
-        let right = try CommandRunner.run(["issue", "--keyring", Self.example, "--date", "2024-01-18", "--scope", "DEPOT-12", "P-77"])
+    func verifyRejects(_ arguments: [String]) async throws {
+        let right = try await CommandRunner.run(["issue", "--keyring", Self.example, "--date", "2024-01-18", "--scope", "DEPOT-12", "P-77"])
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let wrong = String(format: "%06d", (Int(right)! + 1) % 1_000_000)
         let args = arguments.map { $0 == "CODE" ? right : $0 == "WRONG" ? wrong : $0 }
-        let result = try CommandRunner.run(["verify", "--keyring", Self.example] + args)
+        let result = try await CommandRunner.run(["verify", "--keyring", Self.example] + args)
         #expect(result.status == 1)
         #expect(result.stdout == "rejected\n")
         #expect(result.stderr == Self.exampleWarning)
@@ -135,7 +135,7 @@ struct CommandLineTests {
     ]
 
     @Test("bad input gets one error line, a hint, the right exit code and no output", arguments: badInputs)
-    func badInput(_ input: BadInput) throws {
+    func badInput(_ input: BadInput) async throws {
         let directory = try TemporaryDirectory()
         var arguments = input.arguments
         if !arguments.contains("--keyring") {
@@ -148,7 +148,7 @@ struct CommandLineTests {
                 if input.name == "no shipment ID" { continue }
                 commandArguments.append("123456")
             }
-            let result = try CommandRunner.run([command] + commandArguments)
+            let result = try await CommandRunner.run([command] + commandArguments)
             var stderr = result.stderr
             // The example keyring always warns first; what follows is the error.
             if stderr.hasPrefix(Self.exampleWarning) { stderr.removeFirst(Self.exampleWarning.count) }
@@ -162,31 +162,31 @@ struct CommandLineTests {
     }
 
     @Test("no error message ever contains the keyring's secret")
-    func errorsDoNotLeakSecrets() throws {
+    func errorsDoNotLeakSecrets() async throws {
         let directory = try TemporaryDirectory()
         let secret = [UInt8](repeating: 0x42, count: 10)
         let path = try directory.write("keyring.json", KeyringJSON.make([.init(id: "k-a", secret: secret, activeFrom: "2024-01-01")]))
-        let result = try CommandRunner.run(["issue", "--keyring", path, "--date", "2024-01-17", "X"])
+        let result = try await CommandRunner.run(["issue", "--keyring", path, "--date", "2024-01-17", "X"])
         #expect(result.status == 65)
         #expect(!result.stderr.contains(Data(secret).base64EncodedString()))
     }
 
     @Test("issue and verify never modify the keyring")
-    func keyringIsReadOnly() throws {
+    func keyringIsReadOnly() async throws {
         let directory = try TemporaryDirectory()
         let original = try String(contentsOfFile: Self.example, encoding: .utf8)
         let path = try directory.write("keyring.json", original)
         let before = try FileManager.default.attributesOfItem(atPath: path)
-        _ = try CommandRunner.run(["issue", "--keyring", path, "--date", "2024-01-17", "X"])
-        _ = try CommandRunner.run(["verify", "--keyring", path, "--date", "2024-01-17", "X", "000000"])
+        _ = try await CommandRunner.run(["issue", "--keyring", path, "--date", "2024-01-17", "X"])
+        _ = try await CommandRunner.run(["verify", "--keyring", path, "--date", "2024-01-17", "X", "000000"])
         let after = try FileManager.default.attributesOfItem(atPath: path)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == original)
         #expect(before[.modificationDate] as? Date == after[.modificationDate] as? Date)
     }
 
     @Test("help names both commands and exits 0")
-    func help() throws {
-        let result = try CommandRunner.run(["--help"])
+    func help() async throws {
+        let result = try await CommandRunner.run(["--help"])
         #expect(result.status == 0)
         #expect(result.stdout.contains("issue") && result.stdout.contains("verify"))
     }

@@ -2,10 +2,12 @@ import Foundation
 
 /// Runs the built `delivery-otp` executable, as a user or a script would.
 struct CommandRunner {
-    struct Result {
+    struct Result: Sendable {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// From the start of the child to its exit: not the wait for a turn before it (``offPool(_:)``).
+        var duration: Duration
     }
 
     /// `swift test` builds the executable next to the test bundle.
@@ -16,14 +18,21 @@ struct CommandRunner {
 
     /// Runs another program (python3, sqlite3) the same way.
     @discardableResult
-    static func runTool(_ path: String, _ arguments: [String]) throws -> Result {
-        try run(arguments, program: path)
+    static func runTool(_ path: String, _ arguments: [String]) async throws -> Result {
+        try await run(arguments, program: path)
     }
 
+    /// Runs the program to its end, waiting on a thread of its own (``offPool(_:)``), not on the
+    /// thread of the test pool that called.
     static func run(
         _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
         program: String = executable
-    ) throws -> Result {
+    ) async throws -> Result {
+        try await offPool { try runToEnd(arguments, stdin: stdin, environment: environment, program: program) }
+    }
+
+    /// Runs the program to its end on the calling thread.
+    private static func runToEnd(_ arguments: [String], stdin: String?, environment: [String: String], program: String) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
@@ -34,6 +43,7 @@ struct CommandRunner {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = input
+        let started = ContinuousClock.now
         try process.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
@@ -51,6 +61,30 @@ struct CommandRunner {
         return Result(
             status: process.terminationStatus,
             stdout: String(decoding: stdoutData, as: UTF8.self),
-            stderr: String(decoding: stderrData, as: UTF8.self))
+            stderr: String(decoding: stderrData, as: UTF8.self),
+            duration: .now - started)
     }
 }
+
+/// Runs blocking work (a child process to its end, the sleeps of a kill loop) on a thread of its own
+/// and awaits it.
+///
+/// Swift Testing runs tests on the concurrency pool, which has one thread per core: two on the CI
+/// machine. A test that blocks a pool thread while a child runs holds up every other test's timers
+/// and continuations. Under the sanitizers, blocked threads once made a PostgreSQL test's 10-s
+/// deadline fire with nothing wrong in the store. Waiting here holds no pool thread.
+///
+/// At most one such job per core runs at once, as when they held the pool's threads: more children
+/// at once would only share the same cores, and slow each one down (the kill tests time their
+/// windows by one run).
+func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            blockingSlots.wait()
+            defer { blockingSlots.signal() }
+            continuation.resume(with: Swift.Result { try work() })
+        }
+    }
+}
+
+private let blockingSlots = DispatchSemaphore(value: ProcessInfo.processInfo.activeProcessorCount)

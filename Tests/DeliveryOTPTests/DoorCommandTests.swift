@@ -11,15 +11,15 @@ struct DoorCommandTests {
         let device: String
         let state: String
 
-        init(deviceID: String? = "van-7") throws {
+        init(deviceID: String? = "van-7") async throws {
             directory = try TemporaryDirectory()
             keyring = directory.file("keyring.json")
             device = directory.file("DEPOT-12.json")
             state = directory.file("state.sqlite")
             let now = ["--now", "2024-01-10T12:00:00Z"]
-            let made = try CommandRunner.run(["keys", "init", "--keyring", keyring, "--active-from", "2024-01-01"] + now)
+            let made = try await CommandRunner.run(["keys", "init", "--keyring", keyring, "--active-from", "2024-01-01"] + now)
             try #require(made.status == 0, "\(made.stderr)")
-            let exported = try CommandRunner.run(
+            let exported = try await CommandRunner.run(
                 [
                     "keys", "export-device", "--keyring", keyring, "--scope", "DEPOT-12",
                     "--from", "2024-01-16", "--days", "3", "--time-zone", "Europe/Berlin",
@@ -28,95 +28,95 @@ struct DoorCommandTests {
             try #require(exported.status == 0, "\(exported.stderr)")
         }
 
-        func code(_ id: String, on date: String) throws -> String {
-            try CommandRunner.run(["issue", "--device-keys", device, "--scope", "DEPOT-12", "--date", date, "--", id])
+        func code(_ id: String, on date: String) async throws -> String {
+            try await CommandRunner.run(["issue", "--device-keys", device, "--scope", "DEPOT-12", "--date", date, "--", id])
                 .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
-        func verify(_ id: String, _ code: String, at time: String = "2024-01-17T10:00:00+01:00") throws -> CommandRunner.Result {
-            try CommandRunner.run(["verify", "--device-keys", device, "--state", state, "--now", time, "--", id, code])
+        func verify(_ id: String, _ code: String, at time: String = "2024-01-17T10:00:00+01:00") async throws -> CommandRunner.Result {
+            try await CommandRunner.run(["verify", "--device-keys", device, "--state", state, "--now", time, "--", id, code])
         }
     }
 
     @Test("typed input that is not six digits prints 'not a code', exits 4 and uses up no attempt")
-    func notACodeCountsNothing() throws {
-        let door = try Door()
-        let typo = try door.verify("TBA1", "12345a")
+    func notACodeCountsNothing() async throws {
+        let door = try await Door()
+        let typo = try await door.verify("TBA1", "12345a")
         #expect(typo.status == 4)
         #expect(typo.stdout == "not a code (six digits expected; nothing was counted)\n")
-        let right = try door.code("TBA1", on: "2024-01-17")
-        let wrong = try door.verify("TBA1", right == "000000" ? "000001" : "000000")
+        let right = try await door.code("TBA1", on: "2024-01-17")
+        let wrong = try await door.verify("TBA1", right == "000000" ? "000001" : "000000")
         #expect(wrong.stdout == "rejected (4 attempts left)\n")
     }
 
     @Test("accepted 0, rejected with attempts left 1, locked 2, already accepted 3")
-    func outcomesAndExitCodes() throws {
-        let door = try Door()
-        let right = try door.code("TBA1", on: "2024-01-17")
-        let first = try door.verify("TBA1", "000000" == right ? "000001" : "000000")
+    func outcomesAndExitCodes() async throws {
+        let door = try await Door()
+        let right = try await door.code("TBA1", on: "2024-01-17")
+        let first = try await door.verify("TBA1", "000000" == right ? "000001" : "000000")
         #expect(first.status == 1)
         #expect(first.stdout == "rejected (4 attempts left)\n")
-        let accepted = try door.verify("TBA1", " \(right) ")
+        let accepted = try await door.verify("TBA1", " \(right) ")
         #expect(accepted.status == 0)
         #expect(accepted.stdout == "accepted\n")
-        let again = try door.verify("TBA1", right, at: "2024-01-17T11:30:00+01:00")
+        let again = try await door.verify("TBA1", right, at: "2024-01-17T11:30:00+01:00")
         #expect(again.status == 3)
         #expect(again.stdout == "already accepted at 2024-01-17T10:00:00+01:00\n")
 
         // The store refuses a clock more than 10 minutes behind its latest attempt, so go on from 11:30.
-        let right2 = try door.code("TBA2", on: "2024-01-17")
+        let right2 = try await door.code("TBA2", on: "2024-01-17")
         let wrong2 = right2 == "000000" ? "000001" : "000000"
         for left in [4, 3, 2, 1, 0] {
-            let result = try door.verify("TBA2", wrong2, at: "2024-01-17T11:30:00+01:00")
+            let result = try await door.verify("TBA2", wrong2, at: "2024-01-17T11:30:00+01:00")
             #expect(result.status == 1)
             #expect(result.stdout == "rejected (\(left) attempt\(left == 1 ? "" : "s") left)\n")
         }
-        let locked = try door.verify("TBA2", right2, at: "2024-01-17T11:31:00+01:00")
+        let locked = try await door.verify("TBA2", right2, at: "2024-01-17T11:31:00+01:00")
         #expect(locked.status == 2)
         #expect(locked.stdout == "locked\n")
     }
 
     @Test("yesterday's and tomorrow's codes are rejected at the door")
-    func otherDays() throws {
-        let door = try Door()
-        #expect(try door.verify("TBA3", try door.code("TBA3", on: "2024-01-16")).status == 1)
-        #expect(try door.verify("TBA3", try door.code("TBA3", on: "2024-01-18")).status == 1)
-        #expect(try door.verify("TBA3", try door.code("TBA3", on: "2024-01-17")).status == 0)
+    func otherDays() async throws {
+        let door = try await Door()
+        #expect(try await door.verify("TBA3", door.code("TBA3", on: "2024-01-16")).status == 1)
+        #expect(try await door.verify("TBA3", door.code("TBA3", on: "2024-01-18")).status == 1)
+        #expect(try await door.verify("TBA3", door.code("TBA3", on: "2024-01-17")).status == 0)
     }
 
     @Test("no key for today: exit 65, says to sync the device, and no attempt is recorded")
-    func noKeyForToday() throws {
-        let door = try Door()
-        let result = try door.verify("TBA4", "123456", at: "2024-01-19T08:00:00+01:00")
+    func noKeyForToday() async throws {
+        let door = try await Door()
+        let result = try await door.verify("TBA4", "123456", at: "2024-01-19T08:00:00+01:00")
         #expect(result.status == 65)
         #expect(result.stderr.contains("delivery-otp: error: no key for 2024-01-19 in DEPOT-12 device keys: sync the device"))
-        let log = try CommandRunner.run(["attempts", "export", "--state", door.state])
+        let log = try await CommandRunner.run(["attempts", "export", "--state", door.state])
         #expect(log.stdout.isEmpty)
     }
 
     @Test("--date with --device-keys and --state with --keyring are usage errors")
-    func misuse() throws {
-        let door = try Door()
-        let withDate = try CommandRunner.run(["verify", "--device-keys", door.device, "--date", "2024-01-17", "X", "123456"])
+    func misuse() async throws {
+        let door = try await Door()
+        let withDate = try await CommandRunner.run(["verify", "--device-keys", door.device, "--date", "2024-01-17", "X", "123456"])
         #expect(withDate.status == 64)
         #expect(withDate.stderr.contains("--date cannot be used with --device-keys"))
-        let withState = try CommandRunner.run([
+        let withState = try await CommandRunner.run([
             "verify", "--keyring", door.keyring, "--date", "2024-01-17", "--state", door.state, "X", "1",
         ])
         #expect(withState.status == 64)
-        let tooMany = try CommandRunner.run(["verify", "--device-keys", door.device, "--max-attempts", "11", "X", "123456"])
+        let tooMany = try await CommandRunner.run(["verify", "--device-keys", door.device, "--max-attempts", "11", "X", "123456"])
         #expect(tooMany.status == 64)
     }
 
     @Test("attempts export prints one JSON line per attempt with no code and no key in it")
-    func exportLog() throws {
-        let door = try Door()
-        let right = try door.code("TBA5", on: "2024-01-17")
+    func exportLog() async throws {
+        let door = try await Door()
+        let right = try await door.code("TBA5", on: "2024-01-17")
         let wrong = String(format: "%06d", (Int(right)! + 7) % 1_000_000)
-        _ = try door.verify("TBA5", wrong, at: "2024-01-17T09:00:00+01:00")
-        _ = try door.verify("TBA5", right, at: "2024-01-17T09:01:00+01:00")
-        _ = try door.verify("TBA5", right, at: "2024-01-17T09:02:00+01:00")
-        let export = try CommandRunner.run(["attempts", "export", "--state", door.state])
+        _ = try await door.verify("TBA5", wrong, at: "2024-01-17T09:00:00+01:00")
+        _ = try await door.verify("TBA5", right, at: "2024-01-17T09:01:00+01:00")
+        _ = try await door.verify("TBA5", right, at: "2024-01-17T09:02:00+01:00")
+        let export = try await CommandRunner.run(["attempts", "export", "--state", door.state])
         #expect(export.status == 0)
         let lines = export.stdout.split(separator: "\n")
         #expect(lines.count == 3)
@@ -134,42 +134,45 @@ struct DoorCommandTests {
         let deviceJSON = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: door.device))) as! [String: Any]
         for entry in deviceJSON["dayKeys"] as! [[String: Any]] { #expect(!export.stdout.contains(entry["secret"] as! String)) }
 
-        let since = try CommandRunner.run(["attempts", "export", "--state", door.state, "--since", "2024-01-17T09:01:00+01:00"])
+        let since = try await CommandRunner.run(["attempts", "export", "--state", door.state, "--since", "2024-01-17T09:01:00+01:00"])
         #expect(since.stdout.split(separator: "\n").count == 2)
         #expect(try FileManager.default.attributesOfItem(atPath: door.state)[.posixPermissions] as? NSNumber == 0o600)
     }
 
     @Test("killed at random moments, verify never shows more outcomes than it recorded, and locks after at most 5 rejections")
-    func killedVerification() throws {
-        let door = try Door()
-        let right = try door.code("TBA6", on: "2024-01-17")
+    func killedVerification() async throws {
+        let door = try await Door()
+        let right = try await door.code("TBA6", on: "2024-01-17")
         let wrong = String(format: "%06d", (Int(right)! + 1) % 1_000_000)
         // One full run, to spread the kills over its whole life.
-        let clock = ContinuousClock()
-        let duration = try clock.measure { _ = try door.verify("WARMUP", wrong) }
+        let duration = try await door.verify("WARMUP", wrong).duration
         let milliseconds = Int(duration.components.seconds) * 1000 + Int(duration.components.attoseconds / 1_000_000_000_000_000)
         let window = max(milliseconds * 3 / 2, 5)
 
-        var printed: [String] = []
-        for _ in 0..<60 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
-            process.arguments = [
-                "verify", "--device-keys", door.device, "--state", door.state,
-                "--now", "2024-01-17T10:00:00+01:00", "--", "TBA6", wrong,
-            ]
-            process.environment = KilledChild.environment
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            usleep(UInt32.random(in: 0...UInt32(window * 1000)))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            printed += text.split(separator: "\n").map(String.init)
+        let arguments = [
+            "verify", "--device-keys", door.device, "--state", door.state, "--now", "2024-01-17T10:00:00+01:00", "--", "TBA6", wrong,
+        ]
+        // The kills, and the sleeps between them, on a thread of their own rather than the test pool's.
+        let printed = try await offPool { () throws -> [String] in
+            var printed: [String] = []
+            for _ in 0..<60 {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
+                process.arguments = arguments
+                process.environment = KilledChild.environment
+                let output = Pipe()
+                process.standardOutput = output
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                usleep(UInt32.random(in: 0...UInt32(window * 1000)))
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                printed += text.split(separator: "\n").map(String.init)
+            }
+            return printed
         }
-        let log = try CommandRunner.run(["attempts", "export", "--state", door.state]).stdout
+        let log = try await CommandRunner.run(["attempts", "export", "--state", door.state]).stdout
             .split(separator: "\n").filter { $0.contains("\"TBA6\"") }
         let rejections = printed.filter { $0.hasPrefix("rejected") }
         // Every outcome anyone saw was recorded first.
@@ -178,7 +181,7 @@ struct DoorCommandTests {
         // Whatever happened, the right code can no longer get through once five tries were counted.
         let counted = log.filter { !$0.contains("\"attempt\":null") }.count
         if counted >= 5 {
-            #expect(try door.verify("TBA6", right).stdout == "locked\n")
+            #expect(try await door.verify("TBA6", right).stdout == "locked\n")
         }
         #expect(!printed.isEmpty, "no run lived long enough to print; window \(window) ms")
     }

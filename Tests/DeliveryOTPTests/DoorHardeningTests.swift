@@ -7,60 +7,60 @@ struct DoorHardeningTests {
     typealias Door = DoorCommandTests.Door
 
     @Test("verify --max-attempts 10 cannot raise a device file's limit of 3")
-    func maxAttemptsCannotRaise() throws {
-        let door = try Door()
+    func maxAttemptsCannotRaise() async throws {
+        let door = try await Door()
         let strict = door.directory.file("strict.json")
-        let exported = try CommandRunner.run([
+        let exported = try await CommandRunner.run([
             "keys", "export-device", "--keyring", door.keyring, "--scope", "DEPOT-12",
             "--from", "2024-01-17", "--days", "1", "--time-zone", "Europe/Berlin",
             "--attempt-limit", "3", "--out", strict, "--now", "2024-01-10T12:00:00Z",
         ])
         try #require(exported.status == 0, "\(exported.stderr)")
-        func verify(_ code: String) throws -> CommandRunner.Result {
-            try CommandRunner.run([
+        func verify(_ code: String) async throws -> CommandRunner.Result {
+            try await CommandRunner.run([
                 "verify", "--device-keys", strict, "--state", door.state, "--max-attempts", "10",
                 "--now", "2024-01-17T10:00:00+01:00", "--", "TBA1", code,
             ])
         }
-        #expect(try verify("000000").stdout == "rejected (2 attempts left)\n")
-        #expect(try verify("000001").stdout == "rejected (1 attempt left)\n")
-        #expect(try verify("000002").stdout == "rejected (0 attempts left)\n")
-        let locked = try verify(try door.code("TBA1", on: "2024-01-17"))
+        #expect(try await verify("000000").stdout == "rejected (2 attempts left)\n")
+        #expect(try await verify("000001").stdout == "rejected (1 attempt left)\n")
+        #expect(try await verify("000002").stdout == "rejected (0 attempts left)\n")
+        let locked = try await verify(try door.code("TBA1", on: "2024-01-17"))
         #expect(locked.status == 2)
         #expect(locked.stdout == "locked\n")
     }
 
     @Test("locked under --max-attempts 1 stays locked without it")
-    func lockIsStored() throws {
-        let door = try Door()
-        let right = try door.code("TBA2", on: "2024-01-17")
+    func lockIsStored() async throws {
+        let door = try await Door()
+        let right = try await door.code("TBA2", on: "2024-01-17")
         let wrong = right == "000000" ? "000001" : "000000"
-        func verify(_ code: String, _ extra: [String]) throws -> CommandRunner.Result {
-            try CommandRunner.run(
+        func verify(_ code: String, _ extra: [String]) async throws -> CommandRunner.Result {
+            try await CommandRunner.run(
                 [
                     "verify", "--device-keys", door.device, "--state", door.state,
                     "--now", "2024-01-17T10:00:00+01:00",
                 ] + extra + ["--", "TBA2", code])
         }
-        #expect(try verify(wrong, ["--max-attempts", "1"]).stdout == "rejected (0 attempts left)\n")
-        #expect(try verify(wrong, ["--max-attempts", "1"]).stdout == "locked\n")
-        let later = try verify(right, [])
+        #expect(try await verify(wrong, ["--max-attempts", "1"]).stdout == "rejected (0 attempts left)\n")
+        #expect(try await verify(wrong, ["--max-attempts", "1"]).stdout == "locked\n")
+        let later = try await verify(right, [])
         #expect(later.status == 2)
         #expect(later.stdout == "locked\n")
     }
 
     @Test("a device clock moved back more than 10 minutes is refused with exit 65 and not counted")
-    func clockMovedBack() throws {
-        let door = try Door()
-        #expect(try door.verify("TBA3", "000000", at: "2024-01-17T12:00:00+01:00").status == 1)
-        let back = try door.verify("TBA3", "000000", at: "2024-01-17T11:00:00+01:00")
+    func clockMovedBack() async throws {
+        let door = try await Door()
+        #expect(try await door.verify("TBA3", "000000", at: "2024-01-17T12:00:00+01:00").status == 1)
+        let back = try await door.verify("TBA3", "000000", at: "2024-01-17T11:00:00+01:00")
         #expect(back.status == 65)
         #expect(back.stdout.isEmpty)
         #expect(back.stderr.contains("before an attempt already recorded at 2024-01-17T11:00:00Z (by more than 10 minutes"))
         #expect(back.stderr.contains("delivery-otp: hint: set the device clock to the correct time"))
-        let log = try CommandRunner.run(["attempts", "export", "--state", door.state])
+        let log = try await CommandRunner.run(["attempts", "export", "--state", door.state])
         #expect(log.stdout.split(separator: "\n").count == 1)
-        #expect(try door.verify("TBA3", "000000", at: "2024-01-17T12:01:00+01:00").stdout == "rejected (3 attempts left)\n")
+        #expect(try await door.verify("TBA3", "000000", at: "2024-01-17T12:01:00+01:00").stdout == "rejected (3 attempts left)\n")
     }
 
     /// Finds `strace` on the PATH.
@@ -69,10 +69,10 @@ struct DoorHardeningTests {
     @Test(
         "under strace, every write to the state files is synced before the outcome is printed",
         .enabled(if: strace != nil, "strace is not installed (.ci/run installs it)"))
-    func outcomeFollowsSync() throws {
-        let door = try Door()
+    func outcomeFollowsSync() async throws {
+        let door = try await Door()
         // A first run creates the file; the review's case is an existing state file.
-        #expect(try door.verify("TBA4", "000000").status == 1)
+        #expect(try await door.verify("TBA4", "000000").status == 1)
         let trace = door.directory.file("trace.txt")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.strace!)
@@ -83,8 +83,10 @@ struct DoorHardeningTests {
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
+        try await offPool { () throws -> Void in
+            try process.run()
+            process.waitUntilExit()
+        }
         #expect(process.terminationStatus == 1)
         let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
         var unsynced = Set<String>()  // state files written since their last sync

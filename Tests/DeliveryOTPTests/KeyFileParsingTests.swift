@@ -13,14 +13,14 @@ struct KeyFileParsingTests {
     }
 
     @Test("a keyring key with \"secret\" given twice is refused with exit 65 and the member's path")
-    func duplicateSecret() throws {
+    func duplicateSecret() async throws {
         let directory = try TemporaryDirectory()
         let path = try directory.write(
             "kr.json",
             Self.keyring(
                 #"{"id": "k-1", "secret": "\#(Self.secret)", "activeFrom": "2024-01-01", "secret": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}"#
             ))
-        let result = try CommandRunner.run(["issue", "--keyring", path, "--date", "2024-01-17", "X"])
+        let result = try await CommandRunner.run(["issue", "--keyring", path, "--date", "2024-01-17", "X"])
         #expect(result.status == 65)
         #expect(result.stderr.contains("keys[0].secret is given twice"))
     }
@@ -57,7 +57,7 @@ struct KeyFileParsingTests {
     }
 
     @Test("a keyring behind a byte-order mark, or nested past the bound, is refused with exit 65")
-    func bypassesRefused() throws {
+    func bypassesRefused() async throws {
         let directory = try TemporaryDirectory()
         let key = #"{"id": "k-1", "secret": "\#(Self.secret)", "activeFrom": "2024-01-01"}"#
         let deep = String(repeating: "[", count: 70) + String(repeating: "]", count: 70)
@@ -66,13 +66,13 @@ struct KeyFileParsingTests {
             #"{"format": "delivery-otp-keyring", "version": 1, "pad": \#(deep), "keys": [\#(key)]}"#,
         ] {
             let path = try directory.write("kr.json", text)
-            let result = try CommandRunner.run(["issue", "--keyring", path, "--date", "2024-01-17", "X"])
+            let result = try await CommandRunner.run(["issue", "--keyring", path, "--date", "2024-01-17", "X"])
             #expect(result.status == 65, "\(result.stderr)")
         }
     }
 
     @Test("a device-key file with a member given twice is refused with exit 65")
-    func duplicateInDeviceKeys() throws {
+    func duplicateInDeviceKeys() async throws {
         let directory = try TemporaryDirectory()
         let day = #"{"date": "2024-01-17", "keyId": "k-1", "secret": "\#(Self.secret)"}"#
         let path = try directory.write(
@@ -80,20 +80,20 @@ struct KeyFileParsingTests {
             #"""
             {"format": "delivery-otp-device-keys", "version": 1, "scope": "D", "timeZone": "UTC", "scope": "E", "dayKeys": [\#(day)]}
             """#)
-        let result = try CommandRunner.run(["issue", "--device-keys", path, "--scope", "D", "--date", "2024-01-17", "X"])
+        let result = try await CommandRunner.run(["issue", "--device-keys", path, "--scope", "D", "--date", "2024-01-17", "X"])
         #expect(result.status == 65)
         #expect(result.stderr.contains("scope: given twice"))
     }
 
     @Test("non-canonical base64 of a secret is refused: the same bytes may have one spelling only")
-    func nonCanonicalBase64() throws {
+    func nonCanonicalBase64() async throws {
         let directory = try TemporaryDirectory()
         // '4' -> '5' sets an unused bit: Foundation alone would decode both to the same 32 bytes.
         let variant = String(Self.secret.dropLast(2)) + "5="
         #expect(Data(base64Encoded: variant) == Data(base64Encoded: Self.secret))
         for (text, accepted) in [(Self.secret, true), (variant, false), (" " + Self.secret, false)] {
             let path = try directory.write("kr.json", Self.keyring(#"{"id": "k-1", "secret": "\#(text)", "activeFrom": "2024-01-01"}"#))
-            let result = try CommandRunner.run(["issue", "--keyring", path, "--date", "2024-01-17", "X"])
+            let result = try await CommandRunner.run(["issue", "--keyring", path, "--date", "2024-01-17", "X"])
             #expect(result.status == (accepted ? 0 : 65), "\(text): \(result.stderr)")
             if !accepted { #expect(result.stderr.contains("not canonical standard base64")) }
         }
@@ -102,11 +102,11 @@ struct KeyFileParsingTests {
     @Test(
         "encrypted keyrings asking for more than the stated scrypt bounds are refused before any derivation",
         arguments: [("\"N\": 4194304", "kdf.N"), ("\"r\": 17", "kdf.r"), ("\"p\": 5", "kdf.p"), ("\"N\": 100000", "kdf.N")])
-    func hostileScryptParameters(_ replacement: String, _ field: String) throws {
+    func hostileScryptParameters(_ replacement: String, _ field: String) async throws {
         let directory = try TemporaryDirectory()
         let keyring = directory.file("kr.json")
         let passphrase = try directory.write("passphrase", "correct horse battery staple\n")
-        #expect(try CommandRunner.run(["keys", "init", "--keyring", keyring, "--passphrase-file", passphrase]).status == 0)
+        #expect(try await CommandRunner.run(["keys", "init", "--keyring", keyring, "--passphrase-file", passphrase]).status == 0)
         var text = try String(contentsOfFile: keyring, encoding: .utf8)
         #expect(text.contains("\"N\": 131072, \"r\": 8, \"p\": 1"))
         let name = replacement.split(separator: ":")[0]
@@ -114,7 +114,7 @@ struct KeyFileParsingTests {
         text = text.replacingOccurrences(of: original, with: replacement)
         try text.write(toFile: keyring, atomically: false, encoding: .utf8)
         let started = Date()
-        let result = try CommandRunner.run(["keys", "list", "--keyring", keyring, "--passphrase-file", passphrase])
+        let result = try await CommandRunner.run(["keys", "list", "--keyring", keyring, "--passphrase-file", passphrase])
         #expect(result.status == 65, "\(result.stderr)")
         #expect(result.stderr.contains("\(field): "))
         #expect(!result.stderr.contains("random source"))

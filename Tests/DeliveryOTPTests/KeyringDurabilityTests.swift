@@ -26,22 +26,19 @@ struct KeyringDurabilityTests {
     @Test(
         "a keys rotate killed at a random moment leaves the old or the new keyring, never a torn one",
         arguments: [nil, "crash test passphrase"] as [String?])
-    func killedRotation(passphrase: String?) throws {
+    func killedRotation(passphrase: String?) async throws {
         let directory = try TemporaryDirectory()
         let keyring = directory.file("keyring.json")
         let environment = passphrase.map { ["DELIVERY_OTP_PASSPHRASE": $0] } ?? [:]
-        let created = try CommandRunner.run(
+        let created = try await CommandRunner.run(
             ["keys", "init", "--keyring", keyring, "--active-from", "2024-03-01"] + Self.now,
             environment: environment)
         try #require(created.status == 0, "\(created.stderr)")
 
         // Time one whole run, so the kills are spread over its whole life.
-        let clock = ContinuousClock()
-        let duration = try clock.measure {
-            _ = try CommandRunner.run(
-                ["keys", "rotate", "--keyring", keyring, "--active-from", "2025-01-01"] + Self.now,
-                environment: environment)
-        }
+        let duration = try await CommandRunner.run(
+            ["keys", "rotate", "--keyring", keyring, "--active-from", "2025-01-01"] + Self.now, environment: environment
+        ).duration
         let milliseconds = Int(duration.components.seconds) * 1000 + Int(duration.components.attoseconds / 1_000_000_000_000_000)
         // Half again as long as one run: some kills land after the commit, most before or during.
         let window = max(milliseconds * 3 / 2, 5)
@@ -49,12 +46,13 @@ struct KeyringDurabilityTests {
         var killedBeforeCommit = 0, killedAfterCommit = 0
         for run in 0..<40 {
             let date = DeliveryDate(daysSinceEpoch: try DeliveryDate("2025-02-01").daysSinceEpoch + run)!
-            let process = try Self.start(
-                ["keys", "rotate", "--keyring", keyring, "--active-from", date.description] + Self.now,
-                environment: environment)
-            usleep(UInt32.random(in: 0...UInt32(window * 1000)))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            let arguments = ["keys", "rotate", "--keyring", keyring, "--active-from", date.description] + Self.now
+            try await offPool { () throws -> Void in
+                let process = try Self.start(arguments, environment: environment)
+                usleep(UInt32.random(in: 0...UInt32(window * 1000)))
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
             // Whatever happened, the file parses, and holds the old keys or the old keys plus one.
             let count = try Self.keyCount(keyring, passphrase: passphrase)
             #expect(count == expected || count == expected + 1, "run \(run): \(count) keys, expected \(expected) or \(expected + 1)")
@@ -69,12 +67,12 @@ struct KeyringDurabilityTests {
     }
 
     @Test("two keys commands at once on one file are serialised and neither update is lost")
-    func concurrentRotations() throws {
+    func concurrentRotations() async throws {
         let directory = try TemporaryDirectory()
         let keyring = directory.file("keyring.json")
         // Encrypted, so that each read-modify-write spends ~0.1 s in scrypt: a wide window for a race.
         let environment = ["DELIVERY_OTP_PASSPHRASE": "race for the lock"]
-        _ = try CommandRunner.run(
+        _ = try await CommandRunner.run(
             ["keys", "init", "--keyring", keyring, "--active-from", "2024-03-01"] + Self.now, environment: environment)
         for round in 0..<4 {
             let first = try Self.start(
@@ -83,8 +81,10 @@ struct KeyringDurabilityTests {
             let second = try Self.start(
                 ["keys", "rotate", "--keyring", keyring, "--active-from", "2025-0\(round + 1)-20"] + Self.now,
                 environment: environment)
-            first.waitUntilExit()
-            second.waitUntilExit()
+            try await offPool { () -> Void in
+                first.waitUntilExit()
+                second.waitUntilExit()
+            }
             #expect(first.terminationStatus == 0 && second.terminationStatus == 0)
         }
         let keys = try KeyringFile(path: keyring).load(passphrase: try Passphrase("race for the lock")).keyring.keys

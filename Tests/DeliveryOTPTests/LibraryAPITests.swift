@@ -120,7 +120,7 @@ struct LibraryAPITests {
     }
 
     @Test("a store written by schema 1 opens, migrates to the current schema and keeps its attempts")
-    func schemaOneStoreMigrates() throws {
+    func schemaOneStoreMigrates() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("v1.sqlite")
         // The schema the first release wrote, with GRDB's record of its one migration, and one attempt.
@@ -141,13 +141,13 @@ struct LibraryAPITests {
             \"\"\")
             c.commit()
             """
-        try CommandRunner.runTool("/usr/bin/python3", ["-c", script, path])
+        try await CommandRunner.runTool("/usr/bin/python3", ["-c", script, path])
         let store = try SQLiteAttemptStore(path: path)
         let records = try store.records(since: nil)
         #expect(records.map(\.shipment.rawValue) == ["TBA1"])
         #expect(records.map(\.outcome) == [.rejected])
         // Migrated: the current version and our application id, read by another connection.
-        let check = try CommandRunner.runTool(
+        let check = try await CommandRunner.runTool(
             "/usr/bin/python3",
             [
                 "-c",
@@ -158,10 +158,10 @@ struct LibraryAPITests {
     }
 
     @Test("another program's database with schema version 1 and no id is not migrated into a store")
-    func foreignVersionOneRefused() throws {
+    func foreignVersionOneRefused() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("other.sqlite")
-        try CommandRunner.runTool(
+        try await CommandRunner.runTool(
             "/usr/bin/python3",
             [
                 "-c",
@@ -171,7 +171,7 @@ struct LibraryAPITests {
         do { _ = try SQLiteAttemptStore(path: path); Issue.record("migrated another program's database") } catch {
             #expect(error.kind == .notADatabase)
         }
-        let tables = try CommandRunner.runTool(
+        let tables = try await CommandRunner.runTool(
             "/usr/bin/python3",
             [
                 "-c",
@@ -182,7 +182,7 @@ struct LibraryAPITests {
     }
 
     @Test("a store open in this process stays locked for others after another handle to it opened and closed")
-    func lockSurvivesASecondOpen() throws {
+    func lockSurvivesASecondOpen() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("attempts.sqlite")
         let store = try SQLiteAttemptStore(path: path)
@@ -197,7 +197,7 @@ struct LibraryAPITests {
             answer = fcntl.fcntl(fd, fcntl.F_GETLK, request)
             print('locked' if struct.unpack('hhqqi', answer)[0] != fcntl.F_UNLCK else 'unlocked')
             """
-        let result = try CommandRunner.runTool("/usr/bin/python3", ["-c", probe, path])
+        let result = try await CommandRunner.runTool("/usr/bin/python3", ["-c", probe, path])
         #expect(result.stdout == "locked\n")
         _ = try store.records(since: nil)
     }
@@ -244,7 +244,7 @@ struct LibraryAPITests {
     }
 
     @Test("a missing folder, a file that is not a database and a newer schema are told apart by kind")
-    func storeErrorKinds() throws {
+    func storeErrorKinds() async throws {
         let directory = try TemporaryDirectory()
         #expect(throws: AttemptStoreError.self) { try SQLiteAttemptStore(path: directory.file("missing/attempts.sqlite")) }
         do { _ = try SQLiteAttemptStore(path: directory.file("missing/attempts.sqlite")) } catch {
@@ -257,7 +257,7 @@ struct LibraryAPITests {
         }
         let newer = directory.file("newer.sqlite")
         _ = try SQLiteAttemptStore(path: newer)
-        try CommandRunner.runTool(
+        try await CommandRunner.runTool(
             "/usr/bin/python3",
             ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version = 99'); c.commit()", newer])
         let before = try Data(contentsOf: URL(fileURLWithPath: newer))
@@ -271,7 +271,7 @@ struct LibraryAPITests {
         #expect(wal == 0)
         // Another program's SQLite database is not mistaken for an old store, and is left alone.
         let foreign = directory.file("foreign.sqlite")
-        try CommandRunner.runTool(
+        try await CommandRunner.runTool(
             "/usr/bin/python3",
             ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE t (x)'); c.commit()", foreign])
         let foreignBytes = try Data(contentsOf: URL(fileURLWithPath: foreign))

@@ -5,9 +5,9 @@ import Testing
 @Suite("Manifest headers that are not CSV headers")
 struct ManifestHeaderTests {
     @Test("JSON lines read as CSV is exit 65 with a hint to the input format")
-    func jsonLinesAsCSV() throws {
+    func jsonLinesAsCSV() async throws {
         let directory = try TemporaryDirectory()
-        let (result, output) = try ManifestTests.issue(
+        let (result, output) = try await ManifestTests.issue(
             #"{"shipment_id": "A", "delivery_date": "2024-01-17"}"# + "\n",
             named: "day.csv", in: directory)
         #expect(result.status == 65)
@@ -20,9 +20,9 @@ struct ManifestHeaderTests {
         arguments: [
             "shipment_id,delivery_date,shipment_id", "shipment_id,delivery_date,note,note",
         ])
-    func columnTwice(_ header: String) throws {
+    func columnTwice(_ header: String) async throws {
         let directory = try TemporaryDirectory()
-        let (result, output) = try ManifestTests.issue(header + "\nA,2024-01-17,B,C\n", in: directory)
+        let (result, output) = try await ManifestTests.issue(header + "\nA,2024-01-17,B,C\n", in: directory)
         #expect(result.status == 65)
         #expect(result.stderr.contains("twice"))
         #expect(output == nil)

@@ -11,10 +11,10 @@ struct ManifestTests {
     static func issue(
         _ manifest: String, named name: String = "manifest.csv", _ extra: [String] = [],
         in directory: TemporaryDirectory
-    ) throws -> (result: CommandRunner.Result, output: String?) {
+    ) async throws -> (result: CommandRunner.Result, output: String?) {
         let input = try directory.write(name, manifest)
         let out = directory.file("out-" + name)
-        let result = try CommandRunner.run(
+        let result = try await CommandRunner.run(
             [
                 "issue", "--keyring", example, "--manifest", input, "--out", out,
                 "--time-zone", "Europe/Berlin",
@@ -28,15 +28,15 @@ struct ManifestTests {
         }
     }
 
-    static func code(_ id: String, _ date: String, _ scope: String) throws -> String {
-        try CommandRunner.run(["issue", "--keyring", example, "--date", date, "--scope", scope, "--", id])
+    static func code(_ id: String, _ date: String, _ scope: String) async throws -> String {
+        try await CommandRunner.run(["issue", "--keyring", example, "--date", date, "--scope", scope, "--", id])
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     @Test("the value policy: at the threshold, just below, missing value, unknown currency")
-    func policyEdges() throws {
+    func policyEdges() async throws {
         let directory = try TemporaryDirectory()
-        let (result, output) = try Self.issue(
+        let (result, output) = try await Self.issue(
             """
             shipment_id,delivery_date,scope,order_value,currency
             AT,2024-01-17,D1,100.00,EUR
@@ -53,42 +53,44 @@ struct ManifestTests {
         #expect(rows.map { $0[0] } == ["AT", "BELOW", "GBP-BELOW", "INR-AT", "NOVALUE", "NOCURRENCY", "USD"])
         #expect(rows.map { $0[3] } == ["true", "false", "false", "true", "true", "true", "true"])
         #expect(rows.filter { $0[3] == "false" }.allSatisfy { $0[4].isEmpty && $0[5].isEmpty })
-        #expect(rows[0][4] == (try Self.code("AT", "2024-01-17", "D1")))
+        let code = try await Self.code("AT", "2024-01-17", "D1")
+        #expect(rows[0][4] == code)
         #expect(rows[0][5] == "k-2024-01-01-7f3a")
         #expect(rows.allSatisfy { $0[6] == "2024-01-17T23:59:59+01:00" })
         #expect(result.stderr.contains("7 rows read, 5 codes issued, 2 not required, 0 rejected"))
     }
 
     @Test("--threshold overrides and adds currencies; --threshold all requires every code")
-    func thresholds() throws {
+    func thresholds() async throws {
         let directory = try TemporaryDirectory()
         let manifest = "shipment_id,delivery_date,order_value,currency\nA,2024-01-17,120,EUR\nB,2024-01-17,120,USD\nC,2024-01-17,1,EUR\n"
-        let custom = try Self.issue(manifest, named: "a.csv", ["--threshold", "EUR=150", "--threshold", "USD=100"], in: directory)
+        let custom = try await Self.issue(manifest, named: "a.csv", ["--threshold", "EUR=150", "--threshold", "USD=100"], in: directory)
         #expect(Self.rows(custom.output).map { $0[3] } == ["false", "true", "false"])
-        let all = try Self.issue(manifest, named: "b.csv", ["--threshold", "all"], in: directory)
+        let all = try await Self.issue(manifest, named: "b.csv", ["--threshold", "all"], in: directory)
         #expect(Self.rows(all.output).map { $0[3] } == ["true", "true", "true"])
-        let bad = try Self.issue(manifest, named: "c.csv", ["--threshold", "euro=5"], in: directory)
+        let bad = try await Self.issue(manifest, named: "c.csv", ["--threshold", "euro=5"], in: directory)
         #expect(bad.result.status == 64)
         #expect(bad.result.stderr.contains("invalid --threshold 'euro=5'"))
     }
 
     @Test("RFC 4180 quoting in and out, CRLF line ends, and a quoted line break keep line numbers right")
-    func csvQuoting() throws {
+    func csvQuoting() async throws {
         let directory = try TemporaryDirectory()
         let manifest =
             "shipment_id,note,delivery_date,scope\r\n\"A,\"\"1\",plain,2024-01-17,D1\r\nB2,\"two\nlines\",2024-01-17,D1\r\nC 3,x,2024-01-17,D1\r\n"
-        let (result, output) = try Self.issue(manifest, in: directory)
+        let (result, output) = try await Self.issue(manifest, in: directory)
         #expect(result.status == 0)
         let lines = (output ?? "").split(separator: "\n").map(String.init)
         #expect(lines[1].hasPrefix(#""A,""1",2024-01-17,D1,true,"#))
-        #expect(lines[1].contains(try Self.code(#"A,"1"#, "2024-01-17", "D1")))
-        #expect(lines[2].hasPrefix("B2,2024-01-17,D1,true,\(try Self.code("B2", "2024-01-17", "D1")),"))
+        let quoted = try await Self.code(#"A,"1"#, "2024-01-17", "D1"), plain = try await Self.code("B2", "2024-01-17", "D1")
+        #expect(lines[1].contains(quoted))
+        #expect(lines[2].hasPrefix("B2,2024-01-17,D1,true,\(plain),"))
         // The bad row starts on physical line 5: the quoted line break spans lines 3 and 4.
         #expect(result.stderr.contains("line 5: invalid shipment ID 'C 3': character outside 0x21-0x7E U+0020 (space) at position 2"))
     }
 
     @Test("JSON lines in, JSON lines out; a repeated member and a number in exponent form are refused")
-    func jsonLines() throws {
+    func jsonLines() async throws {
         let directory = try TemporaryDirectory()
         let manifest = """
             {"shipment_id": "J\\"1", "delivery_date": "2024-01-17", "scope": "D1", "order_value": 250, "currency": "EUR"}
@@ -99,7 +101,7 @@ struct ManifestTests {
             {"shipment_id": "J7", "delivery_date": "2024-01-17", "order_value": 1e2, "currency": "EUR"}
 
             """
-        let (result, output) = try Self.issue(manifest, named: "m.jsonl", in: directory)
+        let (result, output) = try await Self.issue(manifest, named: "m.jsonl", in: directory)
         #expect(result.status == 0, "\(result.stderr)")
         let objects = try (output ?? "").split(separator: "\n").map {
             try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
@@ -107,7 +109,8 @@ struct ManifestTests {
         #expect(objects.count == 2)
         #expect(objects[0]["shipment_id"] as? String == #"J"1"#)
         #expect(objects[0]["code_required"] as? Bool == true)
-        #expect(objects[0]["code"] as? String == (try Self.code(#"J"1"#, "2024-01-17", "D1")))
+        let code = try await Self.code(#"J"1"#, "2024-01-17", "D1")
+        #expect(objects[0]["code"] as? String == code)
         #expect(objects[1]["code_required"] as? Bool == false)
         #expect(objects[1]["code"] as? String == "")
         #expect(result.stderr.contains("line 3: invalid date '2024-02-30': February 2024 has 29 days"))
@@ -117,10 +120,10 @@ struct ManifestTests {
     }
 
     @Test("every reject reason goes to --rejects with its line number, and the batch goes on")
-    func rejects() throws {
+    func rejects() async throws {
         let directory = try TemporaryDirectory()
         let rejectsPath = directory.file("rejects.txt")
-        let (result, output) = try Self.issue(
+        let (result, output) = try await Self.issue(
             """
             shipment_id,delivery_date,scope,order_value,currency
             GOOD1,2024-01-17,D1,1,EUR
@@ -151,9 +154,9 @@ struct ManifestTests {
     }
 
     @Test("--strict stops at the first bad row with exit 65 and writes no output file")
-    func strict() throws {
+    func strict() async throws {
         let directory = try TemporaryDirectory()
-        let (result, output) = try Self.issue(
+        let (result, output) = try await Self.issue(
             "shipment_id,delivery_date\nA,2024-01-17\nB,2024-13-01\nC,2024-01-17\n",
             ["--strict"], in: directory)
         #expect(result.status == 65)
@@ -163,16 +166,16 @@ struct ManifestTests {
     }
 
     @Test("a missing required column, an unknown extension and an existing output are refused")
-    func refusals() throws {
+    func refusals() async throws {
         let directory = try TemporaryDirectory()
-        let missing = try Self.issue("shipment_id,scope\nA,D1\n", in: directory)
+        let missing = try await Self.issue("shipment_id,scope\nA,D1\n", in: directory)
         #expect(missing.result.status == 65)
         #expect(missing.result.stderr.contains("has no 'delivery_date' column"))
         let text = try directory.write("m.txt", "shipment_id,delivery_date\nA,2024-01-17\n")
-        let unknown = try CommandRunner.run(["issue", "--keyring", Self.example, "--manifest", text])
+        let unknown = try await CommandRunner.run(["issue", "--keyring", Self.example, "--manifest", text])
         #expect(unknown.status == 64)
         let existing = try directory.write("taken.csv", "keep me")
-        let refused = try CommandRunner.run([
+        let refused = try await CommandRunner.run([
             "issue", "--keyring", Self.example, "--manifest", text, "--input-format", "csv",
             "--out", existing,
         ])
@@ -220,31 +223,39 @@ struct ManifestTests {
     }
 
     @Test("a run killed part way leaves no output file at all")
-    func killedRunLeavesNothing() throws {
+    func killedRunLeavesNothing() async throws {
         let directory = try TemporaryDirectory()
         let input = directory.file("big.csv")
         let maker = Process()
         maker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         maker.arguments = ["python3", Repository.path("scripts/make-manifest"), "400000", input]
-        try maker.run()
-        maker.waitUntilExit()
         let out = directory.file("feed.csv")
-        for delay in [20_000, 80_000, 200_000] as [UInt32] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
-            process.arguments = ["issue", "--keyring", Self.example, "--manifest", input, "--out", out, "--force"]
-            process.environment = KilledChild.environment
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            usleep(delay)
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            if process.terminationReason == .uncaughtSignal {
-                #expect(!FileManager.default.fileExists(atPath: out), "killed after \(delay) µs")
+        // The child processes, and the sleeps before the kills, on a thread of their own.
+        let killed = try await offPool { () throws -> [(delay: UInt32, leftAFile: Bool)] in
+            try maker.run()
+            maker.waitUntilExit()
+            var killed: [(delay: UInt32, leftAFile: Bool)] = []
+            for delay in [20_000, 80_000, 200_000] as [UInt32] {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
+                process.arguments = ["issue", "--keyring", Self.example, "--manifest", input, "--out", out, "--force"]
+                process.environment = KilledChild.environment
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                usleep(delay)
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                if process.terminationReason == .uncaughtSignal {
+                    killed.append((delay, FileManager.default.fileExists(atPath: out)))
+                }
             }
+            return killed
+        }
+        for (delay, leftAFile) in killed {
+            #expect(!leftAFile, "killed after \(delay) µs")
         }
         // A complete run gives the file, with every row.
-        let complete = try CommandRunner.run(["issue", "--keyring", Self.example, "--manifest", input, "--out", out, "--force"])
+        let complete = try await CommandRunner.run(["issue", "--keyring", Self.example, "--manifest", input, "--out", out, "--force"])
         #expect(complete.status == 0)
         let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").count
         #expect(lines == 400_001)
@@ -254,7 +265,7 @@ struct ManifestTests {
 @Suite("Writing the feed to a pipe")
 struct ManifestPipeTests {
     @Test("an --out that is a pipe (or a device) is written in place, never replaced by a rename")
-    func fifoOutput() throws {
+    func fifoOutput() async throws {
         let directory = try TemporaryDirectory()
         let input = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\n")
         let fifo = directory.file("feed.fifo")
@@ -268,12 +279,14 @@ struct ManifestPipeTests {
         try reader.run()
         // If the pipe were replaced, the reader would wait forever for a writer: end it, and let the checks fail.
         DispatchQueue.global().asyncAfter(deadline: .now() + 20) { if reader.isRunning { reader.terminate() } }
-        let result = try CommandRunner.run([
+        let result = try await CommandRunner.run([
             "issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", input,
             "--out", fifo, "--time-zone", "UTC",
         ])
-        reader.waitUntilExit()
-        let text = String(decoding: received.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = try await offPool { () -> String in
+            reader.waitUntilExit()
+            return String(decoding: received.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
         #expect(result.status == 0, "\(result.stderr)")
         #expect(text.hasPrefix("shipment_id,delivery_date,scope,code_required,code,key_id,valid_until\nA,2024-01-17,,true,"))
         var info = stat()
@@ -282,13 +295,13 @@ struct ManifestPipeTests {
     }
 
     @Test("a write that fails part way (a full disk) stops the run with exit 74 and one line saying why")
-    func fullDisk() throws {
+    func fullDisk() async throws {
         let directory = try TemporaryDirectory()
         // Several chunks' worth, so that the failure comes from the writer thread while workers and reading go on.
         var manifest = "shipment_id,delivery_date\n"
         for row in 0..<60_000 { manifest += "FULL-\(row),2024-01-17\n" }
         let input = try directory.write("m.csv", manifest)
-        let result = try CommandRunner.run([
+        let result = try await CommandRunner.run([
             "issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", input,
             "--out", "/dev/full", "--force", "--time-zone", "UTC",
         ])
@@ -300,12 +313,12 @@ struct ManifestPipeTests {
     }
 
     @Test("an unterminated quote that runs past 16 MiB stops the run with exit 65 and its byte offset, in bounded memory")
-    func runawayRecord() throws {
+    func runawayRecord() async throws {
         let directory = try TemporaryDirectory()
         let rows = String(repeating: "X1,2024-01-17\n", count: 1_400_000)  // 19.6 MB after the quote
         let runaway = try directory.write("runaway.csv", "shipment_id,delivery_date\nA,2024-01-17\n\"B,2024-01-17\n" + rows)
         let out = directory.file("out.csv")
-        let result = try CommandRunner.run([
+        let result = try await CommandRunner.run([
             "issue", "--keyring", ManifestTests.example, "--manifest", runaway, "--out", out, "--time-zone", "UTC",
         ])
         #expect(result.status == 65)
@@ -314,14 +327,14 @@ struct ManifestPipeTests {
         #expect(!FileManager.default.fileExists(atPath: out))
         // A header with no line end at all is caught the same way.
         let noLines = try directory.write("one-line.csv", String(repeating: "shipment_id,", count: 1_500_000))
-        let header = try CommandRunner.run([
+        let header = try await CommandRunner.run([
             "issue", "--keyring", ManifestTests.example, "--manifest", noLines, "--out", directory.file("b.csv"),
         ])
         #expect(header.status == 65)
         #expect(header.stderr.contains("the record at byte 0 runs past 16 MiB"), "\(header.stderr)")
         // Within the limit, the same quote is one rejected row at its line.
         let short = try directory.write("short.csv", "shipment_id,delivery_date\nA,2024-01-17\n\"B,2024-01-17\n" + rows.prefix(140_000))
-        let rejected = try CommandRunner.run([
+        let rejected = try await CommandRunner.run([
             "issue", "--keyring", ManifestTests.example, "--manifest", short, "--out", directory.file("c.csv"),
             "--time-zone", "UTC",
         ])
@@ -330,10 +343,10 @@ struct ManifestPipeTests {
     }
 
     @Test("--threads outside 1 to 64 is refused as a usage error", arguments: ["0", "65"])
-    func threadBounds(_ threads: String) throws {
+    func threadBounds(_ threads: String) async throws {
         let directory = try TemporaryDirectory()
         let input = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\n")
-        let result = try CommandRunner.run(["issue", "--keyring", ManifestTests.example, "--manifest", input, "--threads", threads])
+        let result = try await CommandRunner.run(["issue", "--keyring", ManifestTests.example, "--manifest", input, "--threads", threads])
         #expect(result.status == 64)
         #expect(result.stderr.contains("--threads must be 1 to 64"), "\(result.stderr)")
     }

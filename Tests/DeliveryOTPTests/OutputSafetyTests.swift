@@ -7,9 +7,9 @@ struct OutputSafetyTests {
     static let now = ["--now", "2024-03-10T12:00:00Z"]
 
     /// A private keyring in a fresh folder.
-    static func keyring(in directory: TemporaryDirectory, name: String = "kr.json") throws -> String {
+    static func keyring(in directory: TemporaryDirectory, name: String = "kr.json") async throws -> String {
         let path = directory.file(name)
-        let made = try CommandRunner.run(["keys", "init", "--keyring", path, "--active-from", "2024-03-01"] + now)
+        let made = try await CommandRunner.run(["keys", "init", "--keyring", path, "--active-from", "2024-03-01"] + now)
         try #require(made.status == 0, "\(made.stderr)")
         return path
     }
@@ -17,13 +17,13 @@ struct OutputSafetyTests {
     static func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
 
     @Test("export-device --out naming the keyring itself, or a link to it, is refused with --force and changes nothing")
-    func exportOverKeyring() throws {
+    func exportOverKeyring() async throws {
         let directory = try TemporaryDirectory()
-        let keyring = try Self.keyring(in: directory)
+        let keyring = try await Self.keyring(in: directory)
         let before = Self.bytes(keyring)
         #expect(symlink(keyring, directory.file("alias.json")) == 0)
         for out in [keyring, directory.file("alias.json"), directory.path + "/./kr.json"] {
-            let result = try CommandRunner.run(
+            let result = try await CommandRunner.run(
                 [
                     "keys", "export-device", "--keyring", keyring, "--scope", "D", "--from", "2024-03-10",
                     "--time-zone", "UTC", "--out", out, "--force",
@@ -36,20 +36,20 @@ struct OutputSafetyTests {
     }
 
     @Test("export-device --force keeps the file it replaces as FILE.replaced-TIME")
-    func forceKeepsACopy() throws {
+    func forceKeepsACopy() async throws {
         let directory = try TemporaryDirectory()
-        let keyring = try Self.keyring(in: directory)
+        let keyring = try await Self.keyring(in: directory)
         let device = directory.file("device.json")
-        func export(_ extra: [String]) throws -> CommandRunner.Result {
-            try CommandRunner.run(
+        func export(_ extra: [String]) async throws -> CommandRunner.Result {
+            try await CommandRunner.run(
                 [
                     "keys", "export-device", "--keyring", keyring, "--scope", "D", "--from", "2024-03-10",
                     "--time-zone", "UTC", "--out", device,
                 ] + extra + Self.now)
         }
-        #expect(try export([]).status == 0)
+        #expect(try await export([]).status == 0)
         let first = Self.bytes(device)
-        let again = try export(["--from", "2024-03-11", "--force"])
+        let again = try await export(["--from", "2024-03-11", "--force"])
         #expect(again.status == 0, "\(again.stderr)")
         let kept = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("device.json.replaced-") }
         #expect(kept.count == 1)
@@ -58,32 +58,32 @@ struct OutputSafetyTests {
     }
 
     @Test("issue --out naming the manifest, or --out and --rejects naming one file, is refused before any work")
-    func manifestOutputs() throws {
+    func manifestOutputs() async throws {
         let directory = try TemporaryDirectory()
         let manifest = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\n")
         let example = Repository.path("keys-example/keyring.json")
-        let overInput = try CommandRunner.run(["issue", "--keyring", example, "--manifest", manifest, "--out", manifest, "--force"])
+        let overInput = try await CommandRunner.run(["issue", "--keyring", example, "--manifest", manifest, "--out", manifest, "--force"])
         #expect(overInput.status == 64)
         #expect(overInput.stderr.contains("--out and --manifest name the same file"))
         #expect(String(decoding: Self.bytes(manifest) ?? Data(), as: UTF8.self) == "shipment_id,delivery_date\nA,2024-01-17\n")
 
         let both = directory.file("both.csv")
-        let twice = try CommandRunner.run(["issue", "--keyring", example, "--manifest", manifest, "--out", both, "--rejects", both])
+        let twice = try await CommandRunner.run(["issue", "--keyring", example, "--manifest", manifest, "--out", both, "--rejects", both])
         #expect(twice.status == 64)
         #expect(twice.stderr.contains("--rejects and --out name the same file"))
         #expect(!FileManager.default.fileExists(atPath: both))
 
-        let stdoutTwice = try CommandRunner.run(["issue", "--keyring", example, "--manifest", manifest, "--rejects", "-"])
+        let stdoutTwice = try await CommandRunner.run(["issue", "--keyring", example, "--manifest", manifest, "--rejects", "-"])
         #expect(stdoutTwice.status == 64)
         #expect(stdoutTwice.stderr.contains("--rejects and --out name standard output"))
     }
 
     @Test("--rejects - writes the rejects to standard output")
-    func rejectsToStandardOutput() throws {
+    func rejectsToStandardOutput() async throws {
         let directory = try TemporaryDirectory()
         let manifest = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\nB,2024-02-30\n")
         let out = directory.file("feed.csv")
-        let result = try CommandRunner.run([
+        let result = try await CommandRunner.run([
             "issue", "--keyring", Repository.path("keys-example/keyring.json"),
             "--manifest", manifest, "--out", out, "--rejects", "-", "--time-zone", "UTC",
         ])
@@ -93,9 +93,9 @@ struct OutputSafetyTests {
     }
 
     @Test("a directory as --manifest is a usage error that names it")
-    func directoryManifest() throws {
+    func directoryManifest() async throws {
         let directory = try TemporaryDirectory()
-        let result = try CommandRunner.run([
+        let result = try await CommandRunner.run([
             "issue", "--keyring", Repository.path("keys-example/keyring.json"),
             "--manifest", directory.path, "--input-format", "csv",
         ])
@@ -104,17 +104,17 @@ struct OutputSafetyTests {
     }
 
     @Test("keys rotate through a symbolic link changes the real keyring, locks and audits it there, and keeps the link")
-    func symlinkedKeyring() throws {
+    func symlinkedKeyring() async throws {
         let directory = try TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: directory.file("real"), withIntermediateDirectories: false)
-        let real = try Self.keyring(in: directory, name: "real/kr.json")
+        let real = try await Self.keyring(in: directory, name: "real/kr.json")
         let link = directory.file("link.json")
         #expect(symlink("real/kr.json", link) == 0)
-        let rotated = try CommandRunner.run(["keys", "rotate", "--keyring", link, "--active-from", "2024-04-01"] + Self.now)
+        let rotated = try await CommandRunner.run(["keys", "rotate", "--keyring", link, "--active-from", "2024-04-01"] + Self.now)
         #expect(rotated.status == 0, "\(rotated.stderr)")
         var info = stat()
         #expect(lstat(link, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK)
-        let listed = try CommandRunner.run(["keys", "list", "--keyring", real, "--json"] + Self.now)
+        let listed = try await CommandRunner.run(["keys", "list", "--keyring", real, "--json"] + Self.now)
         #expect(listed.stdout.split(separator: "\n").count == 2)
         #expect(FileManager.default.fileExists(atPath: real + ".audit.jsonl"))
         #expect(FileManager.default.fileExists(atPath: real + ".lock"))
@@ -123,7 +123,7 @@ struct OutputSafetyTests {
     }
 
     @Test("SIGTERM and SIGINT during a manifest run remove the temporary feed", arguments: [SIGTERM, SIGINT])
-    func signalRemovesTemporaryFeed(signal: Int32) throws {
+    func signalRemovesTemporaryFeed(signal: Int32) async throws {
         let directory = try TemporaryDirectory()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
@@ -139,13 +139,13 @@ struct OutputSafetyTests {
         input.fileHandleForWriting.write(Data("shipment_id,delivery_date\nA,2024-01-17\n".utf8))
         var temporary: [String] = []
         for _ in 0..<200 where temporary.isEmpty {
-            usleep(20_000)
+            try await Task.sleep(for: .milliseconds(20))
             temporary = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".tmp-") }
         }
         try #require(!temporary.isEmpty, "the temporary feed never appeared")
         kill(process.processIdentifier, signal)
         // Bounded: a process that ignores the signal is killed, and the expectation below fails.
-        for _ in 0..<500 where process.isRunning { usleep(10_000) }
+        for _ in 0..<500 where process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         #expect(process.terminationStatus == signal)
@@ -157,17 +157,17 @@ struct OutputSafetyTests {
 @Suite("Outputs: standard output twice, key material behind --force, example keys without their flag", .serialized)
 struct OutputSafetyReviewTests {
     @Test("--out /dev/stdout and --rejects - are one output when standard output is a pipe")
-    func stdoutTwice() throws {
+    func stdoutTwice() async throws {
         let directory = try TemporaryDirectory()
         let manifest = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\n")
-        let result = try CommandRunner.run([
+        let result = try await CommandRunner.run([
             "issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", manifest,
             "--out", "/dev/stdout", "--rejects", "-",
         ])
         #expect(result.status == 64)
         #expect(result.stderr.contains("--rejects and --out name standard output"))
         // Two outputs to /dev/null are harmless.
-        let null = try CommandRunner.run([
+        let null = try await CommandRunner.run([
             "issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", manifest,
             "--out", "/dev/null", "--rejects", "/dev/null", "--time-zone", "UTC",
         ])
@@ -175,12 +175,12 @@ struct OutputSafetyReviewTests {
     }
 
     @Test("issue --out --force never replaces another keyring or a device-key file")
-    func feedNeverReplacesKeys() throws {
+    func feedNeverReplacesKeys() async throws {
         let directory = try TemporaryDirectory()
-        let other = try OutputSafetyTests.keyring(in: directory, name: "other.json")
+        let other = try await OutputSafetyTests.keyring(in: directory, name: "other.json")
         let before = FileManager.default.contents(atPath: other)
         let manifest = try directory.write("m.csv", "shipment_id,delivery_date\nA,2024-01-17\n")
-        let result = try CommandRunner.run([
+        let result = try await CommandRunner.run([
             "issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", manifest,
             "--out", other, "--force",
         ])
@@ -190,13 +190,13 @@ struct OutputSafetyReviewTests {
     }
 
     @Test("the published example secrets are example keys even with the flag removed")
-    func exampleWithoutFlag() throws {
+    func exampleWithoutFlag() async throws {
         let directory = try TemporaryDirectory()
         let text = try String(contentsOfFile: Repository.path("keys-example/keyring.json"), encoding: .utf8)
             .replacingOccurrences(of: "\"example\": true,", with: "")
         #expect(!text.contains("example\":"))
         let keyring = try directory.write("unflagged.json", text)
-        let check = try CommandRunner.run(["keys", "check", "--keyring", keyring, "--now", "2024-01-17T09:00:00Z"])
+        let check = try await CommandRunner.run(["keys", "check", "--keyring", keyring, "--now", "2024-01-17T09:00:00Z"])
         #expect(check.status == 1)
         #expect(check.stderr.contains("published example keys"))
     }

@@ -11,12 +11,13 @@ struct SecretResidueTests {
         .enabled(if: gdb != nil, "gdb is not installed (.ci/run installs it)"),
         .disabled(if: Sanitizer.active != nil, "a sanitizer's shadow memory makes a core dump tens of gigabytes; the plain run checks this")
     )
-    func noBase64InTheHeap() throws {
+    func noBase64InTheHeap() async throws {
         let directory = try TemporaryDirectory()
         let keyring = directory.file("kr.json"), device = directory.file("device.json"), core = directory.file("core")
-        #expect(try CommandRunner.run(["keys", "init", "--keyring", keyring, "--now", "2024-03-10T12:00:00Z"]).status == 0)
+        let made = try await CommandRunner.run(["keys", "init", "--keyring", keyring, "--now", "2024-03-10T12:00:00Z"])
+        #expect(made.status == 0)
         // Seven day keys make the JSON text grow through several buffers: each one left behind must be wiped.
-        let dump = try Self.coreAtExit(
+        let dump = try await Self.coreAtExit(
             of: [
                 "keys", "export-device", "--keyring", keyring, "--scope", "DEPOT-12", "--from", "2024-03-10", "--days", "7",
                 "--time-zone", "UTC", "--out", device, "--now", "2024-03-10T12:00:00Z",
@@ -33,11 +34,11 @@ struct SecretResidueTests {
         .enabled(if: gdb != nil, "gdb is not installed (.ci/run installs it)"),
         .disabled(if: Sanitizer.active != nil, "a sanitizer's shadow memory makes a core dump tens of gigabytes; the plain run checks this")
     )
-    func noBase64AfterParsing() throws {
+    func noBase64AfterParsing() async throws {
         let directory = try TemporaryDirectory()
         let keyring = directory.file("kr.json"), device = directory.file("device.json")
-        #expect(try CommandRunner.run(["keys", "init", "--keyring", keyring, "--now", "2024-03-10T12:00:00Z"]).status == 0)
-        let export = try CommandRunner.run([
+        #expect(try await CommandRunner.run(["keys", "init", "--keyring", keyring, "--now", "2024-03-10T12:00:00Z"]).status == 0)
+        let export = try await CommandRunner.run([
             "keys", "export-device", "--keyring", keyring, "--scope", "DEPOT-12", "--from", "2024-03-10", "--days", "7",
             "--time-zone", "UTC", "--out", device, "--now", "2024-03-10T12:00:00Z",
         ])
@@ -45,12 +46,12 @@ struct SecretResidueTests {
         let master = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: keyring))) as! [String: Any]
         let masterSecrets = (master["keys"] as! [[String: Any]]).map { $0["secret"] as! String }
         // Issuing parses the whole file: every secret in it passes through the JSON decoder.
-        let fromKeyring = try Self.coreAtExit(
+        let fromKeyring = try await Self.coreAtExit(
             of: ["issue", "--keyring", keyring, "--date", "2024-03-10", "--scope", "DEPOT-12", "TBA1"], core: directory.file("core1"))
         for secret in masterSecrets {
             #expect(fromKeyring.range(of: Data(secret.utf8)) == nil, "a copy of a master secret's base64 is still in memory")
         }
-        let fromDevice = try Self.coreAtExit(
+        let fromDevice = try await Self.coreAtExit(
             of: ["issue", "--device-keys", device, "--date", "2024-03-12", "--scope", "DEPOT-12", "TBA1"], core: directory.file("core2"))
         for secret in try Self.daySecrets(device) {
             #expect(fromDevice.range(of: Data(secret.utf8)) == nil, "a copy of a day key's base64 is still in memory")
@@ -64,7 +65,7 @@ struct SecretResidueTests {
     }
 
     /// Runs the command under gdb and returns a core dump taken when it calls exit.
-    static func coreAtExit(of arguments: [String], core: String) throws -> Data {
+    static func coreAtExit(of arguments: [String], core: String) async throws -> Data {
         // gdb needs SIGCHLD and SIGTRAP, which the test runner's threads keep blocked and a child would
         // inherit: start it through python3 with an empty signal mask, and under timeout(1) so it cannot hang.
         let process = Process()
@@ -78,8 +79,10 @@ struct SecretResidueTests {
             ] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
+        try await offPool { () throws -> Void in
+            try process.run()
+            process.waitUntilExit()
+        }
         let dump = try Data(contentsOf: URL(fileURLWithPath: core))
         try #require(dump.count > 1_000_000, "gdb wrote no core")
         return dump

@@ -15,8 +15,8 @@ struct ReplicaTests {
         let url: String
         let passwordFile: String
 
-        init(url: String, password: String) throws {
-            files = try ServiceLiveTests.Setup()
+        init(url: String, password: String) async throws {
+            files = try await ServiceLiveTests.Setup()
             self.url = url
             passwordFile = try files.folder.write("pgpassword", password + "\n")
         }
@@ -54,7 +54,7 @@ struct ReplicaTests {
         let location = try await TestPostgres.freshDatabase()
         var url = TestPostgres.url!
         url = String(url[..<url.lastIndex(of: "/")!]) + "/" + location.database
-        return (try Setup(url: url, password: TestPostgres.password ?? ""), location)
+        return (try await Setup(url: url, password: TestPostgres.password ?? ""), location)
     }
 
     @Test(
@@ -131,7 +131,7 @@ struct ReplicaTests {
         arguments: ["stopped", "crashed"])
     func databaseOutage(how: String) async throws {
         let database = try await PrivatePostgres.start()
-        let setup = try Setup(url: database.url, password: database.password)
+        let setup = try await Setup(url: database.url, password: database.password)
         let server = try await setup.start()
         let today = setup.files.today
         #expect(await setup.verify(server, "OUTAGE00000001", "000001")?.json["outcome"] as? String == "rejected")

@@ -15,14 +15,14 @@ struct ServiceLiveTests {
         var state: String { folder.file("service.sqlite") }
         var tokens: [String: String] = [:]
 
-        init() throws {
-            let made = try CommandRunner.run(["keys", "init", "--keyring", keyring, "--active-from", "2024-01-01"])
+        init() async throws {
+            let made = try await CommandRunner.run(["keys", "init", "--keyring", keyring, "--active-from", "2024-01-01"])
             #expect(made.status == 0, "\(made.stderr)")
             for (name, role, extra) in [
                 ("web", "issuer", [String]()), ("courier", "courier", ["--scope", ""]),
                 ("van", "device", ["--scope", "", "--device-id", "van-9"]), ("audit", "auditor", []),
             ] {
-                let added = try CommandRunner.run(["tokens", "add", "--tokens", tokensFile, "--role", role, "--name", name] + extra)
+                let added = try await CommandRunner.run(["tokens", "add", "--tokens", tokensFile, "--role", role, "--name", name] + extra)
                 #expect(added.status == 0, "\(added.stderr)")
                 tokens[name] = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             }
@@ -37,8 +37,8 @@ struct ServiceLiveTests {
     }
 
     @Test("Tokens are printed once, stored as digests in a 0600 file, listed without the token, and audited")
-    func tokensCommand() throws {
-        let setup = try Setup()
+    func tokensCommand() async throws {
+        let setup = try await Setup()
         let token = try #require(setup.tokens["web"])
         #expect(token.hasPrefix("dotp_") && token.count == 48)
         let file = try String(contentsOfFile: setup.tokensFile, encoding: .utf8)
@@ -46,28 +46,28 @@ struct ServiceLiveTests {
         var info = stat()
         stat(setup.tokensFile, &info)
         #expect(info.st_mode & 0o777 == 0o600)
-        let list = try CommandRunner.run(["tokens", "list", "--tokens", setup.tokensFile])
+        let list = try await CommandRunner.run(["tokens", "list", "--tokens", setup.tokensFile])
         #expect(list.stdout.contains("web  issuer"))
         for token in setup.tokens.values { #expect(!list.stdout.contains(token) && !list.stderr.contains(token)) }
-        let duplicate = try CommandRunner.run(["tokens", "add", "--tokens", setup.tokensFile, "--role", "issuer", "--name", "web"])
+        let duplicate = try await CommandRunner.run(["tokens", "add", "--tokens", setup.tokensFile, "--role", "issuer", "--name", "web"])
         #expect(duplicate.status == 73)
-        let noScope = try CommandRunner.run(["tokens", "add", "--tokens", setup.tokensFile, "--role", "courier", "--name", "c2"])
+        let noScope = try await CommandRunner.run(["tokens", "add", "--tokens", setup.tokensFile, "--role", "courier", "--name", "c2"])
         #expect(noScope.status == 64)
         #expect(noScope.stderr.contains("needs at least one --scope"))
-        let badRole = try CommandRunner.run(["tokens", "add", "--tokens", setup.tokensFile, "--role", "admin", "--name", "x"])
+        let badRole = try await CommandRunner.run(["tokens", "add", "--tokens", setup.tokensFile, "--role", "admin", "--name", "x"])
         #expect(badRole.status == 64)
-        let revoke = try CommandRunner.run(["tokens", "revoke", "--tokens", setup.tokensFile, "web"])
+        let revoke = try await CommandRunner.run(["tokens", "revoke", "--tokens", setup.tokensFile, "web"])
         #expect(revoke.status == 0)
-        #expect(try CommandRunner.run(["tokens", "revoke", "--tokens", setup.tokensFile, "web"]).status == 64)
+        #expect(try await CommandRunner.run(["tokens", "revoke", "--tokens", setup.tokensFile, "web"]).status == 64)
         let audit = try String(contentsOfFile: setup.tokensFile + ".audit.jsonl", encoding: .utf8)
         #expect(audit.contains("\"operation\":\"token-add\"") && audit.contains("\"operation\":\"token-revoke\""))
         chmod(setup.tokensFile, 0o644)
-        #expect(try CommandRunner.run(["tokens", "list", "--tokens", setup.tokensFile]).status == 77)
+        #expect(try await CommandRunner.run(["tokens", "list", "--tokens", setup.tokensFile]).status == 77)
     }
 
     @Test("Issue today's code, verify it once, then alreadyAccepted; five wrong codes lock another shipment")
     func issueAndVerify() async throws {
-        let setup = try Setup()
+        let setup = try await Setup()
         let server = try await setup.start()
         let code = try await server.request("GET", "/v1/shipments/LIVE000000001/code?date=\(setup.today)", token: setup.tokens["web"])
         #expect(code.status == 200)
@@ -91,13 +91,13 @@ struct ServiceLiveTests {
 
     @Test("Day keys from the service give the same codes as the service, through the CLI")
     func deviceKeysMatch() async throws {
-        let setup = try Setup()
+        let setup = try await Setup()
         let server = try await setup.start()
         let keys = try await server.request("GET", "/v1/device-keys?days=1", token: setup.tokens["van"])
         #expect(keys.status == 200)
         let file = setup.folder.file("device.json")
         #expect(FileManager.default.createFile(atPath: file, contents: keys.body, attributes: [.posixPermissions: 0o600]))
-        let offline = try CommandRunner.run(["issue", "--device-keys", file, "--date", setup.today, "LIVE000000003"])
+        let offline = try await CommandRunner.run(["issue", "--device-keys", file, "--date", setup.today, "LIVE000000003"])
         #expect(offline.status == 0, "\(offline.stderr)")
         let online = try await server.request("GET", "/v1/shipments/LIVE000000003/code?date=\(setup.today)", token: setup.tokens["web"])
         #expect(online.json["code"] as? String == offline.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -105,16 +105,16 @@ struct ServiceLiveTests {
 
     @Test("A device's attempt log uploaded twice is stored once and read back by the auditor")
     func uploadTwice() async throws {
-        let setup = try Setup()
+        let setup = try await Setup()
         let server = try await setup.start()
         let keys = try await server.request("GET", "/v1/device-keys", token: setup.tokens["van"])
         let file = setup.folder.file("device.json")
         #expect(FileManager.default.createFile(atPath: file, contents: keys.body, attributes: [.posixPermissions: 0o600]))
         let deviceState = setup.folder.file("device.sqlite")
         for _ in 0..<2 {
-            _ = try CommandRunner.run(["verify", "--device-keys", file, "--state", deviceState, "LIVE000000004", "999999"])
+            _ = try await CommandRunner.run(["verify", "--device-keys", file, "--state", deviceState, "LIVE000000004", "999999"])
         }
-        let log = try CommandRunner.run(["attempts", "export", "--state", deviceState])
+        let log = try await CommandRunner.run(["attempts", "export", "--state", deviceState])
         #expect(log.stdout.split(separator: "\n").count == 2)
         let first = try await server.request(
             "POST", "/v1/attempts", token: setup.tokens["van"], body: log.stdout, contentType: "application/x-ndjson")
@@ -129,15 +129,15 @@ struct ServiceLiveTests {
 
     @Test("SIGHUP reloads a rotated keyring and revoked tokens; a broken keyring keeps the previous one")
     func reload() async throws {
-        let setup = try Setup()
+        let setup = try await Setup()
         let server = try await setup.start()
         let tomorrow = (try! DeliveryTimeZone("UTC")).date(at: .now).adding(days: 1)!.description
-        #expect(try CommandRunner.run(["keys", "rotate", "--keyring", setup.keyring, "--active-from", tomorrow]).status == 0)
+        #expect(try await CommandRunner.run(["keys", "rotate", "--keyring", setup.keyring, "--active-from", tomorrow]).status == 0)
         server.signal(SIGHUP)
         try await Task.sleep(for: .milliseconds(500))
         let keys = try await server.request("GET", "/v1/keys", token: setup.tokens["audit"])
         #expect((keys.json["keys"] as? [Any])?.count == 2)
-        #expect(try CommandRunner.run(["tokens", "revoke", "--tokens", setup.tokensFile, "web"]).status == 0)
+        #expect(try await CommandRunner.run(["tokens", "revoke", "--tokens", setup.tokensFile, "web"]).status == 0)
         server.signal(SIGHUP)
         try await Task.sleep(for: .milliseconds(500))
         let revoked = try await server.request("GET", "/v1/shipments/LIVE000000005/code?date=\(setup.today)", token: setup.tokens["web"])
@@ -155,7 +155,7 @@ struct ServiceLiveTests {
 
     @Test("SIGTERM with verifies in flight: every answer was recorded, and the process exits 0")
     func gracefulShutdown() async throws {
-        let setup = try Setup()
+        let setup = try await Setup()
         let server = try await setup.start()
         let courier = try #require(setup.tokens["courier"])
         let answered = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -179,7 +179,7 @@ struct ServiceLiveTests {
 
     @Test("SIGKILL during a verify load, then restart: the store holds every attempt answered rejected")
     func killDuringLoad() async throws {
-        let setup = try Setup()
+        let setup = try await Setup()
         let server = try await setup.start()
         let courier = try #require(setup.tokens["courier"])
         // The kill comes once 20 answers are in, while the other requests are still on their way.
@@ -216,23 +216,23 @@ struct ServiceLiveTests {
     }
 
     @Test("The example keys and tokens are served only with --allow-example-keys")
-    func exampleKeys() throws {
+    func exampleKeys() async throws {
         let folder = try TemporaryDirectory()
-        let refused = try CommandRunner.run([
+        let refused = try await CommandRunner.run([
             "serve", "--keyring", Repository.path("keys-example/keyring.json"), "--tokens", Repository.path("keys-example/tokens.json"),
             "--state", folder.file("s.sqlite"), "--listen", "127.0.0.1:0",
         ])
         #expect(refused.status == 65)
         #expect(refused.stderr.contains("example"))
-        let setup = try Setup()
-        let mixed = try CommandRunner.run([
+        let setup = try await Setup()
+        let mixed = try await CommandRunner.run([
             "serve", "--keyring", setup.keyring, "--tokens", Repository.path("keys-example/tokens.json"), "--state", setup.state,
             "--listen", "127.0.0.1:0",
         ])
         #expect(mixed.status == 65)
         #expect(mixed.stderr.contains("example tokens"))
         // Even when told to allow the examples: published tokens beside real keys would open them to anyone.
-        let allowed = try CommandRunner.run([
+        let allowed = try await CommandRunner.run([
             "serve", "--keyring", setup.keyring, "--tokens", Repository.path("keys-example/tokens.json"), "--state", setup.state,
             "--listen", "127.0.0.1:0", "--allow-example-keys",
         ])

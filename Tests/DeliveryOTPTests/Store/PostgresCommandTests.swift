@@ -13,28 +13,28 @@ struct PostgresCommandTests {
     ]
 
     @Test("refuses a password in the URL with one line and exit 64, without repeating it")
-    func passwordInURL() throws {
-        let result = try CommandRunner.run(Self.example + ["--state", "postgres://otp:s3cret-in-url@127.0.0.1:5432/d"])
+    func passwordInURL() async throws {
+        let result = try await CommandRunner.run(Self.example + ["--state", "postgres://otp:s3cret-in-url@127.0.0.1:5432/d"])
         #expect(result.status == 64)
         #expect(result.stderr.contains("holds a password") && !result.stderr.contains("s3cret-in-url"))
         #expect(result.stderr.split(separator: "\n").count <= 2)
     }
 
     @Test("refuses a database password file that others can read (exit 77), and one given for a SQLite store (exit 64)")
-    func passwordFile() throws {
+    func passwordFile() async throws {
         let folder = try TemporaryDirectory()
         let file = try folder.write("pgpassword", "not-printed-secret\n", mode: 0o644)
-        let open = try CommandRunner.run(
+        let open = try await CommandRunner.run(
             Self.example + ["--state", "postgres://otp@127.0.0.1:1/d", "--database-password-file", file])
         #expect(open.status == 77)
         #expect(open.stderr.contains("readable by others") && !open.stderr.contains("not-printed-secret"))
-        let sqlite = try CommandRunner.run(Self.example + ["--state", folder.file("s.sqlite"), "--database-password-file", file])
+        let sqlite = try await CommandRunner.run(Self.example + ["--state", folder.file("s.sqlite"), "--database-password-file", file])
         #expect(sqlite.status == 64)
         #expect(sqlite.stderr.contains("postgres://"))
     }
 
     @Test("refuses a database password file that is a FIFO at once (exit 64), never waiting for a writer", .timeLimit(.minutes(1)))
-    func passwordFileFIFO() throws {
+    func passwordFileFIFO() async throws {
         let folder = try TemporaryDirectory()
         let fifo = folder.file("pgpassword.fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
@@ -48,7 +48,7 @@ struct PostgresCommandTests {
             }
         }
         let started = Date()
-        let result = try CommandRunner.run(
+        let result = try await CommandRunner.run(
             Self.example + ["--state", "postgres://otp@127.0.0.1:1/d", "--database-password-file", fifo])
         #expect(result.status == 64, "\(result.stderr)")
         #expect(result.stderr.contains("not a regular file"), "\(result.stderr)")
@@ -56,9 +56,9 @@ struct PostgresCommandTests {
     }
 
     @Test("says in one line that nothing answers at the database's address (exit 74)", .timeLimit(.minutes(2)))
-    func unreachable() throws {
+    func unreachable() async throws {
         let port = try freePort()
-        let result = try CommandRunner.run(Self.example + ["--state", "postgres://otp@127.0.0.1:\(port)/d"])
+        let result = try await CommandRunner.run(Self.example + ["--state", "postgres://otp@127.0.0.1:\(port)/d"])
         #expect(result.status == 74)
         #expect(result.stderr.contains("127.0.0.1:\(port)") && !result.stderr.contains("Fatal error"))
     }
@@ -68,16 +68,16 @@ struct PostgresCommandTests {
         let location = try await TestPostgres.freshDatabase()
         defer { Task { await TestPostgres.drop(location) } }
         let url = "\(location)"
-        let first = try CommandRunner.run(["migrate", "--state", url])
+        let first = try await CommandRunner.run(["migrate", "--state", url])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("migrated from schema version 0 to \(PostgresSchema.version)"))
-        let second = try CommandRunner.run(["migrate", "--state", url])
+        let second = try await CommandRunner.run(["migrate", "--state", url])
         #expect(second.status == 0 && second.stdout.contains("at schema version \(PostgresSchema.version), nothing to do"))
     }
 
     @Test("serve with a wrong database password stops at start with one line and exit 64", .enabled(if: TestPostgres.isAvailable))
-    func wrongPassword() throws {
-        let result = try CommandRunner.run(
+    func wrongPassword() async throws {
+        let result = try await CommandRunner.run(
             Self.example + ["--state", TestPostgres.url!], environment: ["PGPASSWORD": "wrong-password-zz9"])
         #expect(result.status == 64)
         #expect(result.stderr.contains("password authentication failed") && !result.stderr.contains("wrong-password-zz9"))
