@@ -152,10 +152,10 @@ struct DoorCommandTests {
         let arguments = [
             "verify", "--device-keys", door.device, "--state", door.state, "--now", "2024-01-17T10:00:00+01:00", "--", "TBA6", wrong,
         ]
-        // The kills, and the sleeps between them, on a thread of their own rather than the test pool's.
-        let printed = try await offPool { () throws -> [String] in
-            var printed: [String] = []
-            for _ in 0..<60 {
+        var printed: [String] = []
+        for _ in 0..<60 {
+            // The run, the sleep and the kill on a thread of their own rather than the test pool's.
+            printed += try await offPool { () throws -> [String] in
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
                 process.arguments = arguments
@@ -168,9 +168,8 @@ struct DoorCommandTests {
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
                 let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                printed += text.split(separator: "\n").map(String.init)
+                return text.split(separator: "\n").map(String.init)
             }
-            return printed
         }
         let log = try await CommandRunner.run(["attempts", "export", "--state", door.state]).stdout
             .split(separator: "\n").filter { $0.contains("\"TBA6\"") }

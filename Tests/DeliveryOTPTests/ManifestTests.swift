@@ -230,12 +230,13 @@ struct ManifestTests {
         maker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         maker.arguments = ["python3", Repository.path("scripts/make-manifest"), "400000", input]
         let out = directory.file("feed.csv")
-        // The child processes, and the sleeps before the kills, on a thread of their own.
-        let killed = try await offPool { () throws -> [(delay: UInt32, leftAFile: Bool)] in
+        // The child processes, and the sleeps before the kills, on threads of their own.
+        try await offPool {
             try maker.run()
             maker.waitUntilExit()
-            var killed: [(delay: UInt32, leftAFile: Bool)] = []
-            for delay in [20_000, 80_000, 200_000] as [UInt32] {
+        }
+        for delay in [20_000, 80_000, 200_000] as [UInt32] {
+            let (killed, leftAFile) = try await offPool { () throws -> (Bool, Bool) in
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
                 process.arguments = ["issue", "--keyring", Self.example, "--manifest", input, "--out", out, "--force"]
@@ -245,14 +246,11 @@ struct ManifestTests {
                 usleep(delay)
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
-                if process.terminationReason == .uncaughtSignal {
-                    killed.append((delay, FileManager.default.fileExists(atPath: out)))
-                }
+                return (process.terminationReason == .uncaughtSignal, FileManager.default.fileExists(atPath: out))
             }
-            return killed
-        }
-        for (delay, leftAFile) in killed {
-            #expect(!leftAFile, "killed after \(delay) µs")
+            if killed {
+                #expect(!leftAFile, "killed after \(delay) µs")
+            }
         }
         // A complete run gives the file, with every row.
         let complete = try await CommandRunner.run(["issue", "--keyring", Self.example, "--manifest", input, "--out", out, "--force"])
