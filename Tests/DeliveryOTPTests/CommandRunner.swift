@@ -6,7 +6,8 @@ struct CommandRunner {
         var status: Int32
         var stdout: String
         var stderr: String
-        /// From the start of the child to its exit: not the wait for a turn before it (``offPool(_:)``).
+        /// From the start of the child until it has exited and its output is read: not the wait for
+        /// a turn before it (``offPool(takingTurn:_:)``).
         var duration: Duration
     }
 
@@ -22,17 +23,26 @@ struct CommandRunner {
         try await run(arguments, program: path)
     }
 
-    /// Runs the program to its end, waiting on a thread of its own (``offPool(_:)``), not on the
-    /// thread of the test pool that called.
+    /// Runs the program to its end, waiting on a thread of its own (``offPool(takingTurn:_:)``), not
+    /// on the thread of the test pool that called.
+    ///
+    /// - Parameters:
+    ///   - takingTurn: false for a test with a time limit or a timer of its own: its child then
+    ///     starts at once, so the wait for a turn cannot use up the limit.
+    ///   - onStart: called once the child has started, to time something from its start.
     static func run(
         _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
-        program: String = executable
+        program: String = executable, takingTurn: Bool = true, onStart: @escaping @Sendable () -> Void = {}
     ) async throws -> Result {
-        try await offPool { try runToEnd(arguments, stdin: stdin, environment: environment, program: program) }
+        try await offPool(takingTurn: takingTurn) {
+            try runToEnd(arguments, stdin: stdin, environment: environment, program: program, onStart: onStart)
+        }
     }
 
     /// Runs the program to its end on the calling thread.
-    private static func runToEnd(_ arguments: [String], stdin: String?, environment: [String: String], program: String) throws -> Result {
+    private static func runToEnd(
+        _ arguments: [String], stdin: String?, environment: [String: String], program: String, onStart: () -> Void
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
@@ -45,6 +55,7 @@ struct CommandRunner {
         process.standardInput = input
         let started = ContinuousClock.now
         try process.run()
+        onStart()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
         // Read both pipes fully before waiting, so a large output cannot block the child.
@@ -74,17 +85,20 @@ struct CommandRunner {
 /// and continuations. Under the sanitizers, blocked threads once made a PostgreSQL test's 10-s
 /// deadline fire with nothing wrong in the store. Waiting here holds no pool thread.
 ///
-/// At most one such job per core runs at once, as when they held the pool's threads: more children
-/// at once would only share the same cores, and slow each one down (the kill tests time their
-/// windows by one run).
-func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+/// Each job first takes a turn: at most one job per core holds one at once. Without turns every
+/// test would start its children together, and they would share the same cores: the suite took
+/// more than twice as long, and kill tests that size their windows by one run saw runs slowed by
+/// the others. Turns are taken in no set order, and children started outside this function
+/// (servers, a pipe's reader) take none. A test with a time limit passes `takingTurn: false`, so
+/// that the wait for a turn is not counted against its limit.
+func offPool<T: Sendable>(takingTurn: Bool = true, _ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread {
-            blockingSlots.wait()
-            defer { blockingSlots.signal() }
+            if takingTurn { turns.wait() }
+            defer { if takingTurn { turns.signal() } }
             continuation.resume(with: Swift.Result { try work() })
         }
     }
 }
 
-private let blockingSlots = DispatchSemaphore(value: ProcessInfo.processInfo.activeProcessorCount)
+private let turns = DispatchSemaphore(value: ProcessInfo.processInfo.activeProcessorCount)

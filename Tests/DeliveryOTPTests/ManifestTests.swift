@@ -275,12 +275,14 @@ struct ManifestPipeTests {
         let received = Pipe()
         reader.standardOutput = received
         try reader.run()
-        // If the pipe were replaced, the reader would wait forever for a writer: end it, and let the checks fail.
-        DispatchQueue.global().asyncAfter(deadline: .now() + 20) { if reader.isRunning { reader.terminate() } }
-        let result = try await CommandRunner.run([
-            "issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", input,
-            "--out", fifo, "--time-zone", "UTC",
-        ])
+        // If the pipe were replaced, the reader would wait forever for a writer: 20 s after the
+        // writer started, end the reader, and let the checks fail.
+        let result = try await CommandRunner.run(
+            [
+                "issue", "--keyring", Repository.path("keys-example/keyring.json"), "--manifest", input,
+                "--out", fifo, "--time-zone", "UTC",
+            ],
+            onStart: { DispatchQueue.global().asyncAfter(deadline: .now() + 20) { if reader.isRunning { reader.terminate() } } })
         let text = try await offPool { () -> String in
             reader.waitUntilExit()
             return String(decoding: received.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

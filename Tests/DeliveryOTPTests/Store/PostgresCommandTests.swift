@@ -38,27 +38,28 @@ struct PostgresCommandTests {
         let folder = try TemporaryDirectory()
         let fifo = folder.file("pgpassword.fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
-        // Were the command to wait in open(2) for a writer, this one would end the wait after 20 s,
-        // and the time check below fails.
-        DispatchQueue.global().asyncAfter(deadline: .now() + 20) {
-            let fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
-            if fd >= 0 {
-                _ = "late-password\n".withCString { write(fd, $0, strlen($0)) }
-                close(fd)
-            }
-        }
-        let started = Date()
+        // Were the command to wait in open(2) for a writer, this one would end the wait 20 s after
+        // the command started, and the time check below fails.
         let result = try await CommandRunner.run(
-            Self.example + ["--state", "postgres://otp@127.0.0.1:1/d", "--database-password-file", fifo])
+            Self.example + ["--state", "postgres://otp@127.0.0.1:1/d", "--database-password-file", fifo], takingTurn: false,
+            onStart: {
+                DispatchQueue.global().asyncAfter(deadline: .now() + 20) {
+                    let fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+                    if fd >= 0 {
+                        _ = "late-password\n".withCString { write(fd, $0, strlen($0)) }
+                        close(fd)
+                    }
+                }
+            })
         #expect(result.status == 64, "\(result.stderr)")
         #expect(result.stderr.contains("not a regular file"), "\(result.stderr)")
-        #expect(Date().timeIntervalSince(started) < 20)
+        #expect(result.duration < .seconds(20))
     }
 
     @Test("says in one line that nothing answers at the database's address (exit 74)", .timeLimit(.minutes(2)))
     func unreachable() async throws {
         let port = try freePort()
-        let result = try await CommandRunner.run(Self.example + ["--state", "postgres://otp@127.0.0.1:\(port)/d"])
+        let result = try await CommandRunner.run(Self.example + ["--state", "postgres://otp@127.0.0.1:\(port)/d"], takingTurn: false)
         #expect(result.status == 74)
         #expect(result.stderr.contains("127.0.0.1:\(port)") && !result.stderr.contains("Fatal error"))
     }
