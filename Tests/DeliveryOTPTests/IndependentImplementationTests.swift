@@ -44,21 +44,8 @@ struct IndependentImplementationTests {
     }
 
     static func python(_ arguments: [String], stdin: String) async throws -> String {
-        try await offPool { try pythonToEnd(arguments, stdin: stdin) }
-    }
-
-    private static func pythonToEnd(_ arguments: [String], stdin: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Repository.path("scripts/reference_v1.py")] + arguments
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(stdin.utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try await CommandRunner.run(
+            ["python3", Repository.path("scripts/reference_v1.py")] + arguments, stdin: stdin, program: "/usr/bin/env"
+        ).stdout
     }
 }

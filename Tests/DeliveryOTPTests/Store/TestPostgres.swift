@@ -128,13 +128,10 @@ final class PrivatePostgres: @unchecked Sendable {
         guard status == 0 else { throw TestPostgresError("postgres-test-server \(verb) exited \(status)") }
     }
 
-    /// Runs scripts/postgres-test-server and awaits its exit status. The child is started and waited
-    /// for on a thread of its own: a thread of the test pool that blocked, or a termination handler
-    /// that never fired, would stall every other test's timers and continuations.
+    /// Runs scripts/postgres-test-server and awaits its exit status, off the test pool. It takes no
+    /// turn: pausing or resuming the server must not queue behind other tests' children.
     private static func script(_ arguments: [String], output: String?) async throws -> Int32 {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try runScript(arguments, output: output) }) }
-        }
+        try await offPool(takingTurn: false) { try runScript(arguments, output: output) }
     }
 
     /// Runs the script to its end on the calling thread.
