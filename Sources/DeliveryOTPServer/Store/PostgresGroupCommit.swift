@@ -6,10 +6,11 @@ import DeliveryOTP
 ///
 /// One call per verify and a flush each capped the store at a few hundred verifies a second per
 /// core; a batch costs one round trip, one plan and one flush whatever its size, and its size follows
-/// the load (one attempt when idle). Up to ``senders`` batches are in flight at once, each taking
-/// the oldest waiting work, and a ``flush()`` that returns has seen every verdict queued before it
-/// committed or dropped. Each caller is resumed only by the answer to its batch, which the database
-/// sends after the commit is flushed: never before its attempt is durable.
+/// the load (one attempt when idle). Up to `senders` batches are in flight at once (one, unless
+/// the caller asks for more), each taking the oldest waiting work, and a ``flush()`` that returns
+/// has seen every verdict queued before it committed or dropped. Each caller is resumed only by
+/// the answer to its batch, which the database sends after the commit is flushed: never before
+/// its attempt is durable.
 ///
 /// Bounded waits: a batch has the store's attempt deadline; an attempt still queued after that
 /// deadline (the batch ahead of it hung on an unreachable database) is answered with an error and
@@ -74,11 +75,16 @@ package final class PostgresGroupCommit: Sendable {
 
     /// The most attempts, and verdicts, one call carries.
     package static let largestBatch = 256
-    /// How many batches may be in the database at once: while one waits for its flush, the next
-    /// is admitted on another connection. Attempts for one shipment are still decided one at a
-    /// time (each batch locks the shipment's row), and all rows in one order, so batches in
-    /// flight together wait for each other rather than deadlock.
-    package static let senders = 2
+    /// How many batches a replica has in the database at once, unless its caller says otherwise.
+    ///
+    /// One: a batch costs the database CPU, not a wait for the disk (a flush takes about 135 µs on
+    /// the machine of BENCHMARKS.md), so a second batch in flight adds no throughput. It halves
+    /// the size of the batches, doubles the transactions, and widens the spread of latency: with
+    /// two replicas on one database, the p99 was lower with one batch each than with two, and
+    /// lower with two than with three, at the same or a higher rate (BENCHMARKS.md).
+    package static let defaultSenders = 1
+
+    private let senders: Int
 
     private let state = Locked(State())
     private let send: @Sendable (Batch) async throws(AttemptStoreError) -> [Answer]
@@ -91,16 +97,22 @@ package final class PostgresGroupCommit: Sendable {
     ///   - store: how errors name the store ("the PostgreSQL store at …").
     ///   - deadline: how long an attempt may wait in the queue before it is answered with an error.
     ///   - onBatch: told the number of attempts of every batch that committed (for metrics).
+    ///   - senders: how many batches may be in the database at once (``defaultSenders``). Attempts
+    ///     for one shipment are still decided one at a time (each batch locks the shipment's row),
+    ///     and all rows in one order, so batches in flight together wait for each other rather
+    ///     than deadlock; a flush waits for every batch in flight that took its verdicts.
     ///   - now: the clock that times the queue's waits (a test's hand-moved clock, so that how the
     ///     machine schedules tasks cannot expire an attempt the test means to be sent).
     ///   - send: runs one batch in the database; returns one answer per attempt, in order.
     package init(
-        store: String, deadline: Duration, onBatch: @escaping @Sendable (Int) -> Void,
+        store: String, deadline: Duration, onBatch: @escaping @Sendable (Int) -> Void, senders: Int = defaultSenders,
         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
         send: @escaping @Sendable (Batch) async throws(AttemptStoreError) -> [Answer]
     ) {
+        precondition(senders >= 1, "a group commit needs a sender")
         self.store = store
         self.deadline = deadline
+        self.senders = senders
         self.onBatch = onBatch
         self.now = now
         self.send = send
@@ -148,12 +160,12 @@ package final class PostgresGroupCommit: Sendable {
         }
     }
 
-    /// Adds work (unless closed) and starts a sender if fewer than ``senders`` run; false when closed.
+    /// Adds work (unless closed) and starts a sender if fewer than `senders` run; false when closed.
     private func enqueue(_ add: (inout State) -> Void) -> Bool {
         let (queued, start) = state.withLock { state -> (Bool, Bool) in
             guard !state.closed else { return (false, false) }
             add(&state)
-            guard state.senders < Self.senders else { return (true, false) }
+            guard state.senders < senders else { return (true, false) }
             state.senders += 1
             return (true, true)
         }

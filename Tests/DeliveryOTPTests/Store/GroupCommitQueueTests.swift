@@ -36,10 +36,16 @@ struct GroupCommitQueueTests {
 
     /// A queue whose clock stands still, for the tests not about expiry: a machine that stalls
     /// this test for a minute (a sanitizer's run of every suite) cannot expire its attempts.
-    static func queue(_ send: @escaping Database) -> PostgresGroupCommit {
-        let clock = HandClock()
-        return PostgresGroupCommit(store: "the test store", deadline: .seconds(60), onBatch: { _ in }, now: clock.now, send: send)
+    /// `senders` is the service's unless a test asks for more batches in flight at once.
+    static func queue(
+        senders: Int = PostgresGroupCommit.defaultSenders, clock: HandClock = HandClock(), _ send: @escaping Database
+    ) -> PostgresGroupCommit {
+        PostgresGroupCommit(
+            store: "the test store", deadline: .seconds(60), onBatch: { _ in }, senders: senders, now: clock.now, send: send)
     }
+
+    /// The service's number of batches in flight, and more: the tests that hold for any number run with both.
+    static let senderCounts = [PostgresGroupCommit.defaultSenders, 2]
 
     /// Answers each attempt "counted", its ticket its shipment's number, after `delay`.
     typealias Database = @Sendable (PostgresGroupCommit.Batch) async throws(AttemptStoreError) -> [PostgresGroupCommit.Answer]
@@ -54,10 +60,27 @@ struct GroupCommitQueueTests {
         }
     }
 
-    @Test("answers every caller with the answer to its own attempt, in batches of at most the largest size")
-    func answersInBatches() async throws {
+    /// A stand-in database that holds every batch until the test opens the gate, then answers each
+    /// attempt "counted".
+    final class Gate: Sendable {
+        private let isOpen = Atomic(false)
+        func open() { isOpen.store(true, ordering: .relaxed) }
+
+        func held(_ sent: Sent) -> Database {
+            { batch throws(AttemptStoreError) in
+                sent.add(batch)
+                while !self.isOpen.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(10)) }
+                return batch.attempts.map { _ in .init(kind: "counted", ticket: 1, number: 1, at: 0) }
+            }
+        }
+    }
+
+    @Test(
+        "answers every caller with the answer to its own attempt, in batches of at most the largest size",
+        arguments: senderCounts)
+    func answersInBatches(senders: Int) async throws {
         let sent = Sent()
-        let queue = Self.queue(Self.database(sent, delay: .milliseconds(10)))
+        let queue = Self.queue(senders: senders, Self.database(sent, delay: .milliseconds(10)))
         let answers = try await withThrowingTaskGroup(of: (Int, PostgresGroupCommit.Answer).self) { group in
             for number in 1...1000 { group.addTask { (number, try await queue.admit(Self.attempt(number))) } }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
@@ -70,25 +93,43 @@ struct GroupCommitQueueTests {
         await queue.close()
     }
 
+    @Test("keeps one batch in the database at a time, and sends all that arrived meanwhile as the next", .timeLimit(.minutes(5)))
+    func oneBatchAtATime() async throws {
+        let sent = Sent()
+        let clock = HandClock()
+        let gate = Gate()
+        // Opened on every way out, so that no batch is held forever should the test end early.
+        defer { gate.open() }
+        let queue = Self.queue(clock: clock, gate.held(sent))
+        let first = Task { try await queue.admit(Self.attempt(1)) }
+        while sent.all.count < 1 { try await Task.sleep(for: .milliseconds(10)) }
+        let others = (2...5).map { number in Task { try await queue.admit(Self.attempt(number)) } }
+        // All four are queued once the clock has been read six times: once as each attempt is
+        // queued, and once as the first batch was taken.
+        while clock.reads < 6 { try await Task.sleep(for: .milliseconds(10)) }
+        // Time for a second sender, were there one, to take them.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(sent.all.count == 1, "a second batch went to the database while the first was there")
+        gate.open()
+        _ = try await first.value
+        for other in others { _ = try await other.value }
+        #expect(sent.all.map(\.attempts.count) == [1, 4])
+        await queue.close()
+    }
+
     @Test("answers an attempt still queued at the deadline with an error, and never sends it", .timeLimit(.minutes(5)))
     func expiresInQueue() async throws {
         let sent = Sent()
         let clock = HandClock()
-        let open = Atomic(false)
+        let gate = Gate()
         // Opened on every way out, so that no batch is held forever should the test end early.
         // (The callers are unstructured tasks, which the end of the scope does not wait for.)
-        defer { open.store(true, ordering: .relaxed) }
-        // The stand-in database holds every batch until the test opens it.
-        let held: Database = { batch throws(AttemptStoreError) in
-            sent.add(batch)
-            while !open.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(10)) }
-            return batch.attempts.map { _ in .init(kind: "counted", ticket: 1, number: 1, at: 0) }
-        }
+        defer { gate.open() }
         // Time stands still until the test moves it, so the first two attempts are sent however
         // late their senders start (on the real clock, a sender that a loaded machine started more
         // than 500 ms late found its attempt expired, and the test waited forever for it).
         let queue = PostgresGroupCommit(
-            store: "the test store", deadline: .milliseconds(500), onBatch: { _ in }, now: clock.now, send: held)
+            store: "the test store", deadline: .milliseconds(500), onBatch: { _ in }, senders: 2, now: clock.now, send: gate.held(sent))
         // One batch each, so that both senders are busy.
         let first = Task { try await queue.admit(Self.attempt(1)) }
         while sent.all.count < 1 { try await Task.sleep(for: .milliseconds(10)) }
@@ -100,7 +141,7 @@ struct GroupCommitQueueTests {
         while clock.reads < 5 { try await Task.sleep(for: .milliseconds(10)) }
         // Past the third attempt's deadline, a sender comes free.
         clock.advance(by: .seconds(1))
-        open.store(true, ordering: .relaxed)
+        gate.open()
         await #expect(throws: AttemptStoreError.self) { _ = try await third.value }
         _ = try await (first.value, second.value)
         #expect(sent.all.count == 2)
@@ -129,8 +170,10 @@ struct GroupCommitQueueTests {
         await queue.close()
     }
 
-    @Test("returns from a flush once the verdicts queued before it are committed, though more keep coming", .timeLimit(.minutes(5)))
-    func flushUnderLoad() async throws {
+    @Test(
+        "returns from a flush once the verdicts queued before it are committed, though more keep coming",
+        .timeLimit(.minutes(5)), arguments: senderCounts)
+    func flushUnderLoad(senders: Int) async throws {
         let committed = Sent()
         let batches = Atomic(0)
         let nextTicket = Atomic<Int64>(1001)
@@ -140,7 +183,7 @@ struct GroupCommitQueueTests {
         // how fast this machine runs the test's tasks.
         let busy = 100
         let extra = PostgresGroupCommit.largestBatch + 44
-        let queue = Self.queue { batch throws(AttemptStoreError) in
+        let queue = Self.queue(senders: senders) { batch throws(AttemptStoreError) in
             if batches.add(1, ordering: .relaxed).newValue <= busy, let queue = later.withLock({ $0 }) {
                 for _ in 0..<extra { queue.reject(AttemptTicket(id: nextTicket.add(1, ordering: .relaxed).oldValue)) }
             }
@@ -161,14 +204,14 @@ struct GroupCommitQueueTests {
         await queue.close()
     }
 
-    @Test("sends nothing after close returns, even a verdict queued while it closes")
-    func closeIsOneStep() async throws {
+    @Test("sends nothing after close returns, even a verdict queued while it closes", arguments: senderCounts)
+    func closeIsOneStep(senders: Int) async throws {
         let committed = Sent()
         let later = Locked<PostgresGroupCommit?>(nil)
         let closing = Atomic(false)
         // The batch that carries verdict 1 queues verdict 2 while it runs, once the test has called close,
         // as a verify finishing during shutdown would.
-        let queue = Self.queue { batch throws(AttemptStoreError) in
+        let queue = Self.queue(senders: senders) { batch throws(AttemptStoreError) in
             if batch.rejected.contains(1), let queue = later.withLock({ $0 }) {
                 while !closing.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(5)) }
                 try? await Task.sleep(for: .milliseconds(50))
