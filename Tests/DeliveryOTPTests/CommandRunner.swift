@@ -9,6 +9,11 @@ struct CommandRunner {
         /// From the start of the child until it has exited and its output is read: not the wait for
         /// a turn before it (``offPool(takingTurn:_:)``).
         var duration: Duration
+
+        /// ``duration`` in whole milliseconds: how the kill tests size the window their kills land in.
+        var milliseconds: Int {
+            Int(duration.components.seconds) * 1000 + Int(duration.components.attoseconds / 1_000_000_000_000_000)
+        }
     }
 
     /// `swift test` builds the executable next to the test bundle.
