@@ -6,11 +6,12 @@ import DeliveryOTP
 ///
 /// One call per verify and a flush each capped the store at a few hundred verifies a second per
 /// core; a batch costs one round trip, one plan and one flush whatever its size, and its size follows
-/// the load (one attempt when idle). Up to `senders` batches are in flight at once (one, unless
-/// the caller asks for more), each taking the oldest waiting work, and a ``flush()`` that returns
-/// has seen every verdict queued before it committed or dropped. Each caller is resumed only by
-/// the answer to its batch, which the database sends after the commit is flushed: never before
-/// its attempt is durable.
+/// the load (one attempt when idle). Up to `senders` batches are awaited at once (one, unless the
+/// caller asks for more), each taking the oldest waiting work, and a ``flush()`` that returns has
+/// seen every verdict queued before it committed or dropped. (A batch whose call outlived the
+/// deadline is no longer awaited, but may still be finishing in the database.) Each caller is
+/// resumed only by the answer to its batch, which the database sends after the commit is flushed:
+/// never before its attempt is durable.
 ///
 /// Bounded waits: a batch has the store's attempt deadline; an attempt still queued after that
 /// deadline (the batch ahead of it hung on an unreachable database) is answered with an error and
@@ -69,22 +70,25 @@ package final class PostgresGroupCommit: Sendable {
         /// The numbers of the batches in flight.
         var inFlight: Set<Int> = []
         var nextBatch = 0
-        var senders = 0
+        /// How many senders run (at most `maximumSenders`).
+        var running = 0
         var closed = false
     }
 
     /// The most attempts, and verdicts, one call carries.
     package static let largestBatch = 256
-    /// How many batches a replica has in the database at once, unless its caller says otherwise.
+    /// How many batches a replica awaits at once, unless its caller says otherwise.
     ///
-    /// One: a batch costs the database CPU, not a wait for the disk (a flush takes about 135 µs on
-    /// the machine of BENCHMARKS.md), so a second batch in flight adds no throughput. It halves
-    /// the size of the batches, doubles the transactions, and widens the spread of latency: with
-    /// two replicas on one database, the p99 was lower with one batch each than with two, and
-    /// lower with two than with three, at the same or a higher rate (BENCHMARKS.md).
+    /// One: on the machine of BENCHMARKS.md a batch costs the database CPU rather than a wait for
+    /// the disk (a flush takes about 135 µs), so a second batch in flight gave one replica no
+    /// measurable throughput, while it halved the size of the batches and doubled the
+    /// transactions. With two replicas on one database, one batch each gave a lower p99 than
+    /// two each in all nine alternating rounds, at a higher rate in eight; three each was worse
+    /// again. Over a network each batch also waits for the round trip; the batches grow to absorb
+    /// it (one carries up to ``largestBatch``), so it adds latency rather than capping the rate.
     package static let defaultSenders = 1
 
-    private let senders: Int
+    private let maximumSenders: Int
 
     private let state = Locked(State())
     private let send: @Sendable (Batch) async throws(AttemptStoreError) -> [Answer]
@@ -97,7 +101,7 @@ package final class PostgresGroupCommit: Sendable {
     ///   - store: how errors name the store ("the PostgreSQL store at …").
     ///   - deadline: how long an attempt may wait in the queue before it is answered with an error.
     ///   - onBatch: told the number of attempts of every batch that committed (for metrics).
-    ///   - senders: how many batches may be in the database at once (``defaultSenders``). Attempts
+    ///   - senders: how many batches may be awaited at once (``defaultSenders``). Attempts
     ///     for one shipment are still decided one at a time (each batch locks the shipment's row),
     ///     and all rows in one order, so batches in flight together wait for each other rather
     ///     than deadlock; a flush waits for every batch in flight that took its verdicts.
@@ -112,7 +116,7 @@ package final class PostgresGroupCommit: Sendable {
         precondition(senders >= 1, "a group commit needs a sender")
         self.store = store
         self.deadline = deadline
-        self.senders = senders
+        self.maximumSenders = senders
         self.onBatch = onBatch
         self.now = now
         self.send = send
@@ -160,13 +164,13 @@ package final class PostgresGroupCommit: Sendable {
         }
     }
 
-    /// Adds work (unless closed) and starts a sender if fewer than `senders` run; false when closed.
+    /// Adds work (unless closed) and starts a sender if fewer than `maximumSenders` run; false when closed.
     private func enqueue(_ add: (inout State) -> Void) -> Bool {
         let (queued, start) = state.withLock { state -> (Bool, Bool) in
             guard !state.closed else { return (false, false) }
             add(&state)
-            guard state.senders < senders else { return (true, false) }
-            state.senders += 1
+            guard state.running < maximumSenders else { return (true, false) }
+            state.running += 1
             return (true, true)
         }
         if start { Task { await self.sendAll() } }
@@ -217,7 +221,7 @@ package final class PostgresGroupCommit: Sendable {
     private func take() -> (Int, [Waiting], [Int64])? {
         state.withLock { state in
             guard !state.attempts.isEmpty || !state.rejected.isEmpty || !state.flushes.isEmpty else {
-                state.senders -= 1
+                state.running -= 1
                 return nil
             }
             let batch = state.nextBatch

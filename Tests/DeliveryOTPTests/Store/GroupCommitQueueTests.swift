@@ -44,8 +44,8 @@ struct GroupCommitQueueTests {
             store: "the test store", deadline: .seconds(60), onBatch: { _ in }, senders: senders, now: clock.now, send: send)
     }
 
-    /// The service's number of batches in flight, and more: the tests that hold for any number run with both.
-    static let senderCounts = [PostgresGroupCommit.defaultSenders, 2]
+    /// Batches in flight at once: the service's one, and two, for the tests that hold for any number.
+    static let senderCounts = [1, 2]
 
     /// Answers each attempt "counted", its ticket its shipment's number, after `delay`.
     typealias Database = @Sendable (PostgresGroupCommit.Batch) async throws(AttemptStoreError) -> [PostgresGroupCommit.Answer]
@@ -104,10 +104,10 @@ struct GroupCommitQueueTests {
         let first = Task { try await queue.admit(Self.attempt(1)) }
         while sent.all.count < 1 { try await Task.sleep(for: .milliseconds(10)) }
         let others = (2...5).map { number in Task { try await queue.admit(Self.attempt(number)) } }
-        // All four are queued once the clock has been read six times: once as each attempt is
-        // queued, and once as the first batch was taken.
+        // The clock is read six times by then: once as each attempt is queued (just before it joins
+        // the queue), and once as the first batch was taken.
         while clock.reads < 6 { try await Task.sleep(for: .milliseconds(10)) }
-        // Time for a second sender, were there one, to take them.
+        // Time for the last to join the queue, and for a second sender, were there one, to take them.
         try await Task.sleep(for: .milliseconds(200))
         #expect(sent.all.count == 1, "a second batch went to the database while the first was there")
         gate.open()
@@ -117,35 +117,39 @@ struct GroupCommitQueueTests {
         await queue.close()
     }
 
-    @Test("answers an attempt still queued at the deadline with an error, and never sends it", .timeLimit(.minutes(5)))
-    func expiresInQueue() async throws {
+    @Test(
+        "answers an attempt still queued at the deadline with an error, and never sends it", .timeLimit(.minutes(5)),
+        arguments: senderCounts)
+    func expiresInQueue(senders: Int) async throws {
         let sent = Sent()
         let clock = HandClock()
         let gate = Gate()
         // Opened on every way out, so that no batch is held forever should the test end early.
         // (The callers are unstructured tasks, which the end of the scope does not wait for.)
         defer { gate.open() }
-        // Time stands still until the test moves it, so the first two attempts are sent however
-        // late their senders start (on the real clock, a sender that a loaded machine started more
-        // than 500 ms late found its attempt expired, and the test waited forever for it).
+        // Time stands still until the test moves it, so the first attempts are sent however late
+        // their senders start (on the real clock, a sender that a loaded machine started more than
+        // 500 ms late found its attempt expired, and the test waited forever for it).
         let queue = PostgresGroupCommit(
-            store: "the test store", deadline: .milliseconds(500), onBatch: { _ in }, senders: 2, now: clock.now, send: gate.held(sent))
-        // One batch each, so that both senders are busy.
-        let first = Task { try await queue.admit(Self.attempt(1)) }
-        while sent.all.count < 1 { try await Task.sleep(for: .milliseconds(10)) }
-        let second = Task { try await queue.admit(Self.attempt(2)) }
-        while sent.all.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
-        let third = Task { try await queue.admit(Self.attempt(3)) }
-        // Queued once the clock has been read a fifth time: one read as each attempt is queued,
-        // and one as each of the two batches is taken.
-        while clock.reads < 5 { try await Task.sleep(for: .milliseconds(10)) }
-        // Past the third attempt's deadline, a sender comes free.
+            store: "the test store", deadline: .milliseconds(500), onBatch: { _ in }, senders: senders, now: clock.now,
+            send: gate.held(sent))
+        // One batch each, so that every sender is busy.
+        var sending: [Task<PostgresGroupCommit.Answer, any Error>] = []
+        for number in 1...senders {
+            sending.append(Task { try await queue.admit(Self.attempt(number)) })
+            while sent.all.count < number { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        let last = Task { try await queue.admit(Self.attempt(senders + 1)) }
+        // Queued once the clock has been read once more than twice per sender: once as each
+        // attempt is queued, and once as each batch is taken.
+        while clock.reads < 2 * senders + 1 { try await Task.sleep(for: .milliseconds(10)) }
+        // Past the last attempt's deadline, a sender comes free.
         clock.advance(by: .seconds(1))
         gate.open()
-        await #expect(throws: AttemptStoreError.self) { _ = try await third.value }
-        _ = try await (first.value, second.value)
-        #expect(sent.all.count == 2)
-        #expect(!sent.all.flatMap(\.attempts).contains(Self.attempt(3)))
+        await #expect(throws: AttemptStoreError.self) { _ = try await last.value }
+        for task in sending { _ = try await task.value }
+        #expect(sent.all.count == senders)
+        #expect(!sent.all.flatMap(\.attempts).contains(Self.attempt(senders + 1)))
         await queue.close()
     }
 
