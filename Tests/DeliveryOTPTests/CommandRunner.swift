@@ -11,9 +11,7 @@ struct CommandRunner {
         var duration: Duration
 
         /// ``duration`` in whole milliseconds: how the kill tests size the window their kills land in.
-        var milliseconds: Int {
-            Int(duration.components.seconds) * 1000 + Int(duration.components.attoseconds / 1_000_000_000_000_000)
-        }
+        var milliseconds: Int { Int(duration / .milliseconds(1)) }
     }
 
     /// `swift test` builds the executable next to the test bundle.

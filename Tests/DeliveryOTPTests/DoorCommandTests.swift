@@ -144,8 +144,11 @@ struct DoorCommandTests {
         let door = try await Door()
         let right = try await door.code("TBA6", on: "2024-01-17")
         let wrong = String(format: "%06d", (Int(right)! + 1) % 1_000_000)
-        // One full run, to spread the kills over its whole life.
-        let window = max(try await door.verify("WARMUP", wrong).milliseconds * 3 / 2, 5)
+        // Full runs, to spread the kills over a run's whole life: the middle of three, so that one
+        // run stalled (or lucky) on a loaded machine sets no window that every kill misses.
+        var runs: [Int] = []
+        for _ in 0..<3 { runs.append(try await door.verify("WARMUP", wrong).milliseconds) }
+        let window = max(runs.sorted()[1] * 3 / 2, 5)
 
         let arguments = [
             "verify", "--device-keys", door.device, "--state", door.state, "--now", "2024-01-17T10:00:00+01:00", "--", "TBA6", wrong,
