@@ -203,43 +203,47 @@ struct LibraryAPITests {
     }
 
     @Test("another process holding the write lock past the busy timeout is kind busy, and nothing is counted")
-    func busyStore() throws {
+    func busyStore() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("attempts.sqlite")
         let store = try SQLiteAttemptStore(path: path, busyTimeout: .milliseconds(200))
-        // Another process takes the write lock and holds it until it is killed.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        holder.arguments = [
-            "-c",
-            // The test runner's threads block SIGTERM and a child inherits that: unblock it, so terminate() ends it.
-            "import signal, sqlite3, sys, time\nsignal.pthread_sigmask(signal.SIG_SETMASK, [])\n"
-                + "c = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('ready', flush=True)\ntime.sleep(10)",
-            path,
-        ]
-        let output = Pipe()
-        holder.standardOutput = output
-        try holder.run()
-        defer { holder.terminate(); holder.waitUntilExit() }
-        // Wait for the whole line: a pipe may hand it over in pieces.
-        var ready = Data()
-        while !ready.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            ready.append(chunk)
-        }
-        #expect(String(decoding: ready, as: UTF8.self) == "ready\n")
         let time = Timestamp(rfc3339: "2024-01-17T10:00:00Z")!
         let shipment = try ShipmentID("TBA1"), date = try DeliveryDate("2024-01-17")
-        do {
-            _ = try store.begin(shipment: shipment, date: date, scope: Self.scope, limit: 5, deviceID: nil, at: time)
-            Issue.record("counted an attempt while another process held the write lock")
-        } catch {
+        // The holder's start, the busy wait and the holder's end on a thread of their own, not the test pool's.
+        let (ready, admission) = try await offPool { () throws -> (String, Result<AttemptAdmission, AttemptStoreError>) in
+            // Another process takes the write lock and holds it until it is killed.
+            let holder = Process()
+            holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            holder.arguments = [
+                "-c",
+                // The test runner's threads block SIGTERM and a child inherits that: unblock it, so terminate() ends it.
+                "import signal, sqlite3, sys, time\nsignal.pthread_sigmask(signal.SIG_SETMASK, [])\n"
+                    + "c = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('ready', flush=True)\ntime.sleep(10)",
+                path,
+            ]
+            let output = Pipe()
+            holder.standardOutput = output
+            try holder.run()
+            defer { holder.terminate(); holder.waitUntilExit() }
+            // Wait for the whole line: a pipe may hand it over in pieces.
+            var ready = Data()
+            while !ready.contains(UInt8(ascii: "\n")) {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                ready.append(chunk)
+            }
+            let admission = Result { () throws(AttemptStoreError) in
+                try store.begin(shipment: shipment, date: date, scope: Self.scope, limit: 5, deviceID: nil, at: time)
+            }
+            return (String(decoding: ready, as: UTF8.self), admission)
+        }
+        #expect(ready == "ready\n")
+        switch admission {
+        case .success: Issue.record("counted an attempt while another process held the write lock")
+        case .failure(let error):
             #expect(error.kind == .busy)
             #expect(error.hint == "another process is using the attempt store; try again")
         }
-        holder.terminate()
-        holder.waitUntilExit()
         #expect(try store.records(since: nil).isEmpty)
     }
 
