@@ -105,13 +105,9 @@ package final class ClosedConnectionGuard: Sendable {
         return answer as! T
     }
 
-    /// Runs `query` on `connection` and reads its whole answer.
+    /// Runs `query` on `connection` and reads its whole answer (``PostgresNIO/PostgresConnection/allRows(_:logger:)``).
     package func rows(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws -> [PostgresRow] {
-        try await run(on: connection) { connection in
-            var rows: [PostgresRow] = []
-            for try await row in try await connection.query(query, logger: logger) { rows.append(row) }
-            return rows
-        }
+        try await run(on: connection) { connection in try await connection.allRows(query, logger: logger) }
     }
 
     /// The connection's watcher, made (and hooked to its close) on first use.

@@ -349,9 +349,7 @@ public final class PostgresServiceStore: ServiceStore {
                 // The deadline passed while this waited for a connection: the callers have been
                 // answered 503, so count nothing.
                 try Task.checkCancellation()
-                var result: PostgresStatements.AdmitBatch.Row?
-                for try await row in try await connection.execute(statement, logger: logger) { result = row }
-                return result
+                return try await connection.allRows(statement.query, logger: logger).first?.decode(PostgresStatements.AdmitBatch.Row.self)
             }
         }
         guard let (kinds, tickets, numbers, ats) = row, tickets.count == kinds.count, numbers.count == kinds.count, ats.count == kinds.count
@@ -372,9 +370,9 @@ public final class PostgresServiceStore: ServiceStore {
             try await client.withConnection { connection in
                 try await guarded.run(on: connection) { connection in
                     // Committed inside the call: flushed before it returns when waitForDurability, else not waited for.
-                    for try await _ in try await connection.execute(
-                        PostgresStatements.Settle(ticket: id, accepted: accepted, time: seconds, durable: waitForDurability), logger: logger
-                    ) {}
+                    _ = try await connection.allRows(
+                        PostgresStatements.Settle(ticket: id, accepted: accepted, time: seconds, durable: waitForDurability).query,
+                        logger: logger)
                 }
             }
         }

@@ -1,12 +1,16 @@
 import PostgresNIO
 
-/// The statements of the verify path, prepared once per connection: the server parses and plans
-/// them once, not on every request.
+/// The statements of the verify path.
+///
+/// Sent as unnamed statements through ``PostgresNIO/PostgresConnection/allRows(_:logger:)``, not
+/// as prepared statements: postgres-nio 1.33 runs a prepared statement only through its async row
+/// sequence, which a connection ending at the wrong moment turns into a crash of the whole process
+/// (see there). Parsing a `CALL` costs the server little; the procedures' own statements are
+/// planned once per session by PL/pgSQL either way.
 enum PostgresStatements {
     /// `admit_attempts`: admits a batch of attempts, stores the rejected verdicts queued since the
     /// last batch, and commits inside the call.
-    struct AdmitBatch: PostgresPreparedStatement {
-        static let name = "delivery_otp_admit_batch_v2"
+    struct AdmitBatch {
         static let sql = "CALL delivery_otp.admit_attempts($1, $2, $3, $4, $5, $6, $7, $8)"
         /// Per attempt, in the order sent: kind, ticket, number and time, 0 for none.
         typealias Row = ([String], [Int64], [Int64], [Int64])
@@ -20,7 +24,7 @@ enum PostgresStatements {
         var times: [Int64]
         var tolerance: Int64
 
-        func makeBindings() throws -> PostgresBindings {
+        var query: PostgresQuery {
             var bindings = PostgresBindings(capacity: 8)
             bindings.append(rejected)
             bindings.append(scopes)
@@ -30,32 +34,41 @@ enum PostgresStatements {
             bindings.append(callers)
             bindings.append(times)
             bindings.append(tolerance)
-            return bindings
+            return PostgresQuery(unsafeSQL: Self.sql, binds: bindings)
         }
-
-        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
     /// `settle_attempt`: stores a verdict and commits it inside the call (flushed first when durable).
-    struct Settle: PostgresPreparedStatement {
-        static let name = "delivery_otp_settle_v1"
+    struct Settle {
         static let sql = "CALL delivery_otp.settle_attempt($1, $2, $3, $4)"
-        typealias Row = ()
 
         var ticket: Int64
         var accepted: Bool
         var time: Int64
         var durable: Bool
 
-        func makeBindings() throws -> PostgresBindings {
+        var query: PostgresQuery {
             var bindings = PostgresBindings(capacity: 4)
             bindings.append(ticket)
             bindings.append(accepted)
             bindings.append(time)
             bindings.append(durable)
-            return bindings
+            return PostgresQuery(unsafeSQL: Self.sql, binds: bindings)
         }
+    }
+}
 
-        func decodeRow(_ row: PostgresRow) throws -> Row {}
+extension PostgresConnection {
+    /// Runs `query` and returns its whole answer, every row asked for as it arrives.
+    ///
+    /// Through postgres-nio's event-loop API rather than its async row sequence. The sequence asks
+    /// the connection for more only when its reader takes a row; a connection that ends while a row
+    /// waits for the reader (a server stopped at once, `pg_ctl stop -m immediate` or a crash, sends
+    /// the row it had buffered and then closes) fails a precondition in postgres-nio 1.33
+    /// (`RowStreamStateMachine.channelReadComplete`) and so ends the process: every replica on that
+    /// database at once. The event-loop API collects the rows on the connection's own thread as they
+    /// come, so no row is ever left waiting for a reader.
+    package func allRows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
+        try await self.query(query, logger: logger).get().rows
     }
 }

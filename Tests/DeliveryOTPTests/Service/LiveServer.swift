@@ -78,6 +78,12 @@ final class LiveServer: @unchecked Sendable {
 
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
+    /// How the process ended ("exit 1", "signal 6"), or "running".
+    var ending: String {
+        guard !process.isRunning else { return "running" }
+        return "\(process.terminationReason == .uncaughtSignal ? "signal" : "exit") \(process.terminationStatus)"
+    }
+
     /// Waits for the process to end; its exit status, or nil after `seconds`.
     func waitForExit(seconds: Double = 30) async -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)

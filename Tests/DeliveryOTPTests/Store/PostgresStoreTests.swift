@@ -223,6 +223,36 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test(
+        "fails a query whose server stopped at once just after sending it a row, where postgres-nio's row sequence would end the process",
+        .timeLimit(.minutes(3)))
+    func guardedQueryServerStoppedAfterARow() async throws {
+        let server = try await PrivatePostgres.start()
+        let connection = try await TestPostgres.connect(server.location, password: server.password)
+        let watcher = try await TestPostgres.connect(server.location, password: server.password)
+        let guarded = ClosedConnectionGuard()
+        // One row, then a wait: the row stays in the server's send buffer until the immediate stop
+        // flushes it, with a notice, just before the connection ends, so row and end come together.
+        // (In CI a replica died this way: the verdict row of `admit_attempts`, then the stop.)
+        let query = Task { try await guarded.rows("SELECT 'row' UNION ALL SELECT pg_sleep(60)::text", on: connection, logger: logger) }
+        var sleeping = false
+        for _ in 0..<300 where !sleeping {
+            try await Task.sleep(for: .milliseconds(50))
+            let rows = try await watcher.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND pid <> pg_backend_pid()", logger: logger
+            ).collect()
+            sleeping = try rows.first?.decode(Int.self) == 1
+        }
+        #expect(sleeping, "the query never reached its wait")
+        try await server.crash()
+        switch await Deadline.race(.seconds(30), { try await query.value }) {
+        case .failed: break
+        case .finished(let rows): Issue.record("the query was answered (\(rows.count) rows) though its server stopped before it ended")
+        case .timedOut: Issue.record("no answer 30 s after the server stopped")
+        }
+        try await server.stop()
+    }
+
     @Test("passes a caller's cancellation on to the guarded query, so a request past its deadline counts nothing", .timeLimit(.minutes(3)))
     func guardedQueryCancelled() async throws {
         let connection = try await TestPostgres.connect(try PostgresLocation(TestPostgres.url!))

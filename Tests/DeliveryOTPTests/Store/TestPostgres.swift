@@ -38,10 +38,12 @@ enum TestPostgres {
     }
 
     /// A connection of its own, as the test role, to `location`; the caller closes it.
-    static func connect(_ location: PostgresLocation) async throws -> PostgresConnection {
+    /// A connection as the test role to `location` (with `password`, a private server's; else the shared one's).
+    static func connect(_ location: PostgresLocation, password: String? = nil) async throws -> PostgresConnection {
         try await PostgresConnection.connect(
             configuration: .init(
-                host: location.host, port: location.port, username: location.user, password: password, database: location.database,
+                host: location.host, port: location.port, username: location.user, password: password ?? Self.password,
+                database: location.database,
                 tls: .disable),
             id: 1, logger: Logger(label: "test-postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
