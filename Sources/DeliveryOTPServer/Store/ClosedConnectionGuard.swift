@@ -76,7 +76,8 @@ package final class ClosedConnectionGuard: Sendable {
 
     /// Runs `operation` on `connection`: its result, or ``Closed`` as soon as the connection closes,
     /// whichever comes first. An operation overtaken by the close is left to end (or not) on its own.
-    /// Cancelling the caller cancels the operation (which postgres-nio honours until the query is sent).
+    /// Cancelling the caller cancels the operation's task. postgres-nio does not stop a query for
+    /// that, so an operation checks `Task.checkCancellation()` before it sends one.
     package func run<T: Sendable>(
         on connection: PostgresConnection, _ operation: @escaping @Sendable (PostgresConnection) async throws -> T
     )
@@ -105,9 +106,12 @@ package final class ClosedConnectionGuard: Sendable {
         return answer as! T
     }
 
-    /// Runs `query` on `connection` and reads its whole answer (``PostgresNIO/PostgresConnection/allRows(_:logger:)``).
+    /// Runs `query` on `connection` and reads its whole answer (``PostgresNIO/PostgresConnection/allRows(_:logger:file:line:)``).
     package func rows(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws -> [PostgresRow] {
-        try await run(on: connection) { connection in try await connection.allRows(query, logger: logger) }
+        try await run(on: connection) { connection in
+            try Task.checkCancellation()
+            return try await connection.allRows(query, logger: logger)
+        }
     }
 
     /// The connection's watcher, made (and hooked to its close) on first use.

@@ -1,11 +1,12 @@
+import DeliveryOTP
 import PostgresNIO
 
 /// The statements of the verify path.
 ///
-/// Sent as unnamed statements through ``PostgresNIO/PostgresConnection/allRows(_:logger:)``, not
-/// as prepared statements: postgres-nio 1.33 runs a prepared statement only through its async row
-/// sequence, which a connection ending at the wrong moment turns into a crash of the whole process
-/// (see there). Parsing a `CALL` costs the server little; the procedures' own statements are
+/// Sent as unnamed statements through ``PostgresNIO/PostgresConnection/allRows(_:logger:file:line:)``,
+/// not as prepared statements: postgres-nio 1.33 runs a `PostgresPreparedStatement` only through
+/// its async row sequence, which a connection ending at the wrong moment turns into a crash of the
+/// whole process (see there). Parsing a `CALL` costs the server little; the procedures' own statements are
 /// planned once per session by PL/pgSQL either way.
 enum PostgresStatements {
     /// `admit_attempts`: admits a batch of attempts, stores the rejected verdicts queued since the
@@ -66,9 +67,21 @@ extension PostgresConnection {
     /// waits for the reader (a server stopped at once, `pg_ctl stop -m immediate` or a crash, sends
     /// the row it had buffered and then closes) fails a precondition in postgres-nio 1.33
     /// (`RowStreamStateMachine.channelReadComplete`) and so ends the process: every replica on that
-    /// database at once. The event-loop API collects the rows on the connection's own thread as they
-    /// come, so no row is ever left waiting for a reader.
-    package func allRows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
-        try await self.query(query, logger: logger).get().rows
+    /// database at once. Here each row is taken on the connection's own thread as it comes, so none
+    /// is ever left waiting for a reader.
+    ///
+    /// The query is sent from the connection's event loop, so that the row handler is attached in
+    /// the same turn as the query is written, before any answer can be read: sent from another
+    /// thread, the answer could be read between the two.
+    package func allRows(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws
+        -> [PostgresRow]
+    {
+        // Touched only on the event loop, one row at a time; read once the query has ended.
+        let rows = Locked<[PostgresRow]>([])
+        let ended: EventLoopFuture<PostgresQueryMetadata> = eventLoop.flatSubmit {
+            self.query(query, logger: logger, file: file, line: line) { row in rows.withLock { $0.append(row) } }
+        }
+        _ = try await ended.get()
+        return rows.withLock { $0 }
     }
 }

@@ -155,6 +155,7 @@ struct ReplicaTests {
         try await Task.sleep(for: .seconds(5))
         let during = await setup.verify(server, "OUTAGE00000002", "000001")
         // A replica that died with the database would take its reason with it: its log says it.
+        if !server.process.isRunning { stop.value.withLock { $0 = true } }
         try #require(server.process.isRunning, "serve ended (\(server.ending)); its log: \(server.log.suffix(3000))")
         #expect(during?.status == 503)
         #expect(during?.json["hint"] as? String != nil)

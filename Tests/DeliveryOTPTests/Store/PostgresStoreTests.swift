@@ -234,7 +234,11 @@ struct PostgresStoreTests {
         // One row, then a wait: the row stays in the server's send buffer until the immediate stop
         // flushes it, with a notice, just before the connection ends, so row and end come together.
         // (In CI a replica died this way: the verdict row of `admit_attempts`, then the stop.)
-        let query = Task { try await guarded.rows("SELECT 'row' UNION ALL SELECT pg_sleep(60)::text", on: connection, logger: logger) }
+        // postgres-nio's trace says when the row reached the client: without it the stop would not
+        // have been the one that ended the process before.
+        let recorder = RecordingLogHandler()
+        let traced = Logger(label: "row-then-stop", factory: { _ in recorder })
+        let query = Task { try await guarded.rows("SELECT 'row' UNION ALL SELECT pg_sleep(60)::text", on: connection, logger: traced) }
         var sleeping = false
         for _ in 0..<300 where !sleeping {
             try await Task.sleep(for: .milliseconds(50))
@@ -246,10 +250,11 @@ struct PostgresStoreTests {
         #expect(sleeping, "the query never reached its wait")
         try await server.crash()
         switch await Deadline.race(.seconds(30), { try await query.value }) {
-        case .failed: break
+        case .failed(let error): #expect(error is PSQLError, "\(error)")
         case .finished(let rows): Issue.record("the query was answered (\(rows.count) rows) though its server stopped before it ended")
         case .timedOut: Issue.record("no answer 30 s after the server stopped")
         }
+        #expect(recorder.messages.withLock { $0 }.contains("Row stream received rows"), "the row never reached the client")
         try await server.stop()
     }
 
@@ -339,4 +344,24 @@ func freePort() throws -> Int {
     }
     guard bound else { throw TestPostgresError("cannot find a free port") }
     return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Keeps the message of everything logged to it, at every level (postgres-nio's traces included).
+final class RecordingLogHandler: LogHandler, Sendable {
+    let messages = Locked<[String]>([])
+
+    var logLevel: Logger.Level {
+        get { .trace }
+        set {}
+    }
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+
+    func log(event: LogEvent) { messages.withLock { $0.append(event.message.description) } }
 }

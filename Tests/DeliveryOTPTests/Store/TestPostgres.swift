@@ -37,8 +37,8 @@ enum TestPostgres {
         }
     }
 
-    /// A connection of its own, as the test role, to `location`; the caller closes it.
-    /// A connection as the test role to `location` (with `password`, a private server's; else the shared one's).
+    /// A connection of its own, as the test role, to `location` (with `password`, a private server's;
+    /// else the shared one's); the caller closes it.
     static func connect(_ location: PostgresLocation, password: String? = nil) async throws -> PostgresConnection {
         try await PostgresConnection.connect(
             configuration: .init(
