@@ -329,6 +329,65 @@ struct PostgresStoreTests {
         await store.close()
         try await server.stop()
     }
+
+    @Test(
+        "answers an attempt whose database crashed inside admit_attempts with an error, and counts it nowhere; what was answered before stays",
+        .timeLimit(.minutes(3)))
+    func crashInsideAdmit() async throws {
+        let server = try await PrivatePostgres.start()
+        // Patient, so that only the crash can end the attempt under test, never its deadline.
+        let store = try await PostgresServiceStore.open(
+            server.location, password: server.password, attemptDeadline: Self.patient, logger: logger)
+        let attempt = ServiceStoreContractTests.attempt()
+        guard case .counted(let first, 1) = try await store.begin(attempt) else {
+            Issue.record("the first attempt was not counted as number 1")
+            return
+        }
+        try await store.finish(first, accepted: false, at: ServiceStoreContractTests.noon, waitForDurability: true)
+        // Another session holds the shipment's counter row, so the next batch waits inside
+        // admit_attempts, its transaction open and its attempt written but not committed.
+        let holder = try await TestPostgres.connect(server.location, password: server.password)
+        _ = try await holder.query("BEGIN", logger: logger).collect()
+        _ = try await holder.query("SELECT counted FROM delivery_otp.counter FOR UPDATE", logger: logger).collect()
+        let admitting = Task { try await store.begin(attempt) }
+        let watcher = try await TestPostgres.connect(server.location, password: server.password)
+        var waiting = false
+        for _ in 0..<600 where !waiting {
+            try await Task.sleep(for: .milliseconds(50))
+            let rows = try await watcher.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%admit_attempts%' AND wait_event_type = 'Lock'",
+                logger: logger
+            ).collect()
+            waiting = try rows.first?.decode(Int.self) == 1
+        }
+        #expect(waiting, "the attempt never waited on the shipment's row")
+        try await server.crash()
+        try? await holder.close()
+        try? await watcher.close()
+        switch await Deadline.race(.seconds(30), { try await admitting.value }) {
+        case .failed(let error):
+            #expect(error is AttemptStoreError && !"\(error)".contains("no answer within"), "\(error)")
+        case .finished(let admission):
+            Issue.record("answered \(admission) though the database crashed before the attempt committed")
+        case .timedOut:
+            admitting.cancel()
+            Issue.record("no answer 30 s after the database crashed")
+        }
+        try await server.resume()
+        // The pool reconnects in the background; the first calls may still fail while it does.
+        var next: AttemptAdmission?
+        for _ in 0..<80 where next == nil {
+            next = try? await store.begin(attempt)
+            if next == nil { try await Task.sleep(for: .milliseconds(250)) }
+        }
+        // The crashed attempt was never answered, so it is not counted: the next one is number 2,
+        // and the verdict answered before the crash survived it.
+        #expect(next?.counted == 2)
+        let outcomes = try await store.records(since: nil, scope: nil, limit: 100).map(\.outcome)
+        #expect(outcomes == [.rejected, .interrupted])
+        await store.close()
+        try await server.stop()
+    }
 }
 
 /// A loopback port nothing listens on (bound, read, released).
