@@ -239,14 +239,8 @@ struct PostgresStoreTests {
         let recorder = RecordingLogHandler()
         let traced = Logger(label: "row-then-stop", factory: { _ in recorder })
         let query = Task { try await guarded.rows("SELECT 'row' UNION ALL SELECT pg_sleep(60)::text", on: connection, logger: traced) }
-        var sleeping = false
-        for _ in 0..<300 where !sleeping {
-            try await Task.sleep(for: .milliseconds(50))
-            let rows = try await watcher.query(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND pid <> pg_backend_pid()", logger: logger
-            ).collect()
-            sleeping = try rows.first?.decode(Int.self) == 1
-        }
+        let sleeping = try await Self.waitForOneSession(
+            on: watcher, where: "wait_event = 'PgSleep' AND pid <> pg_backend_pid()", tries: 300)
         #expect(sleeping, "the query never reached its wait")
         try await server.crash()
         switch await Deadline.race(.seconds(30), { try await query.value }) {
@@ -315,11 +309,7 @@ struct PostgresStoreTests {
         #expect(await store.isWritable() == false)
         try await server.resume()
         // The pool reconnects in the background; the first calls may still fail while it does.
-        var admitted: AttemptAdmission?
-        for _ in 0..<40 where admitted == nil {
-            admitted = try? await store.begin(ServiceStoreContractTests.attempt())
-            if admitted == nil { try await Task.sleep(for: .milliseconds(250)) }
-        }
+        let admitted = try await Self.beginOnceReconnected(store, ServiceStoreContractTests.attempt())
         // Calls answered with an error while it was down counted nothing, then or later (a call whose
         // deadline passed while it waited for a connection is withdrawn, not sent when one comes back).
         #expect(admitted?.counted == 2)
@@ -351,15 +341,8 @@ struct PostgresStoreTests {
         _ = try await holder.query("SELECT counted FROM delivery_otp.counter FOR UPDATE", logger: logger).collect()
         let admitting = Task { try await store.begin(attempt) }
         let watcher = try await TestPostgres.connect(server.location, password: server.password)
-        var waiting = false
-        for _ in 0..<600 where !waiting {
-            try await Task.sleep(for: .milliseconds(50))
-            let rows = try await watcher.query(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%admit_attempts%' AND wait_event_type = 'Lock'",
-                logger: logger
-            ).collect()
-            waiting = try rows.first?.decode(Int.self) == 1
-        }
+        let waiting = try await Self.waitForOneSession(
+            on: watcher, where: "query LIKE '%admit_attempts%' AND wait_event_type = 'Lock'", tries: 600)
         #expect(waiting, "the attempt never waited on the shipment's row")
         try await server.crash()
         try? await holder.close()
@@ -376,17 +359,7 @@ struct PostgresStoreTests {
             Issue.record("no answer 30 s after the database crashed")
         }
         try await server.resume()
-        // The pool reconnects in the background; the first calls may still fail while it does.
-        // Each try is awaited for 10 s at most (the store's own deadline here is 120 s), so that a
-        // store that never reconnects fails the test within its time limit.
-        var next: AttemptAdmission?
-        for _ in 0..<40 where next == nil {
-            if case .finished(let admission) = await Deadline.race(.seconds(10), { try await store.begin(attempt) }) {
-                next = admission
-            } else {
-                try await Task.sleep(for: .milliseconds(250))
-            }
-        }
+        let next = try await Self.beginOnceReconnected(store, attempt)
         // The crashed attempt was never answered, so it is not counted: the next one is number 2,
         // and the verdict answered before the crash survived it.
         #expect(next?.counted == 2)
@@ -394,6 +367,34 @@ struct PostgresStoreTests {
         #expect(outcomes == [.rejected, .interrupted])
         await store.close()
         try await server.stop()
+    }
+
+    /// Asks `watcher` every 50 ms, up to `tries` times, whether exactly one session matches
+    /// `condition` in `pg_stat_activity`; true once one does.
+    static func waitForOneSession(on watcher: PostgresConnection, where condition: String, tries: Int) async throws -> Bool {
+        for _ in 0..<tries {
+            try await Task.sleep(for: .milliseconds(50))
+            let rows = try await watcher.query(
+                PostgresQuery(unsafeSQL: "SELECT count(*) FROM pg_stat_activity WHERE \(condition)"),
+                logger: Logger(label: "test")
+            ).collect()
+            if try rows.first?.decode(Int.self) == 1 { return true }
+        }
+        return false
+    }
+
+    /// Begins `attempt` once the store has reconnected to a database that came back: the pool
+    /// reconnects in the background, and the first calls may still fail while it does. Each try
+    /// is awaited for 10 s at most (whatever the store's own deadline), so that a store that never
+    /// reconnects fails its test within the time limit; nil after 40 tries.
+    static func beginOnceReconnected(_ store: PostgresServiceStore, _ attempt: OnlineAttempt) async throws -> AttemptAdmission? {
+        for _ in 0..<40 {
+            if case .finished(let admission) = await Deadline.race(.seconds(10), { try await store.begin(attempt) }) {
+                return admission
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        return nil
     }
 }
 
