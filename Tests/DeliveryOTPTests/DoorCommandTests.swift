@@ -144,11 +144,12 @@ struct DoorCommandTests {
         let door = try await Door()
         let right = try await door.code("TBA6", on: "2024-01-17")
         let wrong = String(format: "%06d", (Int(right)! + 1) % 1_000_000)
-        // Full runs, to spread the kills over a run's whole life: the middle of three, so that one
-        // run stalled (or lucky) on a loaded machine sets no window that every kill misses.
+        // The middle of three full runs is the first guess; the schedule moves the kills towards the
+        // moment a run prints from there, however slow or fast the machine is meanwhile.
         var runs: [Int] = []
         for _ in 0..<3 { runs.append(try await door.verify("WARMUP", wrong).milliseconds) }
-        let window = max(runs.sorted()[1] * 3 / 2, 5)
+        var schedule = KillSchedule(startingAtMilliseconds: runs.sorted()[1])
+        var delays: [UInt32] = []
 
         let arguments = [
             "verify", "--device-keys", door.device, "--state", door.state, "--now", "2024-01-17T10:00:00+01:00", "--", "TBA6", wrong,
@@ -157,6 +158,8 @@ struct DoorCommandTests {
         var killedSilent = 0
         for _ in 0..<60 {
             // The run, the sleep and the kill on a thread of their own rather than the test pool's.
+            let delay = schedule.nextDelay()
+            delays.append(delay / 1000)
             let (lines, killed) = try await offPool { () throws -> ([String], Bool) in
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
@@ -166,7 +169,7 @@ struct DoorCommandTests {
                 process.standardOutput = output
                 process.standardError = FileHandle.nullDevice
                 try process.run()
-                usleep(UInt32.random(in: 0...UInt32(window * 1000)))
+                usleep(delay)
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
                 let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -174,6 +177,7 @@ struct DoorCommandTests {
             }
             printed += lines
             if killed && lines.isEmpty { killedSilent += 1 }
+            schedule.record(killedAfterTheMoment: !lines.isEmpty)
         }
         let log = try await CommandRunner.run(["attempts", "export", "--state", door.state]).stdout
             .split(separator: "\n").filter { $0.contains("\"TBA6\"") }
@@ -187,7 +191,7 @@ struct DoorCommandTests {
             #expect(try await door.verify("TBA6", right).stdout == "locked\n")
         }
         // The kills landed at different moments: some runs printed, and some died before they could.
-        #expect(!printed.isEmpty, "no run lived long enough to print; window \(window) ms")
-        #expect(killedSilent > 0, "every run printed before its kill; window \(window) ms")
+        #expect(!printed.isEmpty, "no run lived long enough to print; kills after (ms) \(delays)")
+        #expect(killedSilent > 0, "every run printed before its kill; kills after (ms) \(delays)")
     }
 }

@@ -35,20 +35,22 @@ struct KeyringDurabilityTests {
             environment: environment)
         try #require(created.status == 0, "\(created.stderr)")
 
-        // Time one whole run, so the kills are spread over its whole life.
+        // One whole run, timed, is the first guess; the schedule moves the kills towards the commit from there.
         let milliseconds = try await CommandRunner.run(
             ["keys", "rotate", "--keyring", keyring, "--active-from", "2025-01-01"] + Self.now, environment: environment
         ).milliseconds
-        // Half again as long as one run: some kills land after the commit, most before or during.
-        let window = max(milliseconds * 3 / 2, 5)
+        var schedule = KillSchedule(startingAtMilliseconds: milliseconds)
+        var delays: [UInt32] = []
         var expected = 2
         var killedBeforeCommit = 0, killedAfterCommit = 0
         for run in 0..<40 {
             let date = DeliveryDate(daysSinceEpoch: try DeliveryDate("2025-02-01").daysSinceEpoch + run)!
             let arguments = ["keys", "rotate", "--keyring", keyring, "--active-from", date.description] + Self.now
+            let delay = schedule.nextDelay()
+            delays.append(delay / 1000)
             try await offPool { () throws -> Void in
                 let process = try Self.start(arguments, environment: environment)
-                usleep(UInt32.random(in: 0...UInt32(window * 1000)))
+                usleep(delay)
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
             }
@@ -56,12 +58,13 @@ struct KeyringDurabilityTests {
             let count = try Self.keyCount(keyring, passphrase: passphrase)
             #expect(count == expected || count == expected + 1, "run \(run): \(count) keys, expected \(expected) or \(expected + 1)")
             if count == expected + 1 { killedAfterCommit += 1 } else { killedBeforeCommit += 1 }
+            schedule.record(killedAfterTheMoment: count == expected + 1)
             expected = count
         }
         // Both outcomes happened, so the kills really landed at different moments.
         #expect(
             killedBeforeCommit > 0 && killedAfterCommit > 0,
-            "before commit: \(killedBeforeCommit), after: \(killedAfterCommit), window \(window) ms")
+            "before commit: \(killedBeforeCommit), after: \(killedAfterCommit), first run \(milliseconds) ms, kills after (ms) \(delays)")
         #expect(try FileManager.default.attributesOfItem(atPath: keyring)[.posixPermissions] as? NSNumber == 0o600)
     }
 
