@@ -159,7 +159,7 @@ struct DoorCommandTests {
         for _ in 0..<60 {
             // The run, the sleep and the kill on a thread of their own rather than the test pool's.
             let delay = schedule.nextDelay()
-            delays.append(delay / 1000)
+            delays.append(delay)
             let (lines, killed) = try await offPool { () throws -> ([String], Bool) in
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
@@ -191,7 +191,7 @@ struct DoorCommandTests {
             #expect(try await door.verify("TBA6", right).stdout == "locked\n")
         }
         // The kills landed at different moments: some runs printed, and some died before they could.
-        #expect(!printed.isEmpty, "no run lived long enough to print; kills after (ms) \(delays)")
-        #expect(killedSilent > 0, "every run printed before its kill; kills after (ms) \(delays)")
+        #expect(!printed.isEmpty, "no run lived long enough to print; kills after (µs) \(delays)")
+        #expect(killedSilent > 0, "every run printed before its kill; kills after (µs) \(delays)")
     }
 }

@@ -47,7 +47,7 @@ struct KeyringDurabilityTests {
             let date = DeliveryDate(daysSinceEpoch: try DeliveryDate("2025-02-01").daysSinceEpoch + run)!
             let arguments = ["keys", "rotate", "--keyring", keyring, "--active-from", date.description] + Self.now
             let delay = schedule.nextDelay()
-            delays.append(delay / 1000)
+            delays.append(delay)
             try await offPool { () throws -> Void in
                 let process = try Self.start(arguments, environment: environment)
                 usleep(delay)
@@ -64,7 +64,7 @@ struct KeyringDurabilityTests {
         // Both outcomes happened, so the kills really landed at different moments.
         #expect(
             killedBeforeCommit > 0 && killedAfterCommit > 0,
-            "before commit: \(killedBeforeCommit), after: \(killedAfterCommit), first run \(milliseconds) ms, kills after (ms) \(delays)")
+            "before commit: \(killedBeforeCommit), after: \(killedAfterCommit), first run \(milliseconds) ms, kills after (µs) \(delays)")
         #expect(try FileManager.default.attributesOfItem(atPath: keyring)[.posixPermissions] as? NSNumber == 0o600)
     }
 

@@ -12,7 +12,8 @@ struct KillSchedule {
     private(set) var step: Double
 
     static let shortest = 50.0
-    static let longest = 10_000_000.0
+    /// Five seconds: a child that never reaches its moment (a regression) fails the test in minutes, not tens of them.
+    static let longest = 5_000_000.0
 
     /// Starts from a guess, such as one timed run; the guess may be off by a lot either way.
     init(startingAtMilliseconds guess: Int) {

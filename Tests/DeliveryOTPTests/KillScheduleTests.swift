@@ -19,7 +19,7 @@ struct KillScheduleTests {
     @Test(
         "kills land on both sides of the moment even when the first guess was far too long or far too short",
         arguments: [
-            // CI's case: one slow timed run gave a 2,436 ms window for a commit about 100 ms in.
+            // CI's case, and worse: one slow timed run of 1,624 ms, for a commit about 100 ms in.
             (2_436, 100_000.0),
             // And the other way round: a quick guess for a child that takes 1.6 s.
             (5, 1_600_000.0),
