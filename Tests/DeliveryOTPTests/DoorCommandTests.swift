@@ -149,7 +149,6 @@ struct DoorCommandTests {
         var runs: [Int] = []
         for _ in 0..<3 { runs.append(try await door.verify("WARMUP", wrong).milliseconds) }
         var schedule = KillSchedule(startingAtMilliseconds: runs.sorted()[1])
-        var delays: [UInt32] = []
 
         let arguments = [
             "verify", "--device-keys", door.device, "--state", door.state, "--now", "2024-01-17T10:00:00+01:00", "--", "TBA6", wrong,
@@ -159,7 +158,6 @@ struct DoorCommandTests {
         for _ in 0..<60 {
             // The run, the sleep and the kill on a thread of their own rather than the test pool's.
             let delay = schedule.nextDelay()
-            delays.append(delay)
             let (lines, killed) = try await offPool { () throws -> ([String], Bool) in
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
@@ -191,7 +189,7 @@ struct DoorCommandTests {
             #expect(try await door.verify("TBA6", right).stdout == "locked\n")
         }
         // The kills landed at different moments: some runs printed, and some died before they could.
-        #expect(!printed.isEmpty, "no run lived long enough to print; kills after (µs) \(delays)")
-        #expect(killedSilent > 0, "every run printed before its kill; kills after (µs) \(delays)")
+        #expect(!printed.isEmpty, "no run lived long enough to print; kills after (µs) \(schedule.delays)")
+        #expect(killedSilent > 0, "every run printed before its kill; kills after (µs) \(schedule.delays)")
     }
 }

@@ -40,14 +40,12 @@ struct KeyringDurabilityTests {
             ["keys", "rotate", "--keyring", keyring, "--active-from", "2025-01-01"] + Self.now, environment: environment
         ).milliseconds
         var schedule = KillSchedule(startingAtMilliseconds: milliseconds)
-        var delays: [UInt32] = []
         var expected = 2
         var killedBeforeCommit = 0, killedAfterCommit = 0
         for run in 0..<40 {
             let date = DeliveryDate(daysSinceEpoch: try DeliveryDate("2025-02-01").daysSinceEpoch + run)!
             let arguments = ["keys", "rotate", "--keyring", keyring, "--active-from", date.description] + Self.now
             let delay = schedule.nextDelay()
-            delays.append(delay)
             try await offPool { () throws -> Void in
                 let process = try Self.start(arguments, environment: environment)
                 usleep(delay)
@@ -64,7 +62,8 @@ struct KeyringDurabilityTests {
         // Both outcomes happened, so the kills really landed at different moments.
         #expect(
             killedBeforeCommit > 0 && killedAfterCommit > 0,
-            "before commit: \(killedBeforeCommit), after: \(killedAfterCommit), first run \(milliseconds) ms, kills after (µs) \(delays)")
+            "before commit: \(killedBeforeCommit), after: \(killedAfterCommit), first run \(milliseconds) ms, kills after (µs) \(schedule.delays)"
+        )
         #expect(try FileManager.default.attributesOfItem(atPath: keyring)[.posixPermissions] as? NSNumber == 0o600)
     }
 

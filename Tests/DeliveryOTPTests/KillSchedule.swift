@@ -20,9 +20,14 @@ struct KillSchedule {
         step = min(max(Double(guess) * 1000, Self.shortest), Self.longest)
     }
 
+    /// Every wait handed out so far, in microseconds, for a failure message.
+    private(set) var delays: [UInt32] = []
+
     /// The wait before the next kill, in microseconds: between half and one and a half steps.
-    func nextDelay() -> UInt32 {
-        UInt32(step * Double.random(in: 0.5...1.5))
+    mutating func nextDelay() -> UInt32 {
+        let delay = UInt32(step * Double.random(in: 0.5...1.5))
+        delays.append(delay)
+        return delay
     }
 
     /// What the last kill found: the child had already passed the moment, or not yet.
