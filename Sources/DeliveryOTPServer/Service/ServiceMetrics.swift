@@ -58,12 +58,20 @@ public final class ServiceMetrics: Sendable {
         histogram.record(duration)
     }
 
+    /// The verify outcome counters already registered: a verify costs one dictionary lookup, not a
+    /// registration (the registry's own lookup builds the labels' key and takes its lock).
+    private let outcomeCounters = Locked<[String: Counter]>([:])
+
     /// Counts a verify outcome (`accepted`, `rejected`, `locked`, `alreadyAccepted`).
     func verify(outcome: String) {
-        registry.makeCounter(
-            descriptor: Self.name("verify_outcomes", unit: "total", "Online verifies by outcome."), labels: [("outcome", outcome)]
-        )
-        .increment()
+        let counter = outcomeCounters.withLock { cache in
+            if let found = cache[outcome] { return found }
+            let made = registry.makeCounter(
+                descriptor: Self.name("verify_outcomes", unit: "total", "Online verifies by outcome."), labels: [("outcome", outcome)])
+            cache[outcome] = made
+            return made
+        }
+        counter.increment()
     }
 
     /// Counts a lockout (the attempt that reached the limit).

@@ -122,7 +122,7 @@ struct ServiceRouterTests {
         }
     }
 
-    @Test("Five wrong codes lock the shipment for the day, and the right code is then locked too")
+    @Test("Five wrong codes lock the shipment for the day, and the right code is then locked too; the metrics count each outcome")
     func verifyLocks() async throws {
         let harness = try ServiceHarness()
         try await harness.test { client in
@@ -134,6 +134,10 @@ struct ServiceRouterTests {
             let right = try await client.verify(harness, shipment: "TBA123456789000", code: "208328")
             #expect(right.json["outcome"] as? String == "locked")
             #expect(right.json["attemptsLeft"] as? Int == 0)
+            let metrics = try await client.get("/metrics", harness, token: nil).text
+            #expect(metrics.contains("delivery_otp_verify_outcomes_total{outcome=\"rejected\"} 5"), "\(metrics)")
+            #expect(metrics.contains("delivery_otp_verify_outcomes_total{outcome=\"locked\"} 1"), "\(metrics)")
+            #expect(!metrics.contains("delivery_otp_verify_outcomes_total{outcome=\"accepted\"}"), "an outcome that never happened")
         }
     }
 
