@@ -34,7 +34,8 @@ public struct JSONLogHandler: LogHandler {
             ("time", .string(Self.timestamp())), ("level", .string(event.level.rawValue)),
             ("message", .string(event.message.description)), ("label", .string(label)),
         ]
-        let merged = event.metadata.map { metadata.merging($0, uniquingKeysWith: { $1 }) } ?? metadata
+        // The handler's own metadata is usually empty: then the event's is the line's, unmerged.
+        let merged = event.metadata.map { metadata.isEmpty ? $0 : metadata.merging($0, uniquingKeysWith: { $1 }) } ?? metadata
         for key in merged.keys.sorted() where key != "hb.request.id" {
             fields.append((key, .string(Self.flatten(merged[key]!))))
         }

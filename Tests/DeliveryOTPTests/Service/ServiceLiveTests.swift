@@ -85,6 +85,13 @@ struct ServiceLiveTests {
         #expect(try await verify("LIVE000000002", wrong)["outcome"] as? String == "locked")
         for token in setup.tokens.values { #expect(!server.log.contains(token)) }
         #expect(!server.log.contains(digits) && !server.log.contains("LIVE000000001"))
+        // One JSON line per request, with the route's pattern, the status and the token's name.
+        let verifies = server.log.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: String]
+        }.filter { $0["event"] == "request" && $0["route"] == "/v1/verify" }
+        #expect(verifies.count == 8)
+        #expect(
+            verifies.allSatisfy { $0["status"] == "200" && $0["token"] == "courier" && $0["level"] == "info" && $0["durationMs"] != nil })
         server.signal(SIGTERM)
         #expect(await server.waitForExit() == 0)
     }
