@@ -41,11 +41,11 @@ struct PostgresSchemaVersionTests {
         var kinds: [String], tickets: [Int64], numbers: [Int64], ats: [Int64]
     }
 
-    static func admit(_ batch: Batch, on connection: PostgresConnection, logger: Logger) async throws -> Answer {
+    static func admit(_ batch: Batch, tolerance: Int64, on connection: PostgresConnection, logger: Logger) async throws -> Answer {
         let rows = try await connection.query(
             """
             CALL delivery_otp.admit_attempts(\(batch.rejected), \(batch.scopes), \(batch.shipments), \(batch.dates), \
-            \(batch.limits), \(batch.callers), \(batch.times), 300)
+            \(batch.limits), \(batch.callers), \(batch.times), \(tolerance))
             """, logger: logger
         ).collect()
         let (kinds, tickets, numbers, ats) = try rows[0].decode(([String], [Int64], [Int64], [Int64]).self)
@@ -76,8 +76,10 @@ struct PostgresSchemaVersionTests {
         return lines
     }
 
+    /// One batch at a time, on one connection per database: what batches of several replicas at
+    /// once do to each other is the group commit's and the contract suite's tests.
     @Test(
-        "decides random batches exactly as version 4 did: every answer, count, lock, handover and logged attempt",
+        "decides random batches, sent one after another, exactly as version 4 did: every answer, count, lock, handover and logged attempt",
         arguments: [1 as UInt64, 2, 3])
     func sameAnswersAsVersionFour(seed: UInt64) async throws {
         let older = try await Self.database(at: 4)
@@ -98,6 +100,8 @@ struct PostgresSchemaVersionTests {
         var pending: [(Int64, Int64)] = []
         var counted = 0
         var kinds: Set<String> = []
+        // Whether a shipment new in its batch was locked by that batch itself.
+        var lockedWhenNew = false
         for round in 0..<60 {
             var batch = (Batch(), Batch())
             for (older, newer) in pending {
@@ -114,20 +118,28 @@ struct PostgresSchemaVersionTests {
                     batch.1.rejected.append(newer)
                 }
             }
-            // Up to 40 attempts over 12 shipments, two scopes and two days: new rows and old
-            // ones, a shipment several times in a batch, limits from 1 to 4 (some out of the
-            // range the database allows), now and then a time far ahead or far behind.
-            for _ in 0..<Int.random(in: 1...40, using: &random) {
+            // Up to 40 attempts, for 12 shipments that come back round after round (rows that
+            // exist) and 4 new ones each round (rows the batch creates), two scopes and two days;
+            // a shipment several times in a batch, and now and then 12 times in a row; limits
+            // from 1 to 10 and some out of that range; now and then a time far ahead or far
+            // behind; a tolerance that is sometimes out of range too.
+            let burst = round % 5 == 4 ? "NEW\(round)-burst" : nil
+            for index in 0..<Int.random(in: 1...40, using: &random) {
                 let time: Int64 =
                     switch Int.random(in: 0..<30, using: &random) {
                     case 0: now + 86_400
                     case 1 where round > 0: noon - 3_600
                     default: noon + Int64(round)
                     }
-                let shipment = "VERSION\(Int.random(in: 0..<12, using: &random))"
+                let shipment =
+                    if let burst, index < 12 { burst } else if Bool.random(using: &random) {
+                        "VERSION\(Int.random(in: 0..<12, using: &random))"
+                    } else {
+                        "NEW\(round)-\(Int.random(in: 0..<4, using: &random))"
+                    }
                 let scope = Bool.random(using: &random) ? "" : "eu"
                 let date = Bool.random(using: &random) ? "2024-01-17" : "2024-01-18"
-                let limit = Int32([1, 2, 3, 4, 0, 20][Int.random(in: 0..<6, using: &random)])
+                let limit = Int32([-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 20][Int.random(in: 0..<14, using: &random)])
                 for index in [0, 1] {
                     var side = index == 0 ? batch.0 : batch.1
                     side.scopes.append(scope)
@@ -139,8 +151,10 @@ struct PostgresSchemaVersionTests {
                     if index == 0 { batch.0 = side } else { batch.1 = side }
                 }
             }
+            let tolerance = Int64([300, 300, 0, 900, -5][Int.random(in: 0..<5, using: &random)])
             let answers = (
-                try await Self.admit(batch.0, on: first, logger: logger), try await Self.admit(batch.1, on: second, logger: logger)
+                try await Self.admit(batch.0, tolerance: tolerance, on: first, logger: logger),
+                try await Self.admit(batch.1, tolerance: tolerance, on: second, logger: logger)
             )
             #expect(answers.0.kinds == answers.1.kinds, "seed \(seed), round \(round)")
             #expect(answers.0.numbers == answers.1.numbers, "seed \(seed), round \(round)")
@@ -153,6 +167,8 @@ struct PostgresSchemaVersionTests {
             pending = zip(answers.0.tickets, answers.1.tickets).filter { $0.0 != 0 && $0.1 != 0 }
             counted += pending.count
             kinds.formUnion(answers.0.kinds)
+            lockedWhenNew =
+                lockedWhenNew || zip(batch.0.shipments, answers.0.kinds).contains { $0.hasPrefix("NEW") && $1 == "locked" }
             #expect(!answers.0.kinds.contains(""), "an attempt without an answer, seed \(seed), round \(round)")
         }
         let stored = (try await Self.contents(of: first, logger: logger), try await Self.contents(of: second, logger: logger))
@@ -161,6 +177,7 @@ struct PostgresSchemaVersionTests {
         let outcomes = Set(stored.0.filter { $0.hasPrefix("attempt ") }.map { $0.split(separator: " ")[5] })
         #expect(outcomes.isSuperset(of: ["interrupted", "rejected", "accepted", "locked", "already-accepted"]), "\(outcomes)")
         #expect(kinds.isSuperset(of: ["ahead", "clock"]), "\(kinds)")
+        #expect(lockedWhenNew, "no batch locked a shipment it created")
         #expect(counted > 50)
         try await first.close()
         try await second.close()
