@@ -14,10 +14,10 @@ import Synchronization
 /// (scope, shipment, date) counter row until commit (locked if it existed, created if not),
 /// records the attempt as counted, locked or already accepted, and commits inside the call, with
 /// `synchronous_commit = on` (set by this client for its own sessions, whatever the server's
-/// default). Each answer therefore arrives only once its attempt is
-/// durable, before the code is compared, so an answered attempt survives a crash of the replica and
-/// of the database. A rejected verdict rides on the next batch; an accepted one (the handover) is
-/// its own call, durable before the answer.
+/// default). Each answer therefore arrives only once its attempt is durable, before the code is
+/// compared, so an answered attempt survives a crash of the replica and of the database. A rejected
+/// verdict rides on the next batch; an accepted one (the handover) is its own call, durable before
+/// the answer.
 ///
 /// Every call has a deadline: when the database is unreachable, calls fail within seconds with an
 /// ``AttemptStoreError`` (the service answers 503) instead of hanging, and the connection pool
