@@ -85,8 +85,9 @@ package final class PostgresGroupCommit: Sendable {
     /// transactions. With two replicas on one database, one batch each gave a lower p99 than
     /// two each in all nine alternating rounds, at a higher rate in eight, while both replicas'
     /// clients sent the same shipments; with distinct shipments, in three of four pairs. Three
-    /// each was worse again. Over a network each batch also waits for the round trip; the batches grow to absorb
-    /// it (one carries up to ``largestBatch``), so it adds latency rather than capping the rate.
+    /// each was worse again. Over a network each batch also waits for the round trip; the
+    /// batches grow to absorb it (one carries up to ``largestBatch``), so it adds latency rather
+    /// than capping the rate.
     package static let defaultSenders = 1
 
     private let maximumSenders: Int
