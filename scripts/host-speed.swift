@@ -1,9 +1,9 @@
 // Times two fixed units of work, for scripts/load-test to print beside its figures: a pointer
 // chase through 64 MB, whose steps nearly all miss the caches (the memory's latency), and a
-// chain of dependent multiplications (the core alone). On a shared host the first moves with
-// what other tenants do to the caches and the memory, and the second hardly moves. In
-// BENCHMARKS.md ("The host under the slow hours") a similar probe's chase correlated with the
-// load test's rates, though it did not flag every slow run: a reading, not a verdict.
+// chain of dependent multiplications (the core alone). On a shared host the first can move with
+// what other tenants do to the caches and the memory, while the second hardly moves. In
+// BENCHMARKS.md ("The host under the slow hours") a throwaway probe's colder chase correlated
+// with the load test's rates, and this one did not flag the slowest run: a reading, not a verdict.
 //
 // Prints "CHASE_NS ARITHMETIC_NS": the median nanoseconds per chase step, and per 1,000
 // multiplications, over 101 samples each. A diagnostic, not a benchmark of this project.
@@ -51,7 +51,7 @@ for index in stride(from: entries - 1, to: 0, by: -1) {
 var position = 0
 var chase: [Double] = []
 next.withUnsafeBufferPointer { table in
-    for _ in 0..<(entries / 8) { position = Int(table[position]) }  // touch the pages first
+    for _ in 0..<(entries / 8) { position = Int(table[position]) }  // warm the TLB and the caches first
     for _ in 0..<samples {
         let start = now()
         for _ in 0..<stepsPerSample { position = Int(table[position]) }
