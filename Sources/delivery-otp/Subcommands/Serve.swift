@@ -122,6 +122,7 @@ extension DeliveryOTPCommand {
             }
             let store = try self.store.open(logger: logger, onBatch: { metrics.groupCommit($0) })
             let service = DeliveryOTPService(state: serviceState, store: store, logger: logger)
+            ProcessLifetime.keep(service)
             if !PostgresLocation.isLoopback(host) {
                 logger.warning(
                     "listening beyond loopback: terminate TLS in front of the service (docs/service.md shows nginx)",
