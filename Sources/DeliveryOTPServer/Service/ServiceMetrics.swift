@@ -8,9 +8,11 @@ public final class ServiceMetrics: Sendable {
     /// The registry `/metrics` renders.
     public let registry = PrometheusCollectorRegistry()
     private let batchSizes: ValueHistogram
-    /// The batch histogram's buckets, held here too. The registry keeps them in an enum whose tag
-    /// sits in the pointer's spare bits, which LeakSanitizer cannot follow: held only there, the
-    /// array was reported as leaked whenever the service was still alive at exit.
+    /// The batch histogram's buckets, held here too. The registry (swift-prometheus 2.4) keeps them
+    /// in `HistogramBuckets.value`, the second case of an enum whose tag bit is set in the
+    /// pointer's spare bits, which LeakSanitizer cannot follow: held only there, the array was
+    /// reported as leaked whenever the service was alive at exit. (Duration histograms use the
+    /// first case, tag 0, a plain pointer.)
     private let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
     private let lockouts: Counter
     private let reloads: Counter
