@@ -8,12 +8,12 @@ public final class ServiceMetrics: Sendable {
     /// The registry `/metrics` renders.
     public let registry = PrometheusCollectorRegistry()
     private let batchSizes: ValueHistogram
-    /// The batch histogram's buckets, held here too. The registry (swift-prometheus 2.4) keeps them
-    /// in `HistogramBuckets.value`, the second case of an enum whose tag bit is set in the
-    /// pointer's spare bits, which LeakSanitizer cannot follow: held only there, the array was
-    /// reported as leaked whenever the service was alive at exit. (Duration histograms use the
-    /// first case, tag 0, a plain pointer.)
-    private let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    /// The batch histogram's buckets, a constant so that a global holds them too. The registry
+    /// (swift-prometheus 2.4) keeps them in `HistogramBuckets.value`, the second case of an enum
+    /// whose tag bit is set in the pointer's spare bits, which LeakSanitizer cannot follow: held
+    /// only there, the array was reported as leaked whenever the service was alive at exit.
+    /// (Duration histograms use the first case, tag 0, a plain pointer.)
+    private static let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
     private let lockouts: Counter
     private let reloads: Counter
     private let reloadFailures: Counter
@@ -22,7 +22,7 @@ public final class ServiceMetrics: Sendable {
     public init() {
         batchSizes = registry.makeValueHistogram(
             descriptor: Self.name("group_commit_batch", unit: "attempts", "Writes committed together by one fsync."),
-            buckets: batchBuckets)
+            buckets: Self.batchBuckets)
         lockouts = registry.makeCounter(
             descriptor: Self.name("lockouts", unit: "total", "Shipments locked for the day by the attempt limit."))
         reloads = registry.makeCounter(descriptor: Self.name("reloads", unit: "total", "Keyring, tokens or scopes files reloaded."))
