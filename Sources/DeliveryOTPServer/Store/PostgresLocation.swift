@@ -11,7 +11,9 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     public enum TLSMode: String, Sendable, Hashable {
         /// Plain TCP. The default for a loopback host only.
         case disable
-        /// TLS, without checking the server's certificate (as libpq's `require`).
+        /// TLS, without checking the server's certificate (as libpq's `require` without a root
+        /// certificate): no one can read the traffic, but a machine in the middle can pose as the
+        /// server and take the password.
         case require
         /// TLS, with the certificate checked against the system's trust roots (or `sslrootcert`) and
         /// the host name. The default for every host that is not loopback.
@@ -31,15 +33,22 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     /// A PEM file of the certificate authorities to trust for `verify-full`, in place of the system's.
     public var rootCertificatePath: String?
 
-    /// True when `text` names a PostgreSQL store rather than a SQLite file.
+    /// True when `text` is a URL (it holds `://`) rather than a SQLite file's path.
+    ///
+    /// Any URL, not only a `postgres://` one: a mistyped scheme (`Postgres://`, `postgresql+ssl://`)
+    /// taken for a file's path would be repeated, password and all, in the error that the file
+    /// cannot be created. ``init(_:)`` refuses what is not PostgreSQL's, without repeating it.
     public static func isURL(_ text: String) -> Bool {
-        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+        text.contains("://")
     }
 
     /// Parses `postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|require|verify-full&sslrootcert=FILE]`.
     public init(_ text: String) throws(PostgresLocationError) {
-        guard Self.isURL(text), let url = URLComponents(string: text) else {
-            throw PostgresLocationError("not a PostgreSQL URL")
+        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased() else {
+            throw PostgresLocationError("the text is not a valid URL")
+        }
+        guard scheme == "postgres" || scheme == "postgresql" else {
+            throw PostgresLocationError("the scheme is not postgres or postgresql")
         }
         guard url.password == nil else {
             throw PostgresLocationError("the URL holds a password", hint: "remove it; set PGPASSWORD or use --database-password-file")
@@ -78,6 +87,19 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
                     "the URL parameter \(item.name.debugDescription) is not supported", hint: "only sslmode and sslrootcert are")
             }
         }
+        // libpq would check the certificate against the file even with `require`; here `require`
+        // checks nothing, so a file given with it would be a protection that is not there.
+        if rootCertificatePath != nil && tls != .verifyFull {
+            throw PostgresLocationError(
+                "sslrootcert is used only with sslmode=verify-full",
+                hint: "write sslmode=verify-full with sslrootcert, or remove sslrootcert")
+        }
+    }
+
+    /// True when the connection's TLS does not authenticate the server and the server is not on
+    /// this machine: a machine in the middle could then read the password. `serve` warns of it.
+    public var isExposed: Bool {
+        tls != .verifyFull && !Self.isLoopback(host)
     }
 
     /// `postgres://USER@HOST:PORT/DATABASE?sslmode=MODE`: no password, ever.
@@ -86,10 +108,16 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         return "postgres://\(user)@\(shownHost):\(port)/\(database)?sslmode=\(tls.rawValue)"
     }
 
-    /// True for `localhost` and the loopback addresses: `serve --listen` warns beyond them, and a
-    /// PostgreSQL URL defaults to TLS beyond them.
+    /// True for `localhost` and the loopback addresses (127.0.0.0/8 and ::1, written as addresses):
+    /// `serve --listen` warns beyond them, and a PostgreSQL URL defaults to TLS beyond them. A host
+    /// name that merely starts with `127.` (`127.db.example.net`) is not loopback.
     package static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, host, &v6) == 1 else { return false }
+        return withUnsafeBytes(of: &v6) { bytes in bytes.dropLast().allSatisfy { $0 == 0 } && bytes.last == 1 }
     }
 }
 
@@ -102,6 +130,6 @@ public struct PostgresLocationError: DeliveryOTPError, Hashable {
 
     init(_ description: String, hint: String? = nil) {
         self.description = "invalid PostgreSQL URL: " + description
-        self.hint = hint ?? "write postgres://USER@HOST:PORT/DATABASE?sslmode=require"
+        self.hint = hint ?? "write postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full"
     }
 }

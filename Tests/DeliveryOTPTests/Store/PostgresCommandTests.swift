@@ -20,6 +20,17 @@ struct PostgresCommandTests {
         #expect(result.stderr.split(separator: "\n").count <= 2)
     }
 
+    @Test("refuses a URL of another scheme or spelling with exit 64, never taking it for a file's path and repeating it")
+    func mistypedScheme() async throws {
+        for url in ["Postgres://otp:s3cret-in-url@127.0.0.1:1/d", "postgresql+ssl://otp:s3cret-in-url@127.0.0.1:1/d"] {
+            let result = try await CommandRunner.run(Self.example + ["--state", url])
+            #expect(result.status == 64, "\(result.stderr)")
+            #expect(result.stderr.contains("invalid PostgreSQL URL") && !result.stderr.contains("s3cret-in-url"), "\(result.stderr)")
+            let migrate = try await CommandRunner.run(["migrate", "--state", url])
+            #expect(migrate.status == 64 && !migrate.stderr.contains("s3cret-in-url"), "\(migrate.stderr)")
+        }
+    }
+
     @Test("refuses a database password file that others can read (exit 77), and one given for a SQLite store (exit 64)")
     func passwordFile() async throws {
         let folder = try TemporaryDirectory()

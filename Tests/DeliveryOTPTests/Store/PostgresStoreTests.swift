@@ -34,6 +34,46 @@ struct PostgresLocationTests {
     }
 
     @Test(
+        "takes any URL for a URL, so that a mistyped scheme is refused without repeating the password",
+        arguments: [
+            "Postgres://otp:hunter2secret@db/d", "POSTGRESQL://otp:hunter2secret@db/d", "postgresql+ssl://otp:hunter2secret@db/d",
+            "mysql://otp:hunter2secret@db/d", " postgres://otp:hunter2secret@db/d",
+        ])
+    func mistypedScheme(text: String) {
+        #expect(PostgresLocation.isURL(text))
+        #expect {
+            _ = try PostgresLocation(text)
+        } throws: { error in
+            !"\(error) \((error as? PostgresLocationError)?.hint ?? "")".contains("hunter2secret")
+        }
+    }
+
+    @Test("counts as loopback only localhost and loopback addresses, never a host name that starts with 127.")
+    func loopbackHosts() throws {
+        for host in ["localhost", "127.0.0.1", "127.1.2.3", "::1", "0:0:0:0:0:0:0:1"] {
+            #expect(PostgresLocation.isLoopback(host), "\(host)")
+        }
+        for host in ["127.db.example.net", "127.0.0.1.example.net", "128.0.0.1", "::2", "::ffff:10.0.0.1", "db", ""] {
+            #expect(!PostgresLocation.isLoopback(host), "\(host)")
+        }
+        #expect(try PostgresLocation("postgres://otp@127.db.example.net/d").tls == .verifyFull)
+        #expect(try PostgresLocation("postgres://otp@[0:0:0:0:0:0:0:1]/d").tls == .disable)
+    }
+
+    @Test("takes sslrootcert only with verify-full, and knows when the password could be taken on the way")
+    func rootCertificateAndExposure() throws {
+        for text in ["postgres://otp@db/d?sslmode=require&sslrootcert=/ca.pem", "postgres://otp@127.0.0.1/d?sslrootcert=/ca.pem"] {
+            #expect(throws: PostgresLocationError.self, "\(text)") { _ = try PostgresLocation(text) }
+        }
+        let verified = try PostgresLocation("postgres://otp@db/d?sslmode=verify-full&sslrootcert=/ca.pem")
+        #expect(verified.rootCertificatePath == "/ca.pem" && !verified.isExposed)
+        #expect(try PostgresLocation("postgres://otp@db/d?sslmode=require").isExposed)
+        #expect(try PostgresLocation("postgres://otp@10.0.0.10/d?sslmode=disable").isExposed)
+        #expect(try !PostgresLocation("postgres://otp@127.0.0.1/d").isExposed)
+        #expect(try !PostgresLocation("postgres://otp@127.0.0.1/d?sslmode=require").isExposed)
+    }
+
+    @Test(
         "refuses a URL without a user, a host or a database, or with an unknown sslmode or parameter",
         arguments: [
             "postgres://127.0.0.1/d", "postgres://otp@/d", "postgres://otp@127.0.0.1", "postgres://otp@127.0.0.1/",
