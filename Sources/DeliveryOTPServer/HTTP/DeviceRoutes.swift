@@ -6,6 +6,10 @@ struct DeviceRoutes {
     let state: ServiceState
     let store: any ServiceStore
 
+    /// The attempt numbers a device writes: it counts no further than its limit, which is one of
+    /// these (the store type named here does not matter).
+    static let attemptNumbers = CourierVerifier<InMemoryAttemptStore>.attemptLimits
+
     /// The device-keys file (format v1, as `keys export-device`) for the token's scope and device id;
     /// every export goes to the keyring's audit log first, and an export that cannot be audited is refused.
     func deviceKeys(_ request: Request, context: ServiceRequestContext) async throws -> Response {
@@ -88,6 +92,14 @@ struct DeviceRoutes {
                 throw APIError(
                     .unprocessableContent, "line \(index + 1) has a time in the future or far from its delivery date",
                     hint: "check the device's clock")
+            }
+            // The store's column and every device's limit: a number beyond them would be refused
+            // by the database on every retry, keeping the rest of the log out for good.
+            if let attempt = record.attempt, !Self.attemptNumbers.contains(attempt) {
+                throw APIError(
+                    .unprocessableContent,
+                    "line \(index + 1) has attempt number \(attempt), outside 1 to \(Self.attemptNumbers.upperBound)",
+                    hint: "upload the log the device wrote")
             }
             guard token.allows(record.scope) else {
                 throw APIError.forbidden("line \(index + 1) is for scope \(record.scope), not this device's")

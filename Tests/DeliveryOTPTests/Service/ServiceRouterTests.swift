@@ -343,7 +343,7 @@ struct ServiceRouterTests {
         }
     }
 
-    @Test("Day keys reach the seventh day from today at most, and future or mismatched log lines are refused")
+    @Test("Day keys reach the seventh day from today at most, and future, mismatched or misnumbered log lines are refused")
     func deviceWindows() async throws {
         let harness = try ServiceHarness()
         try await harness.test { client in
@@ -362,6 +362,17 @@ struct ServiceRouterTests {
                 #"{"time":"2024-01-17T09:00:00Z","shipmentId":"TBA1","deliveryDate":"2030-01-18","scope":"","outcome":"accepted","attempt":1}"#
             let farStatus = try await client.post("/v1/attempts", harness, token: "van-1", json: farDate + "\n").status
             #expect(farStatus == .unprocessableContent)
+            // An attempt number no device writes, which PostgreSQL's column would refuse on every
+            // retry (a 503 for good), is refused at the door, and the log's other lines with it.
+            for number in ["11", "2147483648"] {
+                let line =
+                    #"{"time":"2024-01-17T09:00:00Z","shipmentId":"TBA1","deliveryDate":"2024-01-17","scope":"","outcome":"rejected","attempt":"#
+                    + number + "}\n"
+                let answer = try await client.post("/v1/attempts", harness, token: "van-1", json: line)
+                #expect(answer.status == .unprocessableContent, "attempt \(number)")
+                #expect(answer.text.contains("outside 1 to 10"), "\(answer.text)")
+            }
+            #expect(try await client.get("/v1/attempts", harness, token: "audit").text.isEmpty)
         }
     }
 
