@@ -11,7 +11,7 @@ package enum PostgresSchema {
     package static let advisoryLock: Int64 = 0x444F_5453
 
     /// The migrations, in order; version n is `migrations[n - 1]`. Never edit one that was released: add one.
-    package static let migrations: [String] = [version1, version2, version3, version4, version5]
+    package static let migrations: [String] = [version1, version2, version3, version4, version5, version6]
 
     /// The schema version this release writes.
     package static var version: Int { migrations.count }
@@ -604,6 +604,73 @@ package enum PostgresSchema {
                 END IF;
                 ats[v_index[j]] := v_at[j];
             END LOOP;
+        END;
+        $$;
+        """
+
+    /// Version 6: two things a caller of the routines (a stolen service password) could still
+    /// do, closed, found by a review.
+    /// - The shared clock's latest time stays between 1970 and the database's own clock. A batch
+    ///   with a time of -2^63 stored that time, after which every batch on every replica failed
+    ///   on an overflow (`latest - tolerance`): an outage until the owner mended the row. And a
+    ///   replica up to the tolerance ahead moved the clock there, so that replicas a moment
+    ///   behind the database were refused; now the database's clock is the furthest it goes.
+    /// - A verdict says whether it was stored. Another caller could settle an attempt first (as
+    ///   rejected, through `admit_attempts`), and the replica then answered "accepted" for a
+    ///   handover that the log does not hold; now it answers 503. The handover's time stays
+    ///   within the tolerance (600 s) of its attempt's, whatever time the caller gives.
+    static let version6 = """
+        -- Checks every time written to the clock row, whoever writes it. It only ever moves on
+        -- (admit_batch takes the greater), so a time capped here is one the database has reached.
+        CREATE FUNCTION delivery_otp.bound_clock() RETURNS trigger
+        LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+        BEGIN
+            IF NEW.latest < 0 THEN
+                RAISE EXCEPTION 'the shared clock cannot be set before 1970' USING ERRCODE = '22008';
+            END IF;
+            NEW.latest := LEAST(NEW.latest, extract(epoch FROM clock_timestamp())::bigint);
+            RETURN NEW;
+        END;
+        $$;
+        -- A clock row set before this version is brought within the same bounds.
+        UPDATE delivery_otp.clock SET latest = LEAST(GREATEST(latest, 0), extract(epoch FROM clock_timestamp())::bigint);
+        CREATE TRIGGER bound_clock BEFORE INSERT OR UPDATE ON delivery_otp.clock
+            FOR EACH ROW EXECUTE FUNCTION delivery_otp.bound_clock();
+
+        -- finish_attempt returns whether it stored the verdict: only an online attempt still
+        -- waiting for one takes it. The procedure is replaced with one that passes that on
+        -- (a caller of version 5's, with four arguments, reaches this one and may ignore it).
+        DROP PROCEDURE delivery_otp.settle_attempt(bigint, boolean, bigint, boolean);
+        DROP FUNCTION delivery_otp.finish_attempt(bigint, boolean, bigint, boolean);
+        CREATE FUNCTION delivery_otp.finish_attempt(p_ticket bigint, p_accepted boolean, p_time bigint, p_durable boolean)
+        RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        DECLARE
+            v_row delivery_otp.attempt%ROWTYPE;
+        BEGIN
+            IF NOT p_durable THEN
+                PERFORM set_config('synchronous_commit', 'off', true);
+            END IF;
+            UPDATE delivery_otp.attempt SET outcome = CASE WHEN p_accepted THEN 'accepted' ELSE 'rejected' END
+            WHERE id = p_ticket AND outcome = 'interrupted' AND source = 'online'
+            RETURNING * INTO v_row;
+            IF NOT FOUND THEN
+                RETURN false;
+            END IF;
+            IF p_accepted THEN
+                UPDATE delivery_otp.counter
+                SET accepted_at = COALESCE(accepted_at, LEAST(GREATEST(p_time, v_row.time - 600), v_row.time + 600))
+                WHERE scope = v_row.scope AND shipment = v_row.shipment AND delivery_date = v_row.delivery_date;
+            END IF;
+            RETURN true;
+        END;
+        $$;
+        REVOKE EXECUTE ON FUNCTION delivery_otp.finish_attempt(bigint, boolean, bigint, boolean) FROM PUBLIC;
+        CREATE PROCEDURE delivery_otp.settle_attempt(
+            p_ticket bigint, p_accepted boolean, p_time bigint, p_durable boolean, INOUT stored boolean DEFAULT NULL)
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            stored := delivery_otp.finish_attempt(p_ticket, p_accepted, p_time, p_durable);
+            COMMIT;
         END;
         $$;
         """

@@ -367,15 +367,24 @@ public final class PostgresServiceStore: ServiceStore {
         }
         let id = ticket.id, seconds = time.secondsSinceEpoch
         let logger = self.logger, guarded = self.guarded, client = self.client
-        try await call("store the verdict", deadline: attemptDeadline) {
+        let stored = try await call("store the verdict", deadline: attemptDeadline) {
             try await client.withConnection { connection in
                 try await guarded.run(on: connection) { connection in
                     // Committed inside the call: flushed before it returns when waitForDurability, else not waited for.
-                    _ = try await connection.allRows(
+                    try await connection.allRows(
                         PostgresStatements.Settle(ticket: id, accepted: accepted, time: seconds, durable: waitForDurability).query,
-                        logger: logger)
+                        logger: logger
+                    ).first?.decode(Bool.self) ?? false
                 }
             }
+        }
+        guard stored else {
+            // Only another caller of the database settles an attempt this replica admitted: a
+            // verdict that was not stored must not be answered as if it were.
+            logger.error(
+                "the attempt was already settled by another caller of the database", metadata: ["event": "verdict-not-stored"])
+            throw AttemptStoreError(
+                "cannot store the verdict in the PostgreSQL store at \(location): the attempt was already settled", kind: .io)
         }
     }
 

@@ -40,6 +40,7 @@ enum PostgresStatements {
     }
 
     /// `settle_attempt`: stores a verdict and commits it inside the call (flushed first when durable).
+    /// Answers one row: whether the verdict was stored.
     struct Settle {
         static let sql = "CALL delivery_otp.settle_attempt($1, $2, $3, $4)"
 

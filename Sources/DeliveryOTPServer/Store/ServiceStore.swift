@@ -13,7 +13,9 @@ public protocol ServiceStore: Sendable {
     func begin(_ attempt: OnlineAttempt) async throws(AttemptStoreError) -> AttemptAdmission
     /// Stores the verdict of a counted attempt; an accepted one records the handover. With
     /// `waitForDurability` it returns once the verdict is durable; without, once it is queued for the
-    /// next commit (a lost verdict leaves the attempt counted as interrupted).
+    /// next commit (a lost verdict leaves the attempt counted as interrupted). Throws when a verdict
+    /// it waits for was not stored (in PostgreSQL also when another caller of the database settled
+    /// the attempt first), so that no answer claims a handover the log does not hold.
     func finish(_ ticket: AttemptTicket, accepted: Bool, at time: Timestamp, waitForDurability: Bool) async throws(AttemptStoreError)
     /// Stores a device's uploaded attempt log; lines it already holds from that device are skipped.
     /// Returns how many were new.

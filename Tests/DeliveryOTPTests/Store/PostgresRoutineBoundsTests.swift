@@ -1,0 +1,100 @@
+import DeliveryOTP
+import DeliveryOTPServer
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// What a caller of the store's routines (a replica, or whoever holds the service's password)
+/// cannot do to the shared clock and the verdicts, since schema version 6. Each test is a
+/// reproduction from a review: the call as an attacker would send it, then what every replica
+/// must still do.
+@Suite("The PostgreSQL store's routines within bounds", .enabled(if: TestPostgres.isAvailable))
+struct PostgresRoutineBoundsTests {
+    let logger = Logger(label: "test")
+
+    /// Runs `body` with a store and a connection of its own (as the owner) on a new database.
+    func withStore(_ body: (PostgresServiceStore, PostgresConnection) async throws -> Void) async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        let store = try await PostgresServiceStore.open(
+            location, password: TestPostgres.password, attemptDeadline: PostgresStoreTests.patient, logger: logger)
+        let connection = try await TestPostgres.connect(location)
+        do {
+            try await body(store, connection)
+        } catch {
+            await store.close()
+            try? await connection.close()
+            throw error
+        }
+        await store.close()
+        try await connection.close()
+    }
+
+    /// `admit_attempts` for one attempt at `time`, with the service's tolerance.
+    func admit(_ shipment: String, at time: Int64, rejected: [Int64] = [], on connection: PostgresConnection) async throws {
+        let tolerance = Int64(AttemptClock.tolerance), times = [time], shipments = [shipment]
+        _ = try await connection.query(
+            """
+            CALL delivery_otp.admit_attempts(\(rejected), ARRAY['']::text[], \(shipments), ARRAY['2024-01-17']::text[], \
+            ARRAY[5]::integer[], ARRAY['someone']::text[], \(times), \(tolerance))
+            """, logger: logger
+        ).collect()
+    }
+
+    @Test("cannot set the shared clock before 1970, which made every later batch on every replica fail", .timeLimit(.minutes(3)))
+    func clockBefore1970() async throws {
+        try await withStore { store, connection async throws in
+            await #expect(throws: PSQLError.self) { try await admit("TBA000000000009", at: Int64.min, on: connection) }
+            #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)
+        }
+    }
+
+    @Test(
+        "moves the shared clock no further than the database's own, so a replica ahead does not refuse one a moment behind",
+        .timeLimit(.minutes(3)))
+    func clockAhead() async throws {
+        try await withStore { store, connection async throws in
+            let now = Int64(Date().timeIntervalSince1970)
+            // A replica whose clock runs 500 s ahead (within the tolerance, so it is served)...
+            _ = try await store.begin(ServiceStoreContractTests.attempt(at: Timestamp(secondsSinceEpoch: now + 500)))
+            // ...and one 200 s behind the database, also within it.
+            let behind = ServiceStoreContractTests.attempt("TBA000000000002", at: Timestamp(secondsSinceEpoch: now - 200))
+            #expect(try await store.begin(behind).counted == 1)
+            let latest = try await connection.query("SELECT latest FROM delivery_otp.clock", logger: logger).collect()
+                .first?.decode(Int64.self)
+            #expect(try #require(latest) <= Int64(Date().timeIntervalSince1970))
+        }
+    }
+
+    @Test(
+        "answers a verdict that another caller settled first as not stored, and keeps a handover's time near its attempt's",
+        .timeLimit(.minutes(3)))
+    func verdictSettledFirst() async throws {
+        try await withStore { store, connection async throws in
+            let attempt = ServiceStoreContractTests.attempt()
+            guard case .counted(let ticket, 1) = try await store.begin(attempt) else {
+                Issue.record("not counted")
+                return
+            }
+            // Another caller stores the attempt as rejected first (a verdict rides on any batch).
+            try await admit("TBA000000000009", at: attempt.time.secondsSinceEpoch, rejected: [ticket.id], on: connection)
+            await #expect(throws: AttemptStoreError.self) {
+                try await store.finish(ticket, accepted: true, at: attempt.time, waitForDurability: true)
+            }
+            // The log holds no handover, so the next try is counted, not "already accepted".
+            #expect(try await store.begin(attempt).counted == 2)
+
+            // A handover's time, whatever the caller says, is within the tolerance of its attempt's.
+            let other = ServiceStoreContractTests.attempt("TBA000000000003")
+            guard case .counted(let accepted, 1) = try await store.begin(other) else {
+                Issue.record("not counted")
+                return
+            }
+            let far = Timestamp(secondsSinceEpoch: other.time.secondsSinceEpoch + 100_000)
+            try await store.finish(accepted, accepted: true, at: far, waitForDurability: true)
+            let bound = Timestamp(secondsSinceEpoch: other.time.secondsSinceEpoch + Int64(AttemptClock.tolerance))
+            #expect(try await store.begin(other) == .alreadyAccepted(at: bound))
+        }
+    }
+}
