@@ -30,7 +30,10 @@ extension DeliveryOTPCommand {
             let (from, to) = try Blocking.run {
                 let database = try await PostgresServiceStore.open(location, password: password, migrate: false, logger: logger)
                 do {
-                    let versions = try await database.migrate()
+                    // Up to date: nothing to lock or create, so any role that may read the schema's
+                    // version (the service's, over the network) gets its answer.
+                    let found = try await database.schemaVersion()
+                    let versions = found == PostgresSchema.version ? (from: found, to: found) : try await database.migrate()
                     await database.close()
                     return versions
                 } catch {
