@@ -78,6 +78,14 @@ package final class ClosedConnectionGuard: Sendable {
     /// whichever comes first. An operation overtaken by the close is left to end (or not) on its own.
     /// Cancelling the caller cancels the operation's task. postgres-nio does not stop a query for
     /// that, so an operation checks `Task.checkCancellation()` before it sends one.
+    ///
+    /// A caller cancelled once the operation has started (a call past its deadline) also closes
+    /// the connection. A query on a connection that no longer answers (a server gone without a
+    /// reset, or a failover that left the old address silent) would otherwise keep its pool slot
+    /// until TCP gives up, about 15 minutes, and once every slot was held so, every call would fail
+    /// although a healthy server answered. Closed, the query fails at once, the pool lets the slot
+    /// go and the next call gets a new connection. Whatever the query did in the database stands (an
+    /// attempt counted, never lost), as for any call that misses its deadline.
     package func run<T: Sendable>(
         on connection: PostgresConnection, _ operation: @escaping @Sendable (PostgresConnection) async throws -> T
     )
@@ -101,7 +109,9 @@ package final class ClosedConnectionGuard: Sendable {
                 if Task.isCancelled { task.cancel() }
             }
         } onCancel: {
-            work.withLock { $0 }?.cancel()
+            guard let task = work.withLock({ $0 }) else { return }
+            task.cancel()
+            _ = connection.close() as EventLoopFuture<Void>
         }
         return answer as! T
     }
