@@ -608,20 +608,24 @@ package enum PostgresSchema {
         $$;
         """
 
-    /// Version 6: two things a caller of the routines (a stolen service password) could still
-    /// do, closed, found by a review.
+    /// Version 6: what a caller of the routines (a stolen service password) could still do,
+    /// closed, as a review found it.
     /// - The shared clock's latest time stays between 1970 and the database's own clock. A batch
     ///   with a time of -2^63 stored that time, after which every batch on every replica failed
     ///   on an overflow (`latest - tolerance`): an outage until the owner mended the row. And a
     ///   replica up to the tolerance ahead moved the clock there, so that replicas a moment
     ///   behind the database were refused; now the database's clock is the furthest it goes.
-    /// - A verdict says whether it was stored. Another caller could settle an attempt first (as
-    ///   rejected, through `admit_attempts`), and the replica then answered "accepted" for a
-    ///   handover that the log does not hold; now it answers 503. The handover's time stays
-    ///   within the tolerance (600 s) of its attempt's, whatever time the caller gives.
+    /// - A verdict that is not stored is an error. Another caller could settle an attempt first
+    ///   (as rejected, through `admit_attempts`), and the replica then answered "accepted" for a
+    ///   handover that the log does not hold; now it answers 503. An attempt more than 20 minutes
+    ///   older than the shared clock (left interrupted by a crash) can no longer be settled, so it
+    ///   cannot be turned into a handover later, and a handover's time stays within the tolerance
+    ///   (600 s) of its attempt's, whatever time the caller gives.
+    /// `finish_attempt` keeps its signature, so the rights given on it stay as they were.
     static let version6 = """
         -- Checks every time written to the clock row, whoever writes it. It only ever moves on
-        -- (admit_batch takes the greater), so a time capped here is one the database has reached.
+        -- (admit_batch takes the greater), so a time capped here is one the database has reached;
+        -- a write that would not move it on is skipped.
         CREATE FUNCTION delivery_otp.bound_clock() RETURNS trigger
         LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
         BEGIN
@@ -629,6 +633,9 @@ package enum PostgresSchema {
                 RAISE EXCEPTION 'the shared clock cannot be set before 1970' USING ERRCODE = '22008';
             END IF;
             NEW.latest := LEAST(NEW.latest, extract(epoch FROM clock_timestamp())::bigint);
+            IF TG_OP = 'UPDATE' AND NEW.latest <= OLD.latest THEN
+                RETURN NULL;
+            END IF;
             RETURN NEW;
         END;
         $$;
@@ -637,40 +644,30 @@ package enum PostgresSchema {
         CREATE TRIGGER bound_clock BEFORE INSERT OR UPDATE ON delivery_otp.clock
             FOR EACH ROW EXECUTE FUNCTION delivery_otp.bound_clock();
 
-        -- finish_attempt returns whether it stored the verdict: only an online attempt still
-        -- waiting for one takes it. The procedure is replaced with one that passes that on
-        -- (a caller of version 5's, with four arguments, reaches this one and may ignore it).
-        DROP PROCEDURE delivery_otp.settle_attempt(bigint, boolean, bigint, boolean);
-        DROP FUNCTION delivery_otp.finish_attempt(bigint, boolean, bigint, boolean);
-        CREATE FUNCTION delivery_otp.finish_attempt(p_ticket bigint, p_accepted boolean, p_time bigint, p_durable boolean)
-        RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        -- A verdict is stored only for an online attempt still waiting for it and at most 20
+        -- minutes older than the shared clock; any other is an error (SQLSTATE DO001), which
+        -- settle_attempt passes on, so that no replica answers a verdict that was not stored.
+        CREATE OR REPLACE FUNCTION delivery_otp.finish_attempt(p_ticket bigint, p_accepted boolean, p_time bigint, p_durable boolean)
+        RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
         DECLARE
+            v_latest bigint;
             v_row delivery_otp.attempt%ROWTYPE;
         BEGIN
             IF NOT p_durable THEN
                 PERFORM set_config('synchronous_commit', 'off', true);
             END IF;
+            SELECT latest INTO v_latest FROM delivery_otp.clock WHERE id = 1;
             UPDATE delivery_otp.attempt SET outcome = CASE WHEN p_accepted THEN 'accepted' ELSE 'rejected' END
-            WHERE id = p_ticket AND outcome = 'interrupted' AND source = 'online'
+            WHERE id = p_ticket AND outcome = 'interrupted' AND source = 'online' AND (v_latest IS NULL OR time >= v_latest - 1200)
             RETURNING * INTO v_row;
             IF NOT FOUND THEN
-                RETURN false;
+                RAISE EXCEPTION 'attempt % is not waiting for a verdict', p_ticket USING ERRCODE = 'DO001';
             END IF;
             IF p_accepted THEN
                 UPDATE delivery_otp.counter
                 SET accepted_at = COALESCE(accepted_at, LEAST(GREATEST(p_time, v_row.time - 600), v_row.time + 600))
                 WHERE scope = v_row.scope AND shipment = v_row.shipment AND delivery_date = v_row.delivery_date;
             END IF;
-            RETURN true;
-        END;
-        $$;
-        REVOKE EXECUTE ON FUNCTION delivery_otp.finish_attempt(bigint, boolean, bigint, boolean) FROM PUBLIC;
-        CREATE PROCEDURE delivery_otp.settle_attempt(
-            p_ticket bigint, p_accepted boolean, p_time bigint, p_durable boolean, INOUT stored boolean DEFAULT NULL)
-        LANGUAGE plpgsql AS $$
-        BEGIN
-            stored := delivery_otp.finish_attempt(p_ticket, p_accepted, p_time, p_durable);
-            COMMIT;
         END;
         $$;
         """

@@ -370,21 +370,27 @@ public final class PostgresServiceStore: ServiceStore {
         let stored = try await call("store the verdict", deadline: attemptDeadline) {
             try await client.withConnection { connection in
                 try await guarded.run(on: connection) { connection in
-                    // Committed inside the call: flushed before it returns when waitForDurability, else not waited for.
-                    try await connection.allRows(
-                        PostgresStatements.Settle(ticket: id, accepted: accepted, time: seconds, durable: waitForDurability).query,
-                        logger: logger
-                    ).first?.decode(Bool.self) ?? false
+                    do {
+                        // Committed inside the call: flushed before it returns when waitForDurability, else not waited for.
+                        _ = try await connection.allRows(
+                            PostgresStatements.Settle(ticket: id, accepted: accepted, time: seconds, durable: waitForDurability).query,
+                            logger: logger)
+                        return true
+                    } catch let error as PSQLError where error.serverInfo?[.sqlState] == PostgresStatements.Settle.notWaiting {
+                        return false
+                    }
                 }
             }
         }
         guard stored else {
-            // Only another caller of the database settles an attempt this replica admitted: a
-            // verdict that was not stored must not be answered as if it were.
+            // Only another caller of the database settles an attempt this replica admitted (or a
+            // verdict that comes 20 minutes late): a verdict that was not stored must not be
+            // answered as if it were.
             logger.error(
-                "the attempt was already settled by another caller of the database", metadata: ["event": "verdict-not-stored"])
+                "the attempt was no longer waiting for its verdict: settled by another caller of the database?",
+                metadata: ["event": "verdict-not-stored"])
             throw AttemptStoreError(
-                "cannot store the verdict in the PostgreSQL store at \(location): the attempt was already settled", kind: .io)
+                "cannot store the verdict in the PostgreSQL store at \(location): the attempt was no longer waiting for it", kind: .io)
         }
     }
 

@@ -40,9 +40,11 @@ enum PostgresStatements {
     }
 
     /// `settle_attempt`: stores a verdict and commits it inside the call (flushed first when durable).
-    /// Answers one row: whether the verdict was stored.
     struct Settle {
         static let sql = "CALL delivery_otp.settle_attempt($1, $2, $3, $4)"
+        /// The error when the attempt was not waiting for a verdict (schema version 6): settled
+        /// already, by another caller of the database, or too old to settle.
+        static let notWaiting = "DO001"
 
         var ticket: Int64
         var accepted: Bool

@@ -88,8 +88,14 @@ struct PostgresPrivilegeTests {
         ).collect().first?.decode(Int64.self)
         let id = try #require(uploadedID)
         let ahead = Int64(Date().timeIntervalSince1970) + 100_000_000
+        // A verdict for it is refused outright (schema version 6: not waiting for a verdict).
+        do {
+            _ = try await connection.query("SELECT delivery_otp.finish_attempt(\(id), true, 0, true)", logger: logger).collect()
+            Issue.record("a verdict for an uploaded line was taken")
+        } catch let error as PSQLError {
+            #expect(error.serverInfo?[.sqlState] == "DO001", "\(String(reflecting: error))")
+        }
         for call in [
-            "SELECT delivery_otp.finish_attempt(\(id), true, 0, true)",
             "CALL delivery_otp.admit_attempts(ARRAY[\(id)]::bigint[], '{}', '{}', '{}', '{}', '{}', '{}', 600)",
             "CALL delivery_otp.admit_attempts('{}', ARRAY['']::text[], ARRAY['TBA000000000009'], ARRAY['2024-01-17'], ARRAY[5], ARRAY['x'], ARRAY[\(ahead)]::bigint[], 1000000000)",
         ] {
