@@ -10,8 +10,8 @@ import Synchronization
 /// with `pg_terminate_backend` or an idle-in-transaction timeout) is discarded, and its answer
 /// never comes. The caller would hang, and the pool's lease on the connection would never be
 /// returned. `withTransaction` does this itself: its `ROLLBACK` after a failed statement goes to
-/// the connection that failed. (A network that drops packets without closing the connection is
-/// noticed only when TCP gives up; the store's deadlines answer the callers meanwhile.)
+/// the connection that failed. (A connection that stops answering without closing is closed
+/// when a call on it misses its deadline, within a budget: see ``run(on:_:)``.)
 ///
 /// Here each connection gets one watcher, registered once on its `closeFuture`, that fails every
 /// query still waiting on it shortly after it closes; a query started on a closed connection fails
@@ -71,28 +71,55 @@ package final class ClosedConnectionGuard: Sendable {
     }
 
     private let watches = Locked<[ObjectIdentifier: Watch]>([:])
+    /// When this guard last closed connections whose caller gave up, within `closeWindow`.
+    private let closes = Locked<[ContinuousClock.Instant]>([])
+    private let closeBudget: Int
+    private let closeWindow: Duration
 
-    package init() {}
+    /// A guard that closes at most `closeBudget` connections in any `closeWindow` because their
+    /// callers gave up (the pool's size, and the 15 minutes TCP takes to give up, for the store).
+    package init(closeBudget: Int = 16, closeWindow: Duration = .seconds(900)) {
+        self.closeBudget = closeBudget
+        self.closeWindow = closeWindow
+    }
+
+    /// Whether another connection may be closed now; counts it if so.
+    private func mayClose() -> Bool {
+        let now = ContinuousClock.now
+        return closes.withLock { closes in
+            closes.removeAll { now - $0 > closeWindow }
+            guard closes.count < closeBudget else { return false }
+            closes.append(now)
+            return true
+        }
+    }
 
     /// Runs `operation` on `connection`: its result, or ``Closed`` as soon as the connection closes,
     /// whichever comes first. An operation overtaken by the close is left to end (or not) on its own.
     /// Cancelling the caller cancels the operation's task. postgres-nio does not stop a query for
     /// that, so an operation checks `Task.checkCancellation()` before it sends one.
     ///
-    /// A caller cancelled once the operation has started (a call past its deadline) also closes
-    /// the connection. A query on a connection that no longer answers (a server gone without a
-    /// reset, or a failover that left the old address silent) would otherwise keep its pool slot
-    /// until TCP gives up, about 15 minutes, and once every slot was held so, every call would fail
-    /// although a healthy server answered. Closed, the query fails at once, the pool lets the slot
-    /// go and the next call gets a new connection. Whatever the query did in the database stands (an
-    /// attempt counted, never lost), as for any call that misses its deadline.
+    /// A caller cancelled while the operation runs (a call past its deadline) also closes the
+    /// connection. A query on a connection that no longer answers (a server gone without a reset,
+    /// or a failover that left the old address silent) would otherwise keep its pool slot until
+    /// TCP gives up, about 15 minutes, and once every slot was held so, every call would fail
+    /// although a healthy server answered. Closed, the query fails (at once, or after TLS's wait
+    /// for the server's goodbye, which is short here), the pool lets the slot go and the next call
+    /// gets a new connection. Whatever the query did in the database stands (an attempt counted,
+    /// never lost), as for any call that misses its deadline.
+    ///
+    /// At most `closeBudget` connections are closed so in any `closeWindow`; past that a slot is
+    /// held as before. A server that is alive but stalled (a disk that does not flush) goes on
+    /// running a query whose client left, so closing every late call would add a server process
+    /// per deadline for as long as the stall lasts, and could use up the server's connections.
     package func run<T: Sendable>(
         on connection: PostgresConnection, _ operation: @escaping @Sendable (PostgresConnection) async throws -> T
     )
         async throws -> T
     {
         let watch = self.watch(connection)
-        let work = Locked<Task<Void, Never>?>(nil)
+        // The operation's task, and whether it has ended.
+        let work = Locked<(task: Task<Void, Never>?, ended: Bool)>((nil, false))
         let answer = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
                 guard let token = watch.add(continuation) else {
@@ -102,16 +129,18 @@ package final class ClosedConnectionGuard: Sendable {
                 let task = Task {
                     let result: Result<any Sendable, any Error>
                     do { result = .success(try await operation(connection)) } catch { result = .failure(error) }
+                    work.withLock { $0.ended = true }
                     watch.remove(token)?.resume(with: result)
                 }
-                work.withLock { $0 = task }
+                work.withLock { $0.task = task }
                 // A cancellation that came before the task was stored found nothing to cancel.
                 if Task.isCancelled { task.cancel() }
             }
         } onCancel: {
-            guard let task = work.withLock({ $0 }) else { return }
+            let (task, ended) = work.withLock { ($0.task, $0.ended) }
+            guard let task, !ended else { return }
             task.cancel()
-            _ = connection.close() as EventLoopFuture<Void>
+            if mayClose() { _ = connection.close() as EventLoopFuture<Void> }
         }
         return answer as! T
     }

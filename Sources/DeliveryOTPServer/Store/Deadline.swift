@@ -6,8 +6,8 @@ import Synchronization
 /// A task group would wait for its children, so a query stuck on a dead connection would hold the
 /// request anyway. Here the operation runs in its own task and the caller is resumed by whichever
 /// ends first, the operation or the timer. An operation that loses the race is cancelled: what has
-/// not started yet (a request waiting for a connection) is withdrawn, and what is in flight runs to
-/// its end (the connection's timeouts bound it) with its result dropped.
+/// not started yet (a request waiting for a connection) is withdrawn, and a query in flight has its
+/// connection closed (within a budget, see ``ClosedConnectionGuard/run(on:_:)``), its result dropped.
 package enum Deadline {
     package enum Outcome<T: Sendable>: Sendable {
         case finished(T)

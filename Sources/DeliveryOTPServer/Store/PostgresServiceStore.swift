@@ -30,7 +30,7 @@ public final class PostgresServiceStore: ServiceStore {
     /// For a migration, which runs on a connection of its own.
     private let password: String?
     /// Fails a query whose connection closed under it, where postgres-nio would wait forever.
-    private let guarded = ClosedConnectionGuard()
+    private let guarded: ClosedConnectionGuard
     private let logger: Logger
     /// Deadlines, errors and the log line when the database becomes unreachable or comes back.
     private let calls: Calls
@@ -48,9 +48,10 @@ public final class PostgresServiceStore: ServiceStore {
     private var migrationDeadline: Duration { max(.seconds(60), attemptDeadline * 20) }
 
     private init(
-        location: PostgresLocation, password: String?, client: PostgresClient, attemptDeadline: Duration, logger: Logger,
-        onBatch: @escaping @Sendable (Int) -> Void
+        location: PostgresLocation, password: String?, client: PostgresClient, maximumConnections: Int, attemptDeadline: Duration,
+        logger: Logger, onBatch: @escaping @Sendable (Int) -> Void
     ) {
+        self.guarded = ClosedConnectionGuard(closeBudget: maximumConnections)
         self.location = location
         self.password = password
         self.attemptDeadline = attemptDeadline
@@ -95,7 +96,7 @@ public final class PostgresServiceStore: ServiceStore {
                 configuration: try configuration(
                     location, password: password, maximumConnections: maximumConnections, attemptDeadline: attemptDeadline),
                 backgroundLogger: quiet),
-            attemptDeadline: attemptDeadline, logger: logger, onBatch: onBatch)
+            maximumConnections: maximumConnections, attemptDeadline: attemptDeadline, logger: logger, onBatch: onBatch)
         do throws(AttemptStoreError) {
             try await store.checkDurability()
             let version = try await store.schemaVersion()
@@ -131,6 +132,10 @@ public final class PostgresServiceStore: ServiceStore {
                 }
             }
         }
+        // A connection closed because it stopped answering (ClosedConnectionGuard) is gone for the
+        // pool only once TLS has waited for the server's goodbye, which a silent server never
+        // sends: half a second, not the 5 s default.
+        settings.shutdownTimeout = .milliseconds(500)
         return settings
     }
 

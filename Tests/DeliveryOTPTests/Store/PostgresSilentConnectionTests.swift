@@ -90,4 +90,28 @@ struct PostgresSilentConnectionTests {
         #expect(counted != nil, "no call was answered within 30 s of the connection falling silent")
         await store.close()
     }
+
+    @Test(
+        "closes no more connections whose callers gave up than its budget, so a stalled server is not given a process per deadline",
+        .timeLimit(.minutes(2)))
+    func closesWithinBudget() async throws {
+        let location = try PostgresLocation(TestPostgres.url!)
+        let connections = [try await TestPostgres.connect(location), try await TestPostgres.connect(location)]
+        let guarded = ClosedConnectionGuard(closeBudget: 1)
+        for connection in connections {
+            let call = Task {
+                try await guarded.run(on: connection) { connection in
+                    // Still running when its caller gives up, as a query on a stalled server.
+                    try? await Task.sleep(for: .seconds(60))
+                    return "late"
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            call.cancel()
+            _ = try? await call.value
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(connections.map(\.isClosed) == [true, false])
+        try await connections[1].close()
+    }
 }
