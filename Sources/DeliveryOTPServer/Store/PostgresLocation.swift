@@ -33,13 +33,19 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     /// A PEM file of the certificate authorities to trust for `verify-full`, in place of the system's.
     public var rootCertificatePath: String?
 
-    /// True when `text` is a URL (it holds `://`) rather than a SQLite file's path.
+    /// True when `text` is a URL (it holds `://`, or starts with a scheme and a colon) rather than
+    /// a SQLite file's path.
     ///
-    /// Any URL, not only a `postgres://` one: a mistyped scheme (`Postgres://`, `postgresql+ssl://`)
-    /// taken for a file's path would be repeated, password and all, in the error that the file
-    /// cannot be created. ``init(_:)`` refuses what is not PostgreSQL's, without repeating it.
+    /// Any URL, not only a `postgres://` one: a mistyped one (`Postgres://`, `postgresql+ssl://`,
+    /// `postgres:/`) taken for a file's path would be repeated, password and all, in the error
+    /// that the file cannot be created. ``init(_:)`` refuses what is not PostgreSQL's, without
+    /// repeating it. A file whose name starts so is written `./NAME`.
     public static func isURL(_ text: String) -> Bool {
-        text.contains("://")
+        if text.contains("://") { return true }
+        guard let colon = text.firstIndex(of: ":") else { return false }
+        let scheme = text[..<colon]
+        return scheme.first?.isLetter == true
+            && scheme.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" || $0 == ".") }
     }
 
     /// Parses `postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|require|verify-full&sslrootcert=FILE]`.
@@ -48,7 +54,9 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
             throw PostgresLocationError("the text is not a valid URL")
         }
         guard scheme == "postgres" || scheme == "postgresql" else {
-            throw PostgresLocationError("the scheme is not postgres or postgresql")
+            throw PostgresLocationError(
+                "the scheme is not postgres or postgresql",
+                hint: "write postgres://USER@HOST:PORT/DATABASE, or ./NAME for a SQLite file whose name has a colon")
         }
         guard url.password == nil else {
             throw PostgresLocationError("the URL holds a password", hint: "remove it; set PGPASSWORD or use --database-password-file")

@@ -37,7 +37,8 @@ struct PostgresLocationTests {
         "takes any URL for a URL, so that a mistyped scheme is refused without repeating the password",
         arguments: [
             "Postgres://otp:hunter2secret@db/d", "POSTGRESQL://otp:hunter2secret@db/d", "postgresql+ssl://otp:hunter2secret@db/d",
-            "mysql://otp:hunter2secret@db/d", " postgres://otp:hunter2secret@db/d",
+            "mysql://otp:hunter2secret@db/d", " postgres://otp:hunter2secret@db/d", "postgres:/otp:hunter2secret@db/d",
+            "postgresql:otp:hunter2secret@db/d",
         ])
     func mistypedScheme(text: String) {
         #expect(PostgresLocation.isURL(text))
@@ -45,6 +46,13 @@ struct PostgresLocationTests {
             _ = try PostgresLocation(text)
         } throws: { error in
             !"\(error) \((error as? PostgresLocationError)?.hint ?? "")".contains("hunter2secret")
+        }
+    }
+
+    @Test("takes a path for a SQLite file, also one with a colon after a slash or a dot")
+    func paths() {
+        for path in ["delivery-otp-service.sqlite", "/var/lib/delivery-otp/state.sqlite", "./a:b.sqlite", "/srv/a:b.sqlite"] {
+            #expect(!PostgresLocation.isURL(path), "\(path)")
         }
     }
 
