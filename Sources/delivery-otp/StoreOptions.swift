@@ -58,9 +58,15 @@ struct StoreOptions: ParsableArguments {
         return try result.get()
     }
 
-    /// Opens the store (migrating a PostgreSQL schema that is behind), for `serve`.
+    /// Opens the store (migrating a PostgreSQL schema that is behind), for `serve`; warns first when
+    /// the connection to the database does not authenticate the server.
     func open(logger: Logger, onBatch: @escaping @Sendable (Int) -> Void) throws -> any ServiceStore {
         guard let location = try location() else { return try SQLiteServiceStore(path: state, onBatch: onBatch) }
+        if location.isExposed {
+            logger.warning(
+                "the database's certificate is not checked (sslmode=\(location.tls.rawValue)): a machine in the middle could take the password; use sslmode=verify-full",
+                metadata: ["event": "database-tls"])
+        }
         let password = try password()
         return try Blocking.run { try await PostgresServiceStore.open(location, password: password, logger: logger, onBatch: onBatch) }
     }

@@ -121,11 +121,6 @@ extension DeliveryOTPCommand {
                 logger.warning("example keys: never use them in production", metadata: ["event": "example-keys"])
             }
             let store = try self.store.open(logger: logger, onBatch: { metrics.groupCommit($0) })
-            if let location = try self.store.location(), location.isExposed {
-                logger.warning(
-                    "the database's certificate is not checked (sslmode=\(location.tls.rawValue)): a machine in the middle could take the password; use sslmode=verify-full",
-                    metadata: ["event": "database-tls"])
-            }
             let service = DeliveryOTPService(state: serviceState, store: store, logger: logger)
             ProcessLifetime.keep(service)
             if !PostgresLocation.isLoopback(host) {
