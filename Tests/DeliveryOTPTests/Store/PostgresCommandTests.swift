@@ -75,6 +75,18 @@ struct PostgresCommandTests {
         #expect(result.stderr.contains("127.0.0.1:\(port)") && !result.stderr.contains("Fatal error"))
     }
 
+    @Test("warns, before it connects, that a database beyond loopback is reached without checking its certificate", .timeLimit(.minutes(2)))
+    func unverifiedTLSWarning() async throws {
+        // 0.0.0.0 is not a loopback address, yet nothing listens there: the warning, then exit 74.
+        let port = try freePort()
+        let plain = try await CommandRunner.run(
+            Self.example + ["--state", "postgres://otp@0.0.0.0:\(port)/d?sslmode=disable"], takingTurn: false)
+        #expect(plain.status == 74)
+        #expect(plain.stderr.contains("database-tls") && plain.stderr.contains("sslmode=verify-full"), "\(plain.stderr)")
+        let local = try await CommandRunner.run(Self.example + ["--state", "postgres://otp@127.0.0.1:\(port)/d"], takingTurn: false)
+        #expect(local.status == 74 && !local.stderr.contains("database-tls"), "\(local.stderr)")
+    }
+
     @Test("migrate brings an empty database to this release's schema, then has nothing to do", .enabled(if: TestPostgres.isAvailable))
     func migrate() async throws {
         let location = try await TestPostgres.freshDatabase()
