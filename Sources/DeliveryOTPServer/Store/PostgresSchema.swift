@@ -11,7 +11,9 @@ package enum PostgresSchema {
     package static let advisoryLock: Int64 = 0x444F_5453
 
     /// The migrations, in order; version n is `migrations[n - 1]`. Never edit one that was released: add one.
-    package static let migrations: [String] = [version1, version2, version3, version4, version5, version6]
+    package static let migrations: [String] = [
+        version1, version2, version3, version4, version5, version6, version7,
+    ]
 
     /// The schema version this release writes.
     package static var version: Int { migrations.count }
@@ -671,4 +673,36 @@ package enum PostgresSchema {
         END;
         $$;
         """
+
+    /// Version 7: a replica whose clock runs ahead of the database's (by more than a minute,
+    /// within the tolerance) no longer takes the shared clock's row lock on every batch. Version
+    /// 5's `admit_batch` compared the batch's newest time, uncapped, with the row's, which version
+    /// 6's trigger keeps at or below the database's clock: so every batch of such a replica found
+    /// the row more than a minute behind, locked it to write nothing (the trigger skips the
+    /// write), and the batches of every replica queued on that lock. The newest time
+    /// is now capped before the comparison, so the row is written at most once a minute, as
+    /// with clocks that agree. Nothing else changes: the function is version 5's text with that
+    /// one line added (the differential test compares its answers with version 4's).
+    static let version7 = version5.replacingExactlyOnce(
+        "WHERE t <= v_now + v_tolerance AND (v_latest IS NULL OR t >= v_latest - v_tolerance);\n",
+        with: """
+            WHERE t <= v_now + v_tolerance AND (v_latest IS NULL OR t >= v_latest - v_tolerance);
+                        -- Never past the database's clock, where the clock's trigger caps it anyway.
+                        -- (Not LEAST, which ignores a NULL: a batch with no time to take would
+                        -- then move the clock to the database's.)
+                        IF v_newest > v_now THEN
+                            v_newest := v_now;
+                        END IF;
+
+            """)
+}
+
+extension String {
+    /// This text with `target`, which it holds exactly once, replaced: for a migration written as
+    /// an earlier one's text with one change, so that the change is all there is to read.
+    fileprivate func replacingExactlyOnce(_ target: String, with replacement: String) -> String {
+        let parts = components(separatedBy: target)
+        precondition(parts.count == 2, "the migration text to replace is not there exactly once")
+        return parts[0] + replacement + parts[1]
+    }
 }

@@ -68,6 +68,31 @@ struct PostgresRoutineBoundsTests {
     }
 
     @Test(
+        "does not take the shared clock's row lock for each batch of a replica ahead of the database",
+        .timeLimit(.minutes(3)))
+    func clockAheadDoesNotQueue() async throws {
+        try await withStore { store, connection async throws in
+            let now = Int64(Date().timeIntervalSince1970)
+            // The clock row exists, at the database's time (an attempt 300 s ahead is capped there).
+            try await admit("TBA000000000001", at: now + 300, on: connection)
+            // Another replica's batch holds the clock row's lock, as when it moves the clock on...
+            let holder = try await TestPostgres.connect(store.location)
+            do {
+                _ = try await holder.query("BEGIN", logger: logger).collect()
+                _ = try await holder.query("SELECT latest FROM delivery_otp.clock FOR UPDATE", logger: logger).collect()
+                // ...while the replica 300 s ahead sends its next batch: it has nothing to move on,
+                // so it does not wait. (Before version 7 it queued here until the lock timed out.)
+                _ = try await connection.query("SET lock_timeout = '2s'", logger: logger).collect()
+                await #expect(throws: Never.self) { try await admit("TBA000000000002", at: now + 300, on: connection) }
+            } catch {
+                try? await holder.close()
+                throw error
+            }
+            try await holder.close()
+        }
+    }
+
+    @Test(
         "answers a verdict that another caller settled first as not stored, and keeps a handover's time near its attempt's",
         .timeLimit(.minutes(3)))
     func verdictSettledFirst() async throws {
