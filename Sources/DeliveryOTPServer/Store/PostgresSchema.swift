@@ -678,21 +678,22 @@ package enum PostgresSchema {
     /// within the tolerance) no longer takes the shared clock's row lock on every batch. Version
     /// 5's `admit_batch` compared the batch's newest time, uncapped, with the row's, which version
     /// 6's trigger keeps at or below the database's clock: so every batch of such a replica found
-    /// the row more than a minute behind, locked it to write nothing (the trigger skips the
-    /// write), and the batches of every replica queued on that lock. The newest time
-    /// is now capped before the comparison, so the row is written at most once a minute, as
-    /// with clocks that agree. Nothing else changes: the function is version 5's text with that
-    /// one line added (the differential test compares its answers with version 4's).
+    /// the row more than a minute behind and locked it to move it on by a second or nothing, and
+    /// those batches, and any other replica's that moved the clock, queued on that lock. The
+    /// newest time is now capped before the comparison, so the row is written at most once a
+    /// minute, as with clocks that agree. Nothing else changes: the function is version 5's
+    /// text with that cap added (`v_newest` decides only whether the clock row is written, not
+    /// an answer; the differential test compares the answers with version 4's).
     static let version7 = version5.replacingExactlyOnce(
         "WHERE t <= v_now + v_tolerance AND (v_latest IS NULL OR t >= v_latest - v_tolerance);\n",
         with: """
             WHERE t <= v_now + v_tolerance AND (v_latest IS NULL OR t >= v_latest - v_tolerance);
-                        -- Never past the database's clock, where the clock's trigger caps it anyway.
-                        -- (Not LEAST, which ignores a NULL: a batch with no time to take would
-                        -- then move the clock to the database's.)
-                        IF v_newest > v_now THEN
-                            v_newest := v_now;
-                        END IF;
+                -- Never past the database's clock, where the clock's trigger caps it anyway.
+                -- (Not LEAST, which ignores a NULL: a batch with no time to take would then
+                -- move the clock to the database's.)
+                IF v_newest > v_now THEN
+                    v_newest := v_now;
+                END IF;
 
             """)
 }

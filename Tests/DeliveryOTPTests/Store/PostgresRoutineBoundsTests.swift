@@ -75,6 +75,8 @@ struct PostgresRoutineBoundsTests {
             let now = Int64(Date().timeIntervalSince1970)
             // The clock row exists, at the database's time (an attempt 300 s ahead is capped there).
             try await admit("TBA000000000001", at: now + 300, on: connection)
+            let clock = "SELECT latest FROM delivery_otp.clock"
+            let latest = try await connection.query(PostgresQuery(unsafeSQL: clock), logger: logger).collect().first?.decode(Int64.self)
             // Another replica's batch holds the clock row's lock, as when it moves the clock on...
             let holder = try await TestPostgres.connect(store.location)
             do {
@@ -84,11 +86,17 @@ struct PostgresRoutineBoundsTests {
                 // so it does not wait. (Before version 7 it queued here until the lock timed out.)
                 _ = try await connection.query("SET lock_timeout = '2s'", logger: logger).collect()
                 await #expect(throws: Never.self) { try await admit("TBA000000000002", at: now + 300, on: connection) }
+                let counted = try await connection.query(
+                    "SELECT counted FROM delivery_otp.counter WHERE shipment = 'TBA000000000002'", logger: logger
+                ).collect().first?.decode(Int32.self)
+                #expect(counted == 1)
             } catch {
                 try? await holder.close()
                 throw error
             }
             try await holder.close()
+            let after = try await connection.query(PostgresQuery(unsafeSQL: clock), logger: logger).collect().first?.decode(Int64.self)
+            #expect(after == latest, "the batch wrote the clock row")
         }
     }
 
