@@ -18,6 +18,14 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         /// TLS, with the certificate checked against the system's trust roots (or `sslrootcert`) and
         /// the host name. The default for every host that is not loopback.
         case verifyFull = "verify-full"
+        /// TLS, with the certificate checked against `sslrootcert` but not the host name: for a
+        /// server whose certificate does not name the address the replicas use. It needs
+        /// `sslrootcert`, the operator's own authority: with the system's trust roots, any
+        /// certificate that any public authority signed for any name would pass.
+        case verifyCA = "verify-ca"
+
+        /// True when the server's certificate is checked.
+        var checksCertificate: Bool { self == .verifyFull || self == .verifyCA }
     }
 
     /// The database role.
@@ -30,7 +38,8 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     public var database: String
     /// TLS to the server.
     public var tls: TLSMode
-    /// A PEM file of the certificate authorities to trust for `verify-full`, in place of the system's.
+    /// A PEM file of the certificate authorities to trust for `verify-full` (in place of the
+    /// system's) or `verify-ca` (which needs it).
     public var rootCertificatePath: String?
 
     /// True when `text` is a URL (it holds `://`, or starts with a scheme and a colon) rather than
@@ -48,7 +57,7 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
             && scheme.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" || $0 == ".") }
     }
 
-    /// Parses `postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|require|verify-full&sslrootcert=FILE]`.
+    /// Parses `postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|require|verify-ca|verify-full&sslrootcert=FILE]`.
     public init(_ text: String) throws(PostgresLocationError) {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased() else {
             throw PostgresLocationError("the text is not a valid URL")
@@ -84,7 +93,8 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
             case "sslmode":
                 guard let value = item.value, let mode = TLSMode(rawValue: value) else {
                     throw PostgresLocationError(
-                        "sslmode \((item.value ?? "").debugDescription) is not supported", hint: "use disable, require or verify-full")
+                        "sslmode \((item.value ?? "").debugDescription) is not supported",
+                        hint: "use disable, require, verify-ca or verify-full")
                 }
                 tls = mode
             case "sslrootcert":
@@ -97,17 +107,22 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         }
         // libpq would check the certificate against the file even with `require`; here `require`
         // checks nothing, so a file given with it would be a protection that is not there.
-        if rootCertificatePath != nil && tls != .verifyFull {
+        if rootCertificatePath != nil && !tls.checksCertificate {
             throw PostgresLocationError(
-                "sslrootcert is used only with sslmode=verify-full",
+                "sslrootcert is used only with sslmode=verify-full or verify-ca",
                 hint: "write sslmode=verify-full with sslrootcert, or remove sslrootcert")
+        }
+        if tls == .verifyCA && rootCertificatePath == nil {
+            throw PostgresLocationError(
+                "sslmode=verify-ca needs sslrootcert: with the system's trust roots, any publicly signed certificate would pass",
+                hint: "add sslrootcert=FILE, the PEM file of the authority that signed the server's certificate, or use verify-full")
         }
     }
 
     /// True when the connection's TLS does not authenticate the server and the server is not on
     /// this machine: a machine in the middle could then read the password. `serve` warns of it.
     public var isExposed: Bool {
-        tls != .verifyFull && !Self.isLoopback(host)
+        !tls.checksCertificate && !Self.isLoopback(host)
     }
 
     /// `postgres://USER@HOST:PORT/DATABASE?sslmode=MODE`: no password, ever.

@@ -125,7 +125,8 @@ public final class PostgresServiceStore: ServiceStore {
             return nil
         case .require:
             settings.certificateVerification = .none
-        case .verifyFull:
+        case .verifyFull, .verifyCA:
+            if location.tls == .verifyCA { settings.certificateVerification = .noHostnameVerification }
             if let path = location.rootCertificatePath {
                 do { settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path)) } catch {
                     throw AttemptStoreError("cannot read the certificate authorities in \(path) (sslrootcert)", kind: .cannotOpen)
@@ -489,6 +490,8 @@ public final class PostgresServiceStore: ServiceStore {
             }
             switch error.code {
             case .connectionError, .serverClosedConnection, .uncleanShutdown:
+                // A certificate refused is a setting to fix, as a server without TLS is (below).
+                if let refusal = certificateRefusal(error.underlying) { return (refusal, .cannotOpen) }
                 let cause = error.underlying.map { ": " + String(String(describing: $0).prefix(200)) } ?? ""
                 return ("the connection failed or was closed\(cause)", .io)
             case .sslUnsupported: return ("the server does not offer TLS (sslmode asks for it)", .cannotOpen)
@@ -506,6 +509,20 @@ public final class PostgresServiceStore: ServiceStore {
         if let error = error as? AttemptStoreError { return (error.description, error.kind) }
         if let error = error as? ClosedConnectionGuard.Closed { return (error.description, .io) }
         return (String(describing: type(of: error)), .io)
+    }
+
+    /// The server's certificate as this side's checks refused it, in words (NIOSSL's own error
+    /// is BoringSSL's code and a source path); nil for any other failure.
+    static func certificateRefusal(_ error: (any Error)?) -> String? {
+        if let error = error as? NIOSSLExtraError, error == .failedToValidateHostname {
+            return "the server's certificate does not name the host in the URL (verify-full checks the name; "
+                + "verify-ca, with your own authority's sslrootcert, does not)"
+        }
+        if case .handshakeFailed(let cause)? = error as? NIOSSLError, "\(cause)".contains("CERTIFICATE_VERIFY_FAILED") {
+            return "the server's certificate was refused: not signed by an authority in sslrootcert "
+                + "(without it, the system's trust roots), or expired"
+        }
+        return nil
     }
 }
 

@@ -109,7 +109,7 @@ struct PostgresSchemaVersionTests {
                 case 0:
                     // A handover, stored at once as the service stores it.
                     for (connection, ticket) in [(first, older), (second, newer)] {
-                        try await connection.query("CALL delivery_otp.settle_attempt(\(ticket), true, \(noon), true)", logger: logger)
+                        _ = try await connection.query("CALL delivery_otp.settle_attempt(\(ticket), true, \(noon), true)", logger: logger)
                             .collect()
                     }
                 case 1: continue  // never settled: stays interrupted

@@ -81,6 +81,16 @@ struct PostgresLocationTests {
         #expect(try !PostgresLocation("postgres://otp@127.0.0.1/d?sslmode=require").isExposed)
     }
 
+    @Test("takes verify-ca only with the operator's own authority, and counts it as checking the server")
+    func verifyCertificateAuthorityOnly() throws {
+        // With the system's trust roots and no host name check, any publicly signed certificate would pass.
+        #expect(throws: PostgresLocationError.self) { _ = try PostgresLocation("postgres://otp@db/d?sslmode=verify-ca") }
+        let checked = try PostgresLocation("postgres://otp@10.0.0.10/d?sslmode=verify-ca&sslrootcert=/etc/db-ca.pem")
+        #expect(checked.tls == .verifyCA && checked.rootCertificatePath == "/etc/db-ca.pem")
+        #expect(!checked.isExposed)
+        #expect(checked.description == "postgres://otp@10.0.0.10:5432/d?sslmode=verify-ca")
+    }
+
     @Test(
         "refuses a URL without a user, a host or a database, or with an unknown sslmode or parameter",
         arguments: [
