@@ -126,7 +126,13 @@ public final class PostgresServiceStore: ServiceStore {
         case .require:
             settings.certificateVerification = .none
         case .verifyFull, .verifyCA:
-            if location.tls == .verifyCA { settings.certificateVerification = .noHostnameVerification }
+            if location.tls == .verifyCA {
+                // Without the operator's own authority, no name check would leave every public one.
+                guard location.rootCertificatePath != nil else {
+                    throw AttemptStoreError("sslmode=verify-ca needs sslrootcert", kind: .cannotOpen)
+                }
+                settings.certificateVerification = .noHostnameVerification
+            }
             if let path = location.rootCertificatePath {
                 do { settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path)) } catch {
                     throw AttemptStoreError("cannot read the certificate authorities in \(path) (sslrootcert)", kind: .cannotOpen)
@@ -515,12 +521,12 @@ public final class PostgresServiceStore: ServiceStore {
     /// is BoringSSL's code and a source path); nil for any other failure.
     static func certificateRefusal(_ error: (any Error)?) -> String? {
         if let error = error as? NIOSSLExtraError, error == .failedToValidateHostname {
-            return "the server's certificate does not name the host in the URL (verify-full checks the name; "
-                + "verify-ca, with your own authority's sslrootcert, does not)"
+            return "the server's certificate does not name the host in the URL: check the host, and the certificate "
+                + "(verify-ca, with an authority of the database's own in sslrootcert, does not check the name)"
         }
         if case .handshakeFailed(let cause)? = error as? NIOSSLError, "\(cause)".contains("CERTIFICATE_VERIFY_FAILED") {
             return "the server's certificate was refused: not signed by an authority in sslrootcert "
-                + "(without it, the system's trust roots), or expired"
+                + "(without it, the system's trust roots), or otherwise invalid (expired, for instance)"
         }
         return nil
     }

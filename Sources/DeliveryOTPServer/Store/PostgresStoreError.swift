@@ -20,7 +20,8 @@ public struct PostgresStoreError: DeliveryOTPError, Hashable {
     public var hint: String? {
         switch kind {
         case .cannotOpen:
-            "check the URL's user and database, the password (PGPASSWORD or --database-password-file), sslmode and pg_hba.conf"
+            "check the URL's user and database, the password (PGPASSWORD or --database-password-file), sslmode, sslrootcert, "
+                + "the server's certificate and pg_hba.conf"
         case .busy, .io:
             "check that PostgreSQL is running and reachable at \(hostAndPort)"
         case .schemaTooNew:

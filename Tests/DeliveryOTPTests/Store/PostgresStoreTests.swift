@@ -68,7 +68,7 @@ struct PostgresLocationTests {
         #expect(try PostgresLocation("postgres://otp@[0:0:0:0:0:0:0:1]/d").tls == .disable)
     }
 
-    @Test("takes sslrootcert only with verify-full, and knows when the password could be taken on the way")
+    @Test("takes sslrootcert only with verify-full or verify-ca, and knows when the password could be taken on the way")
     func rootCertificateAndExposure() throws {
         for text in ["postgres://otp@db/d?sslmode=require&sslrootcert=/ca.pem", "postgres://otp@127.0.0.1/d?sslrootcert=/ca.pem"] {
             #expect(throws: PostgresLocationError.self, "\(text)") { _ = try PostgresLocation(text) }
