@@ -42,6 +42,11 @@ struct PostgresRoutineBoundsTests {
         ).collect()
     }
 
+    /// The shared clock's latest time, as the clock row holds it.
+    func latestClock(on connection: PostgresConnection) async throws -> Int64? {
+        try await connection.query("SELECT latest FROM delivery_otp.clock", logger: logger).collect().first?.decode(Int64.self)
+    }
+
     @Test("cannot set the shared clock before 1970, which made every later batch on every replica fail", .timeLimit(.minutes(3)))
     func clockBefore1970() async throws {
         try await withStore { store, connection async throws in
@@ -61,8 +66,7 @@ struct PostgresRoutineBoundsTests {
             // ...and one 200 s behind the database, also within it.
             let behind = ServiceStoreContractTests.attempt("TBA000000000002", at: Timestamp(secondsSinceEpoch: now - 200))
             #expect(try await store.begin(behind).counted == 1)
-            let latest = try await connection.query("SELECT latest FROM delivery_otp.clock", logger: logger).collect()
-                .first?.decode(Int64.self)
+            let latest = try await latestClock(on: connection)
             #expect(try #require(latest) <= Int64(Date().timeIntervalSince1970) + 1, "the database rounds its clock to the second")
         }
     }
@@ -75,8 +79,7 @@ struct PostgresRoutineBoundsTests {
             let now = Int64(Date().timeIntervalSince1970)
             // The clock row exists, at the database's time (an attempt 300 s ahead is capped there).
             try await admit("TBA000000000001", at: now + 300, on: connection)
-            let clock = "SELECT latest FROM delivery_otp.clock"
-            let latest = try await connection.query(PostgresQuery(unsafeSQL: clock), logger: logger).collect().first?.decode(Int64.self)
+            let latest = try await latestClock(on: connection)
             // Another replica's batch holds the clock row's lock, as when it moves the clock on...
             let holder = try await TestPostgres.connect(store.location)
             do {
@@ -95,8 +98,7 @@ struct PostgresRoutineBoundsTests {
                 throw error
             }
             try await holder.close()
-            let after = try await connection.query(PostgresQuery(unsafeSQL: clock), logger: logger).collect().first?.decode(Int64.self)
-            #expect(after == latest, "the batch wrote the clock row")
+            #expect(try await latestClock(on: connection) == latest, "the batch wrote the clock row")
         }
     }
 
