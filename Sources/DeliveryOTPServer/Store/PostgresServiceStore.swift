@@ -435,6 +435,7 @@ public final class PostgresServiceStore: ServiceStore {
         // Read your writes: the rejected verdicts queued so far are stored first.
         await groupCommit.flush()
         let from = since?.secondsSinceEpoch ?? Int64.min, scopeName = scope?.rawValue ?? "", everyScope = scope == nil
+        let limit = max(limit, 0)  // PostgreSQL refuses a negative limit
         return try await call("read the attempt log", deadline: bulkDeadline) {
             var records: [AttemptRecord] = []
             for row in try await self.rows(

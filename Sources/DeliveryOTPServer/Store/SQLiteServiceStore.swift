@@ -319,7 +319,7 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
                     arguments += [scope.rawValue]
                 }
                 sql += " ORDER BY time, id LIMIT ?"
-                arguments += [limit]
+                arguments += [max(limit, 0)]  // SQLite reads a negative limit as none at all
                 return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap(Self.record)
             }
         } catch {

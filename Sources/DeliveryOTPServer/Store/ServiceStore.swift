@@ -20,7 +20,8 @@ public protocol ServiceStore: Sendable {
     /// Stores a device's uploaded attempt log; lines it already holds from that device are skipped.
     /// Returns how many were new.
     func upload(_ records: [AttemptRecord], from uploader: DeviceID, at time: Timestamp) async throws(AttemptStoreError) -> Int
-    /// The central attempt log from `since` (all when nil), of one scope or all, oldest first, at most `limit` lines.
+    /// The central attempt log from `since` (all when nil), of one scope or all, oldest first, at most `limit` lines
+    /// (none for a limit below one).
     func records(since: Timestamp?, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptRecord]
     /// Whether a write transaction can be made now (readiness).
     func isWritable() async -> Bool

@@ -185,6 +185,17 @@ struct ServiceStoreContractTests {
         }
     }
 
+    @Test("reads no line for a limit of zero or below, where SQLite read every line and PostgreSQL failed", arguments: StoreKind.available)
+    func readsNothingBelowOne(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            _ = try await store.begin(Self.attempt())
+            for limit in [0, -1, Int.min] {
+                #expect(try await store.records(since: nil, scope: nil, limit: limit).isEmpty, "limit \(limit)")
+            }
+            #expect(try await store.records(since: nil, scope: nil, limit: 1).count == 1)
+        }
+    }
+
     @Test("is writable while open", arguments: StoreKind.available)
     func writable(kind: StoreKind) async throws {
         try await kind.withStore { store in
