@@ -518,6 +518,29 @@ public final class PostgresServiceStore: ServiceStore {
         return (String(describing: type(of: error)), .io)
     }
 
+    /// Whether `error` is the database's answer to a statement: the store is reachable, and the
+    /// call's own error says what failed (a value out of its column's range, for instance). Not
+    /// when the store cannot serve: a connection not made or lost, a login refused (a
+    /// password, a certificate, a database that does not exist), a server that is shutting down
+    /// or out of connections, or a statement given up for time (its own timeout, a lock's).
+    static func isStatementError(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError {
+            guard let state = error.serverInfo?[.sqlState] else { return false }
+            // Classes 08 (connection), 28 (authorization), 53 (resources) and 57 (operator
+            // intervention, which includes a statement timeout); 3D000: no such database;
+            // 55P03: a lock not had in time.
+            return !["08", "28", "53", "57"].contains(String(state.prefix(2))) && state != "3D000" && state != "55P03"
+        }
+        if let error = error as? PostgresTransactionError,
+            let inner = error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError
+        {
+            return isStatementError(inner)
+        }
+        // The store's own reading of an answer (a clock moved back, for instance).
+        if let error = error as? AttemptStoreError { return error.kind != .io && error.kind != .busy }
+        return false
+    }
+
     /// The server's certificate as this side's checks refused it, in words (NIOSSL's own error
     /// is BoringSSL's code and a source path); nil for any other failure.
     static func certificateRefusal(_ error: (any Error)?) -> String? {
@@ -569,7 +592,7 @@ extension PostgresServiceStore {
                 return value
             case .failed(let error):
                 let (reason, kind) = PostgresServiceStore.describe(error)
-                noteReachable(kind != .io, reason: reason)
+                noteReachable(PostgresServiceStore.isStatementError(error), reason: reason)
                 throw AttemptStoreError("cannot \(what) in the PostgreSQL store at \(location): \(reason)", kind: kind)
             case .timedOut:
                 noteReachable(false, reason: "no answer within \(deadline)")

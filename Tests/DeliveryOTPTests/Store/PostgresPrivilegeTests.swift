@@ -18,19 +18,10 @@ struct PostgresPrivilegeTests {
         // The owner (the test role) migrates; the service role gets what docs/deployment.md grants.
         try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: .seconds(120), logger: logger)
             .close()
-        let role = "dotp_service_" + location.database.suffix(8)
-        let grants = [
-            "CREATE ROLE \(role) LOGIN PASSWORD 'service-password'", "GRANT CONNECT ON DATABASE \(location.database) TO \(role)",
-            "GRANT USAGE ON SCHEMA delivery_otp TO \(role)", "GRANT SELECT ON ALL TABLES IN SCHEMA delivery_otp TO \(role)",
-            "GRANT EXECUTE ON ALL ROUTINES IN SCHEMA delivery_otp TO \(role)",
-        ]
-        try await TestPostgres.admin(location) { client in
-            for grant in grants { try await client.query(PostgresQuery(unsafeSQL: grant)) }
-        }
-        var service = location
-        service.user = role
+        let service = try await TestPostgres.serviceRole(location, named: "dotp_service_")
+        let role = service.user
         let store = try await PostgresServiceStore.open(
-            service, password: "service-password", attemptDeadline: .seconds(120), logger: logger)
+            service, password: TestPostgres.servicePassword, attemptDeadline: .seconds(120), logger: logger)
         // Everything the service does: count, settle both ways, lock, take an upload, read the log.
         let attempt = ServiceStoreContractTests.attempt(limit: 2)
         guard case .counted(let ticket, 1) = try await store.begin(attempt) else {
@@ -57,7 +48,7 @@ struct PostgresPrivilegeTests {
         // What the role may not do by itself.
         let connection = try await PostgresConnection.connect(
             configuration: .init(
-                host: service.host, port: service.port, username: role, password: "service-password", database: service.database,
+                host: service.host, port: service.port, username: role, password: TestPostgres.servicePassword, database: service.database,
                 tls: .disable),
             id: 1, logger: Logger(label: "test-postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
         for statement in [
@@ -81,7 +72,7 @@ struct PostgresPrivilegeTests {
             time: attempt.time, shipment: other.shipment, date: other.date, scope: other.scope, outcome: .interrupted, attempt: 2,
             deviceID: device)
         let reopened = try await PostgresServiceStore.open(
-            service, password: "service-password", attemptDeadline: .seconds(120), logger: logger)
+            service, password: TestPostgres.servicePassword, attemptDeadline: .seconds(120), logger: logger)
         #expect(try await reopened.upload([interrupted], from: device, at: attempt.time) == 1)
         let uploadedID = try await connection.query(
             "SELECT id FROM delivery_otp.attempt WHERE source = 'upload' AND outcome = 'interrupted'", logger: logger
@@ -110,14 +101,6 @@ struct PostgresPrivilegeTests {
         #expect(admitted?.counted == 1, "the shared clock was moved ahead")
         await reopened.close()
         try await connection.close()
-        let revokes = [
-            "REVOKE ALL ON ALL TABLES IN SCHEMA delivery_otp FROM \(role)",
-            "REVOKE ALL ON ALL ROUTINES IN SCHEMA delivery_otp FROM \(role)",
-            "REVOKE USAGE ON SCHEMA delivery_otp FROM \(role)", "REVOKE CONNECT ON DATABASE \(location.database) FROM \(role)",
-            "DROP ROLE \(role)",
-        ]
-        try await TestPostgres.admin(location) { client in
-            for revoke in revokes { try await client.query(PostgresQuery(unsafeSQL: revoke)) }
-        }
+        try await TestPostgres.dropServiceRole(service)
     }
 }

@@ -158,25 +158,14 @@ struct PostgresRoutineBoundsTests {
         let location = try await PostgresSchemaVersionTests.database(at: 5)
         defer { Task { await TestPostgres.drop(location) } }
         // Rights given by hand, as on a database set up without the guide's default privileges.
-        let role = "dotp_upgrade_" + location.database.suffix(8)
-        try await TestPostgres.admin(location) { client in
-            for statement in [
-                "CREATE ROLE \(role) LOGIN PASSWORD 'service-password'", "GRANT CONNECT ON DATABASE \(location.database) TO \(role)",
-                "GRANT USAGE ON SCHEMA delivery_otp TO \(role)", "GRANT SELECT ON ALL TABLES IN SCHEMA delivery_otp TO \(role)",
-                "GRANT EXECUTE ON ALL ROUTINES IN SCHEMA delivery_otp TO \(role)",
-            ] {
-                try await client.query(PostgresQuery(unsafeSQL: statement))
-            }
-        }
+        let service = try await TestPostgres.serviceRole(location, named: "dotp_upgrade_")
         // The owner migrates to this release's version; the service's role then serves.
         let owner = try await PostgresServiceStore.open(
             location, password: TestPostgres.password, attemptDeadline: PostgresStoreTests.patient, logger: logger)
         #expect(try await owner.schemaVersion() == PostgresSchema.version)
         await owner.close()
-        var service = location
-        service.user = role
         let store = try await PostgresServiceStore.open(
-            service, password: "service-password", migrate: false, attemptDeadline: PostgresStoreTests.patient, logger: logger)
+            service, password: TestPostgres.servicePassword, migrate: false, attemptDeadline: PostgresStoreTests.patient, logger: logger)
         let attempt = ServiceStoreContractTests.attempt()
         if case .counted(let ticket, 1) = try await store.begin(attempt) {
             try await store.finish(ticket, accepted: true, at: attempt.time, waitForDurability: true)
@@ -185,15 +174,6 @@ struct PostgresRoutineBoundsTests {
             Issue.record("not counted")
         }
         await store.close()
-        try await TestPostgres.admin(location) { client in
-            for statement in [
-                "REVOKE ALL ON ALL TABLES IN SCHEMA delivery_otp FROM \(role)",
-                "REVOKE ALL ON ALL ROUTINES IN SCHEMA delivery_otp FROM \(role)",
-                "REVOKE USAGE ON SCHEMA delivery_otp FROM \(role)", "REVOKE CONNECT ON DATABASE \(location.database) FROM \(role)",
-                "DROP ROLE \(role)",
-            ] {
-                try await client.query(PostgresQuery(unsafeSQL: statement))
-            }
-        }
+        try await TestPostgres.dropServiceRole(service)
     }
 }

@@ -57,6 +57,44 @@ enum TestPostgres {
             id: 1, logger: Logger(label: "test-postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
+    /// The password of every role made by ``serviceRole(_:named:)``.
+    static let servicePassword = "service-password"
+
+    /// `location` as a new role named `prefix` and the database's name's end, given what
+    /// docs/deployment.md gives the service's role (on the routines and tables there already).
+    static func serviceRole(_ location: PostgresLocation, named prefix: String) async throws -> PostgresLocation {
+        var service = location
+        service.user = prefix + location.database.suffix(8)
+        let role = service.user
+        try await admin(location) { client in
+            for statement in [
+                "CREATE ROLE \(role) LOGIN PASSWORD '\(servicePassword)'", "GRANT CONNECT ON DATABASE \(location.database) TO \(role)",
+                "GRANT USAGE ON SCHEMA delivery_otp TO \(role)", "GRANT SELECT ON ALL TABLES IN SCHEMA delivery_otp TO \(role)",
+                "GRANT EXECUTE ON ALL ROUTINES IN SCHEMA delivery_otp TO \(role)",
+            ] {
+                try await client.query(PostgresQuery(unsafeSQL: statement))
+            }
+        }
+        return service
+    }
+
+    /// Drops a role made by ``serviceRole(_:named:)`` (roles outlive a dropped database).
+    static func dropServiceRole(_ service: PostgresLocation) async throws {
+        let role = service.user
+        var owner = service
+        owner.user = try PostgresLocation(url!).user
+        try await admin(owner) { client in
+            for statement in [
+                "REVOKE ALL ON ALL TABLES IN SCHEMA delivery_otp FROM \(role)",
+                "REVOKE ALL ON ALL ROUTINES IN SCHEMA delivery_otp FROM \(role)",
+                "REVOKE USAGE ON SCHEMA delivery_otp FROM \(role)", "REVOKE CONNECT ON DATABASE \(service.database) FROM \(role)",
+                "DROP ROLE \(role)",
+            ] {
+                try await client.query(PostgresQuery(unsafeSQL: statement))
+            }
+        }
+    }
+
     /// Runs `body` with a client connected as the test role to `location`.
     static func admin(_ location: PostgresLocation, _ body: @Sendable (PostgresClient) async throws -> Void) async throws {
         let client = PostgresClient(

@@ -1,0 +1,68 @@
+import DeliveryOTP
+import DeliveryOTPServer
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// The log line that says the PostgreSQL store is unreachable (event `store-unavailable`) is what
+/// an operator alerts on: it must come when the store cannot serve, and not when the database
+/// answered a statement with an error that the request's own error reports.
+@Suite("The PostgreSQL store's reachability log", .enabled(if: TestPostgres.isAvailable))
+struct PostgresReachabilityTests {
+    static let unreachable = "the PostgreSQL store is unreachable"
+    static let reachableAgain = "the PostgreSQL store is reachable again"
+
+    @Test(
+        "does not call the store unreachable when the database refuses a statement, such as an attempt number beyond its column",
+        .timeLimit(.minutes(3)))
+    func statementErrorIsNotAnOutage() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        let recorder = RecordingLogHandler()
+        let store = try await PostgresServiceStore.open(
+            location, password: TestPostgres.password, attemptDeadline: PostgresStoreTests.patient,
+            logger: Logger(label: "test", factory: { _ in recorder }))
+        // Only a caller of the library can send it (an upload's lines are checked at the edge):
+        // the database refuses the statement (SQLSTATE 22003), and the store is still there.
+        let attempt = ServiceStoreContractTests.attempt()
+        let device = try DeviceID("device-1")
+        let record = AttemptRecord(
+            time: attempt.time, shipment: attempt.shipment, date: attempt.date, scope: attempt.scope, outcome: .rejected,
+            attempt: 3_000_000_000, deviceID: device)
+        await #expect(throws: AttemptStoreError.self) { _ = try await store.upload([record], from: device, at: attempt.time) }
+        #expect(try await store.begin(attempt).counted == 1)
+        await store.close()
+        let messages = recorder.messages.withLock { $0 }
+        #expect(!messages.contains(Self.unreachable), "a refused statement was logged as an outage")
+    }
+
+    @Test(
+        "calls the store unreachable when the database refuses the service's login, and reachable again at its next answer",
+        .timeLimit(.minutes(3)))
+    func refusedLoginIsAnOutage() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        // The owner migrates; a role of this test's own serves, so that its password can change.
+        try await PostgresServiceStore.open(
+            location, password: TestPostgres.password, attemptDeadline: PostgresStoreTests.patient, logger: Logger(label: "test")
+        ).close()
+        let service = try await TestPostgres.serviceRole(location, named: "dotp_login_")
+        let recorder = RecordingLogHandler()
+        let store = try await PostgresServiceStore.open(
+            service, password: TestPostgres.servicePassword, migrate: false, attemptDeadline: PostgresStoreTests.patient,
+            logger: Logger(label: "test", factory: { _ in recorder }))
+        #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)
+        // The password changes under the running replica: its open connection still serves, but
+        // a new one is refused (SQLSTATE 28P01). `migrate` makes a connection of its own.
+        try await TestPostgres.admin(location) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "ALTER ROLE \(service.user) PASSWORD 'changed-password'"))
+        }
+        await #expect(throws: PostgresStoreError.self) { try await store.migrate() }
+        #expect(recorder.messages.withLock { $0 }.contains(Self.unreachable), "a refused login was not logged as an outage")
+        #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 2)
+        #expect(recorder.messages.withLock { $0 }.contains(Self.reachableAgain))
+        await store.close()
+        try await TestPostgres.dropServiceRole(service)
+    }
+}
