@@ -682,8 +682,11 @@ package enum PostgresSchema {
     /// those batches, and any other replica's that moved the clock, queued on that lock. The
     /// newest time is now capped before the comparison, so the row is written at most once a
     /// minute, as with clocks that agree. Nothing else changes: the function is version 5's
-    /// text with that cap added (`v_newest` decides only whether the clock row is written, not
-    /// an answer; the differential test compares the answers with version 4's).
+    /// text with that cap added. `v_newest` decides no answer, only whether the clock row is
+    /// written; for such a replica the row now lags the database's clock by up to a minute, so
+    /// the clock check is up to a minute looser for every replica, as it already was with clocks
+    /// that agree. (The differential test compares the answers with version 4's, where clocks
+    /// agree.)
     static let version7 = version5.replacingExactlyOnce(
         "WHERE t <= v_now + v_tolerance AND (v_latest IS NULL OR t >= v_latest - v_tolerance);\n",
         with: """
