@@ -12,11 +12,22 @@ package enum PostgresSchema {
 
     /// The migrations, in order; version n is `migrations[n - 1]`. Never edit one that was released: add one.
     package static let migrations: [String] = [
-        version1, version2, version3, version4, version5, version6, version7,
+        version1, version2, version3, version4, version5, version6, version7, version8,
     ]
 
     /// The schema version this release writes.
     package static var version: Int { migrations.count }
+
+    /// For a migration that a release older than itself may still serve, that release's schema
+    /// version (at least 8, the first to read it): stored with the migration, so that a replica
+    /// of that release keeps starting on the database while the replicas are being upgraded. A
+    /// migration not listed here needs a release of its own version. Give one only when the
+    /// older release's statements work on the new schema unchanged (the routines it calls keep
+    /// their names, arguments and answers; a new column has a default), and never lower it later.
+    package static let servedFrom: [Int: Int] = [:]
+
+    /// The oldest schema version whose release may serve a database at `version`.
+    package static func oldestServing(_ version: Int) -> Int { servedFrom[version] ?? version }
 
     /// The statements of one migration: PostgreSQL's extended protocol takes one at a time. Splits
     /// at each `;` that ends a line outside a `$$` function body (this file's own text only).
@@ -699,6 +710,17 @@ package enum PostgresSchema {
                 END IF;
 
             """)
+}
+
+extension PostgresSchema {
+    /// Version 8: each migration from now on records the oldest release that may serve a database
+    /// it has been applied to (``servedFrom``), so that a release refuses a newer schema only when
+    /// it cannot serve it. Until now a replica restarted during an upgrade, after the owner's
+    /// `migrate` and before its own binary was replaced, refused to start even when the new
+    /// version only replaced a routine's body (as version 7 did).
+    static let version8 = """
+        ALTER TABLE delivery_otp.migration ADD COLUMN served_from integer;
+        """
 }
 
 extension String {

@@ -103,9 +103,7 @@ public final class PostgresServiceStore: ServiceStore {
             // Refused before any DDL: a role that may not change the schema would otherwise be told
             // "permission denied" instead of "update delivery-otp".
             if version > PostgresSchema.version {
-                throw AttemptStoreError(
-                    "the PostgreSQL store at \(location) has schema version \(version), newer than this release's \(PostgresSchema.version)",
-                    kind: .schemaTooNew(found: version, supported: PostgresSchema.version))
+                try await store.checkServable(version)
             }
             if migrate, version < PostgresSchema.version {
                 _ = try await store.migrated()
@@ -249,8 +247,34 @@ public final class PostgresServiceStore: ServiceStore {
         }
     }
 
+    /// Refuses a database at `version`, newer than this release's schema, unless every migration
+    /// past this release's says that this release may serve it (``PostgresSchema/servedFrom``).
+    private func checkServable(_ version: Int) async throws(AttemptStoreError) {
+        let known = PostgresSchema.version
+        // Only a release of version 8 or later writes a version past this one, and version 8 adds
+        // the column; a migration without a value needs a release of its own version.
+        let needed = try await call("read the schema version", deadline: checkDeadline) {
+            try await self.rows(
+                """
+                SELECT COALESCE(MAX(COALESCE(served_from, version)), 0)::bigint FROM delivery_otp.migration \
+                WHERE version > \(known)
+                """
+            ).first?.decode(Int.self) ?? 0
+        }
+        guard needed <= known else {
+            throw AttemptStoreError(
+                "the PostgreSQL store at \(location) has schema version \(version), which needs a release of schema version \(needed) "
+                    + "or later; this release's is \(known)",
+                kind: .schemaTooNew(found: version, supported: known))
+        }
+        logger.info(
+            "the PostgreSQL store's schema is newer than this release's, which its migrations say may serve it",
+            metadata: ["event": "schema-newer", "found": "\(version)", "release": "\(known)"])
+    }
+
     /// Applies the migrations the database lacks, in one transaction under an advisory lock, and
-    /// returns the versions before and after. A database of a newer schema is refused.
+    /// returns the versions before and after. A database of a newer schema is refused unless its
+    /// migrations say that this release may serve it.
     @discardableResult
     public func migrate() async throws(PostgresStoreError) -> (from: Int, to: Int) {
         do { return try await migrated() } catch { throw PostgresStoreError(error, location: location) }
@@ -281,10 +305,8 @@ public final class PostgresServiceStore: ServiceStore {
                 throw error
             }
         }
-        guard found <= known else {
-            throw AttemptStoreError(
-                "the PostgreSQL store at \(location) has schema version \(found), newer than this release's \(known)",
-                kind: .schemaTooNew(found: found, supported: known))
+        if found > known {
+            try await checkServable(found)
         }
         if found < known {
             logger.info(
@@ -313,7 +335,12 @@ public final class PostgresServiceStore: ServiceStore {
                 for statement in PostgresSchema.statements(of: PostgresSchema.migrations[version - 1]) {
                     _ = try await run(PostgresQuery(unsafeSQL: statement))
                 }
-                _ = try await run("INSERT INTO delivery_otp.migration (version) VALUES (\(version))")
+                if version >= 8 {
+                    let servedFrom = PostgresSchema.servedFrom[version]
+                    _ = try await run("INSERT INTO delivery_otp.migration (version, served_from) VALUES (\(version), \(servedFrom))")
+                } else {
+                    _ = try await run("INSERT INTO delivery_otp.migration (version) VALUES (\(version))")
+                }
             }
         }
         _ = try await run("COMMIT")

@@ -99,6 +99,29 @@ struct PostgresCommandTests {
         #expect(second.status == 0 && second.stdout.contains("at schema version \(PostgresSchema.version), nothing to do"))
     }
 
+    @Test(
+        "migrate has nothing to do on a newer schema that this release may serve, and refuses one it may not, saying to update",
+        .enabled(if: TestPostgres.isAvailable))
+    func migrateNewer() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        let url = "\(location)", known = PostgresSchema.version
+        #expect(try await CommandRunner.run(["migrate", "--state", url]).status == 0)
+        try await TestPostgres.admin(location) { client in
+            try await client.query("INSERT INTO delivery_otp.migration (version, served_from) VALUES (\(known + 1), \(known))")
+        }
+        let servable = try await CommandRunner.run(["migrate", "--state", url])
+        #expect(servable.status == 0, "\(servable.stderr)")
+        #expect(servable.stdout.contains("at schema version \(known + 1), newer than this release's \(known)"), "\(servable.stdout)")
+        try await TestPostgres.admin(location) { client in
+            try await client.query("UPDATE delivery_otp.migration SET served_from = NULL WHERE version = \(known + 1)")
+        }
+        let refused = try await CommandRunner.run(["migrate", "--state", url])
+        #expect(refused.status == 65 && refused.stdout.isEmpty, "\(refused.status) \(refused.stderr)")
+        #expect(refused.stderr.contains("needs a release of schema version \(known + 1) or later"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("update delivery-otp"), "\(refused.stderr)")
+    }
+
     @Test("serve with a wrong database password stops at start with one line and exit 64", .enabled(if: TestPostgres.isAvailable))
     func wrongPassword() async throws {
         let result = try await CommandRunner.run(

@@ -140,6 +140,69 @@ struct PostgresStoreTests {
         for store in stores { await store.close() }
     }
 
+    @Test(
+        "serves a database that a newer release migrated when its migrations say this release may, as the service's role",
+        .timeLimit(.minutes(3)))
+    func servableNewerSchema() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
+            .close()
+        let known = PostgresSchema.version
+        // The next release's migration, as that release records it: this one may serve it.
+        try await TestPostgres.admin(location) { client in
+            try await client.query("INSERT INTO delivery_otp.migration (version, served_from) VALUES (\(known + 1), \(known))")
+        }
+        let service = try await TestPostgres.serviceRole(location, named: "dotp_newer_")
+        let recorder = RecordingLogHandler()
+        let store = try await PostgresServiceStore.open(
+            service, password: TestPostgres.servicePassword, attemptDeadline: Self.patient,
+            logger: Logger(label: "test", factory: { _ in recorder }))
+        #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)
+        #expect(try await store.schemaVersion() == known + 1)
+        await store.close()
+        #expect(recorder.messages.withLock { $0 }.contains { $0.contains("newer than this release's") })
+        // The owner's migrate changes nothing: the schema is not taken back.
+        let owner = try await PostgresServiceStore.open(
+            location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
+        let versions = try await owner.migrate()
+        #expect(versions.from == known + 1 && versions.to == known + 1)
+        await owner.close()
+        // A migration after it that needs its own release: refused again.
+        try await TestPostgres.admin(location) { client in
+            try await client.query("INSERT INTO delivery_otp.migration (version) VALUES (\(known + 2))")
+        }
+        await #expect {
+            _ = try await PostgresServiceStore.open(
+                service, password: TestPostgres.servicePassword, attemptDeadline: Self.patient, logger: logger)
+        } throws: { error in
+            guard let error = error as? PostgresStoreError else { return false }
+            return error.kind == .schemaTooNew(found: known + 2, supported: known)
+                && error.description.contains("needs a release of schema version \(known + 2) or later")
+        }
+        try await TestPostgres.dropServiceRole(service)
+    }
+
+    @Test("records with each migration from version 8 on the oldest release that may serve a database it was applied to")
+    func servedFromRecorded() async throws {
+        for (version, oldest) in PostgresSchema.servedFrom {
+            #expect(oldest >= 8 && oldest < version, "version \(version) says release \(oldest) may serve it")
+        }
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
+            .close()
+        let connection = try await TestPostgres.connect(location)
+        var recorded: [Int: Int] = [:]
+        for try await (version, servedFrom) in try await connection.query(
+            "SELECT version::bigint, served_from::bigint FROM delivery_otp.migration WHERE version >= 8", logger: logger
+        ).decode((Int, Int?).self) {
+            if let servedFrom { recorded[version] = servedFrom }
+        }
+        #expect(recorded == PostgresSchema.servedFrom.filter { $0.key <= PostgresSchema.version })
+        try await connection.close()
+    }
+
     @Test("refuses a database that a newer release migrated, and says to update")
     func newerSchema() async throws {
         let location = try await TestPostgres.freshDatabase()
