@@ -19,11 +19,13 @@ package enum PostgresSchema {
     package static var version: Int { migrations.count }
 
     /// For a migration that a release older than itself may still serve, that release's schema
-    /// version (at least 8, the first to read it): stored with the migration, so that a replica
+    /// version (at least 8, the first to read it): stored with the migration (in
+    /// `delivery_otp.migration_served_from`, which checks those bounds), so that a replica
     /// of that release keeps starting on the database while the replicas are being upgraded. A
     /// migration not listed here needs a release of its own version. Give one only when the
     /// older release's statements work on the new schema unchanged (the routines it calls keep
     /// their names, arguments and answers; a new column has a default), and never lower it later.
+    /// Never rename or drop `migration` or `migration_served_from`: releases from 8 on read them.
     package static let servedFrom: [Int: Int] = [:]
 
     /// The oldest schema version whose release may serve a database at `version`.
@@ -718,8 +720,13 @@ extension PostgresSchema {
     /// it cannot serve it. Until now a replica restarted during an upgrade, after the owner's
     /// `migrate` and before its own binary was replaced, refused to start even when the new
     /// version only replaced a routine's body (as version 7 did).
+    ///
+    /// A table of its own rather than a column of `migration`: adding a column would lock that
+    /// table, which every starting replica reads, for the whole migration.
     static let version8 = """
-        ALTER TABLE delivery_otp.migration ADD COLUMN served_from integer;
+        CREATE TABLE delivery_otp.migration_served_from (
+            version integer PRIMARY KEY,
+            served_from integer NOT NULL CHECK (served_from >= 8 AND served_from < version));
         """
 }
 

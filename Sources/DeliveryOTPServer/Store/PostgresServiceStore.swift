@@ -252,12 +252,12 @@ public final class PostgresServiceStore: ServiceStore {
     private func checkServable(_ version: Int) async throws(AttemptStoreError) {
         let known = PostgresSchema.version
         // Only a release of version 8 or later writes a version past this one, and version 8 adds
-        // the column; a migration without a value needs a release of its own version.
+        // the table; a migration without a row there needs a release of its own version.
         let needed = try await call("read the schema version", deadline: checkDeadline) {
             try await self.rows(
                 """
-                SELECT COALESCE(MAX(COALESCE(served_from, version)), 0)::bigint FROM delivery_otp.migration \
-                WHERE version > \(known)
+                SELECT COALESCE(MAX(COALESCE(s.served_from, m.version)), 0)::bigint FROM delivery_otp.migration m \
+                LEFT JOIN delivery_otp.migration_served_from s ON s.version = m.version WHERE m.version > \(known)
                 """
             ).first?.decode(Int.self) ?? 0
         }
@@ -335,11 +335,10 @@ public final class PostgresServiceStore: ServiceStore {
                 for statement in PostgresSchema.statements(of: PostgresSchema.migrations[version - 1]) {
                     _ = try await run(PostgresQuery(unsafeSQL: statement))
                 }
-                if version >= 8 {
-                    let servedFrom = PostgresSchema.servedFrom[version]
-                    _ = try await run("INSERT INTO delivery_otp.migration (version, served_from) VALUES (\(version), \(servedFrom))")
-                } else {
-                    _ = try await run("INSERT INTO delivery_otp.migration (version) VALUES (\(version))")
+                _ = try await run("INSERT INTO delivery_otp.migration (version) VALUES (\(version))")
+                if let servedFrom = PostgresSchema.servedFrom[version] {
+                    _ = try await run(
+                        "INSERT INTO delivery_otp.migration_served_from (version, served_from) VALUES (\(version), \(servedFrom))")
                 }
             }
         }
@@ -545,18 +544,18 @@ public final class PostgresServiceStore: ServiceStore {
         return (String(describing: type(of: error)), .io)
     }
 
-    /// Whether `error` is the database's answer to a statement: the store is reachable, and the
-    /// call's own error says what failed (a value out of its column's range, for instance). Not
-    /// when the store cannot serve: a connection not made or lost, a login refused (a
-    /// password, a certificate, a database that does not exist), a server that is shutting down
-    /// or out of connections, or a statement given up for time (its own timeout, a lock's).
+    /// Whether `error` is the database's answer to one request's statement: the store is
+    /// reachable and serves, and the call's own error says what failed in that request (a value
+    /// out of its column's range, for instance). Any other failure means the store cannot serve,
+    /// and is logged as such: a connection not made or lost, a login refused, no answer in time
+    /// (a statement's or a lock's timeout), or an error of the server's own (read only after a
+    /// failover, a disk or a routine missing, rights taken away).
     static func isStatementError(_ error: any Error) -> Bool {
         if let error = error as? PSQLError {
             guard let state = error.serverInfo?[.sqlState] else { return false }
-            // Classes 08 (connection), 28 (authorization), 53 (resources) and 57 (operator
-            // intervention, which includes a statement timeout); 3D000: no such database;
-            // 55P03: a lock not had in time.
-            return !["08", "28", "53", "57"].contains(String(state.prefix(2))) && state != "3D000" && state != "55P03"
+            // Classes 22 (data), 23 (integrity), 40 (a transaction rolled back: a deadlock or a
+            // serialization failure), P0 (raised in PL/pgSQL) and DO (the store's routines' own).
+            return ["22", "23", "40", "P0", "DO"].contains(String(state.prefix(2)))
         }
         if let error = error as? PostgresTransactionError,
             let inner = error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError

@@ -100,26 +100,28 @@ struct PostgresCommandTests {
     }
 
     @Test(
-        "migrate has nothing to do on a newer schema that this release may serve, and refuses one it may not, saying to update",
+        "migrate, as the service's role, has nothing to do on a newer schema that this release may serve, and refuses one it may not",
         .enabled(if: TestPostgres.isAvailable))
     func migrateNewer() async throws {
         let location = try await TestPostgres.freshDatabase()
         defer { Task { await TestPostgres.drop(location) } }
-        let url = "\(location)", known = PostgresSchema.version
-        #expect(try await CommandRunner.run(["migrate", "--state", url]).status == 0)
-        try await TestPostgres.admin(location) { client in
-            try await client.query("INSERT INTO delivery_otp.migration (version, served_from) VALUES (\(known + 1), \(known))")
-        }
-        let servable = try await CommandRunner.run(["migrate", "--state", url])
+        let known = PostgresSchema.version
+        #expect(try await CommandRunner.run(["migrate", "--state", "\(location)"]).status == 0)
+        try await PostgresStoreTests.recordMigration(known + 1, servedFrom: known, in: location)
+        // The service's role may not change the schema: a migrate that tried would be refused.
+        let service = try await TestPostgres.serviceRole(location, named: "dotp_migrate_")
+        let asService = ["PGPASSWORD": TestPostgres.servicePassword]
+        let servable = try await CommandRunner.run(["migrate", "--state", "\(service)"], environment: asService)
         #expect(servable.status == 0, "\(servable.stderr)")
         #expect(servable.stdout.contains("at schema version \(known + 1), newer than this release's \(known)"), "\(servable.stdout)")
         try await TestPostgres.admin(location) { client in
-            try await client.query("UPDATE delivery_otp.migration SET served_from = NULL WHERE version = \(known + 1)")
+            try await client.query("DELETE FROM delivery_otp.migration_served_from WHERE version = \(known + 1)")
         }
-        let refused = try await CommandRunner.run(["migrate", "--state", url])
+        let refused = try await CommandRunner.run(["migrate", "--state", "\(service)"], environment: asService)
         #expect(refused.status == 65 && refused.stdout.isEmpty, "\(refused.status) \(refused.stderr)")
         #expect(refused.stderr.contains("needs a release of schema version \(known + 1) or later"), "\(refused.stderr)")
         #expect(refused.stderr.contains("update delivery-otp"), "\(refused.stderr)")
+        try await TestPostgres.dropServiceRole(service)
     }
 
     @Test("serve with a wrong database password stops at start with one line and exit 64", .enabled(if: TestPostgres.isAvailable))

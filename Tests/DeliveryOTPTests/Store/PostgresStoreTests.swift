@@ -140,8 +140,27 @@ struct PostgresStoreTests {
         for store in stores { await store.close() }
     }
 
+    /// Records migration `version` as a newer release would, with the oldest release that may
+    /// serve it (nil: only its own).
+    static func recordMigration(_ version: Int, servedFrom: Int?, in location: PostgresLocation) async throws {
+        try await TestPostgres.admin(location) { client in
+            try await client.query("INSERT INTO delivery_otp.migration (version) VALUES (\(version))")
+            if let servedFrom {
+                try await client.query(
+                    "INSERT INTO delivery_otp.migration_served_from (version, served_from) VALUES (\(version), \(servedFrom))")
+            }
+        }
+    }
+
+    /// Whether `error` refuses a database at `found` as needing a release of schema `needed`.
+    static func refusal(_ error: any Error, found: Int, needed: Int) -> Bool {
+        guard let error = error as? PostgresStoreError else { return false }
+        return error.kind == .schemaTooNew(found: found, supported: PostgresSchema.version)
+            && error.description.contains("needs a release of schema version \(needed) or later")
+    }
+
     @Test(
-        "serves a database that a newer release migrated when its migrations say this release may, as the service's role",
+        "serves a database that a newer release migrated when all its later migrations say this release may, as the service's role",
         .timeLimit(.minutes(3)))
     func servableNewerSchema() async throws {
         let location = try await TestPostgres.freshDatabase()
@@ -149,11 +168,9 @@ struct PostgresStoreTests {
         try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
             .close()
         let known = PostgresSchema.version
-        // The next release's migration, as that release records it: this one may serve it.
-        try await TestPostgres.admin(location) { client in
-            try await client.query("INSERT INTO delivery_otp.migration (version, served_from) VALUES (\(known + 1), \(known))")
-        }
         let service = try await TestPostgres.serviceRole(location, named: "dotp_newer_")
+        // The next release's migration, as that release records it: this one may serve it.
+        try await Self.recordMigration(known + 1, servedFrom: known, in: location)
         let recorder = RecordingLogHandler()
         let store = try await PostgresServiceStore.open(
             service, password: TestPostgres.servicePassword, attemptDeadline: Self.patient,
@@ -169,21 +186,24 @@ struct PostgresStoreTests {
         #expect(versions.from == known + 1 && versions.to == known + 1)
         await owner.close()
         // A migration after it that needs its own release: refused again.
+        try await Self.recordMigration(known + 2, servedFrom: nil, in: location)
+        await #expect {
+            _ = try await PostgresServiceStore.open(
+                service, password: TestPostgres.servicePassword, attemptDeadline: Self.patient, logger: logger)
+        } throws: { Self.refusal($0, found: known + 2, needed: known + 2) }
+        // The other way round, the newest migration servable and one before it not: refused too.
         try await TestPostgres.admin(location) { client in
-            try await client.query("INSERT INTO delivery_otp.migration (version) VALUES (\(known + 2))")
+            try await client.query("DELETE FROM delivery_otp.migration_served_from")
+            try await client.query("INSERT INTO delivery_otp.migration_served_from (version, served_from) VALUES (\(known + 2), \(known))")
         }
         await #expect {
             _ = try await PostgresServiceStore.open(
                 service, password: TestPostgres.servicePassword, attemptDeadline: Self.patient, logger: logger)
-        } throws: { error in
-            guard let error = error as? PostgresStoreError else { return false }
-            return error.kind == .schemaTooNew(found: known + 2, supported: known)
-                && error.description.contains("needs a release of schema version \(known + 2) or later")
-        }
+        } throws: { Self.refusal($0, found: known + 2, needed: known + 1) }
         try await TestPostgres.dropServiceRole(service)
     }
 
-    @Test("records with each migration from version 8 on the oldest release that may serve a database it was applied to")
+    @Test("records with each migration from version 8 on the oldest release that may serve it, within the bounds the table checks")
     func servedFromRecorded() async throws {
         for (version, oldest) in PostgresSchema.servedFrom {
             #expect(oldest >= 8 && oldest < version, "version \(version) says release \(oldest) may serve it")
@@ -195,11 +215,24 @@ struct PostgresStoreTests {
         let connection = try await TestPostgres.connect(location)
         var recorded: [Int: Int] = [:]
         for try await (version, servedFrom) in try await connection.query(
-            "SELECT version::bigint, served_from::bigint FROM delivery_otp.migration WHERE version >= 8", logger: logger
-        ).decode((Int, Int?).self) {
-            if let servedFrom { recorded[version] = servedFrom }
+            "SELECT version::bigint, served_from::bigint FROM delivery_otp.migration_served_from", logger: logger
+        ).decode((Int, Int).self) {
+            recorded[version] = servedFrom
         }
         #expect(recorded == PostgresSchema.servedFrom.filter { $0.key <= PostgresSchema.version })
+        // A release before 8 cannot read the table, and a migration cannot be served by a release
+        // at or past its own version: the table refuses both (SQLSTATE 23514).
+        let next = PostgresSchema.version + 1
+        for servedFrom in [0, -1, 7, next, next + 1] {
+            do {
+                _ = try await connection.query(
+                    "INSERT INTO delivery_otp.migration_served_from (version, served_from) VALUES (\(next), \(servedFrom))", logger: logger
+                ).collect()
+                Issue.record("the table took release \(servedFrom) for version \(next)")
+            } catch let error as PSQLError {
+                #expect(error.serverInfo?[.sqlState] == "23514", "\(servedFrom): \(String(reflecting: error))")
+            }
+        }
         try await connection.close()
     }
 
