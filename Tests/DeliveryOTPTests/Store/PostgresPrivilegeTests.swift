@@ -19,7 +19,6 @@ struct PostgresPrivilegeTests {
         try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: .seconds(120), logger: logger)
             .close()
         let service = try await TestPostgres.serviceRole(location, named: "dotp_service_")
-        let role = service.user
         let store = try await PostgresServiceStore.open(
             service, password: TestPostgres.servicePassword, attemptDeadline: .seconds(120), logger: logger)
         // Everything the service does: count, settle both ways, lock, take an upload, read the log.
@@ -46,11 +45,7 @@ struct PostgresPrivilegeTests {
         await store.close()
 
         // What the role may not do by itself.
-        let connection = try await PostgresConnection.connect(
-            configuration: .init(
-                host: service.host, port: service.port, username: role, password: TestPostgres.servicePassword, database: service.database,
-                tls: .disable),
-            id: 1, logger: Logger(label: "test-postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let connection = try await TestPostgres.connect(service, password: TestPostgres.servicePassword)
         for statement in [
             "UPDATE delivery_otp.counter SET counted = 0, locked_at = NULL",
             "UPDATE delivery_otp.attempt SET outcome = 'accepted'",

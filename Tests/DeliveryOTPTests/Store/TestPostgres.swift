@@ -46,16 +46,26 @@ enum TestPostgres {
         }
     }
 
-    /// A connection of its own, as the test role, to `location` (with `password`, a private server's;
-    /// else the shared one's); the caller closes it.
+    /// A connection of its own, as `location`'s user (the test role unless a test made another),
+    /// to `location` (with `password`: a private server's, or another role's; else the shared
+    /// server's); the caller closes it.
+    ///
+    /// Each connection is also kept until the process ends. A debug build of postgres-nio asserts
+    /// that a connection is closed before it is deinitialized, so a test that threw before its
+    /// `close()` ended the whole run (with no word of which test, or why) instead of failing.
     static func connect(_ location: PostgresLocation, password: String? = nil) async throws -> PostgresConnection {
-        try await PostgresConnection.connect(
+        let connection = try await PostgresConnection.connect(
             configuration: .init(
                 host: location.host, port: location.port, username: location.user, password: password ?? Self.password,
                 database: location.database,
                 tls: .disable),
             id: 1, logger: Logger(label: "test-postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
+        opened.withLock { $0.append(connection) }
+        return connection
     }
+
+    /// Every connection ``connect(_:password:)`` made (see there).
+    private static let opened = Locked<[PostgresConnection]>([])
 
     /// The password of every role made by ``serviceRole(_:named:)``.
     static let servicePassword = "service-password"
