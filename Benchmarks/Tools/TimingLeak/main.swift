@@ -5,6 +5,7 @@
 // a deliberately early-exit comparison must find one (|t| > 10).
 //
 //   timing-leak [--samples N]     N measurements per class after cropping (default 1,000,000)
+//   timing-leak --self-test       checks the statistic on made-up samples with known answers
 //
 // Run by scripts/check-constant-time; build it in release mode.
 import CCycleCounter
@@ -41,7 +42,26 @@ func welch(_ a: [Double], _ b: [Double]) -> Double {
         return (mean, variance)
     }
     let (ma, va) = moments(a), (mb, vb) = moments(b)
-    return (ma - mb) / (va / Double(a.count) + vb / Double(b.count)).squareRoot()
+    let spread = (va / Double(a.count) + vb / Double(b.count)).squareRoot()
+    // Every kept measurement of both classes the same tick of the counter (a coarse timestamp
+    // counter, as in some virtual machines): no difference to find if the means agree, a certain
+    // one if not. The formula alone gives NaN (0 / 0), which failed the check as if it leaked.
+    guard spread > 0 else { return ma == mb ? 0 : (ma - mb) * .infinity }
+    return (ma - mb) / spread
+}
+
+// `timing-leak --self-test`: the statistic on samples made up to have a known answer.
+if CommandLine.arguments.contains("--self-test") {
+    let same = [Double](repeating: 315, count: 1000), lower = [Double](repeating: 293, count: 1000)
+    let mixed = (0..<1000).map { $0 % 2 == 0 ? 315.0 : 293.0 }
+    let checks: [(String, Bool)] = [
+        ("identical constant classes give t = 0", welch(same, same) == 0),
+        ("constant classes that differ give an infinite t", welch(same, lower).isInfinite),
+        ("classes with the same spread and mean give t = 0", welch(mixed, Array(mixed.reversed())) == 0),
+        ("a shifted class gives a large t", abs(welch(mixed, mixed.map { $0 + 5 })) > 10),
+    ]
+    for (name, passed) in checks { print("timing-leak self-test: \(passed ? "ok" : "FAILED"): \(name)") }
+    exit(checks.allSatisfy(\.1) ? 0 : 1)
 }
 
 /// Measures `operation(class)` for randomly interleaved classes 0 and 1 and returns Welch's t after cropping.
