@@ -28,9 +28,6 @@ package enum PostgresSchema {
     /// Never rename or drop `migration` or `migration_served_from`: releases from 8 on read them.
     package static let servedFrom: [Int: Int] = [:]
 
-    /// The oldest schema version whose release may serve a database at `version`.
-    package static func oldestServing(_ version: Int) -> Int { servedFrom[version] ?? version }
-
     /// The statements of one migration: PostgreSQL's extended protocol takes one at a time. Splits
     /// at each `;` that ends a line outside a `$$` function body (this file's own text only).
     package static func statements(of migration: String) -> [String] {
@@ -715,7 +712,7 @@ package enum PostgresSchema {
 }
 
 extension PostgresSchema {
-    /// Version 8: each migration from now on records the oldest release that may serve a database
+    /// Version 8: a migration from now on may record the oldest release that may serve a database
     /// it has been applied to (``servedFrom``), so that a release refuses a newer schema only when
     /// it cannot serve it. Until now a replica restarted during an upgrade, after the owner's
     /// `migrate` and before its own binary was replaced, refused to start even when the new
