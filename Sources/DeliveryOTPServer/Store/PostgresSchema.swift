@@ -12,7 +12,7 @@ package enum PostgresSchema {
 
     /// The migrations, in order; version n is `migrations[n - 1]`. Never edit one that was released: add one.
     package static let migrations: [String] = [
-        version1, version2, version3, version4, version5, version6, version7, version8,
+        version1, version2, version3, version4, version5, version6, version7, version8, version9,
     ]
 
     /// The schema version this release writes.
@@ -26,7 +26,7 @@ package enum PostgresSchema {
     /// older release's statements work on the new schema unchanged (the routines it calls keep
     /// their names, arguments and answers; a new column has a default), and never lower it later.
     /// Never rename or drop `migration` or `migration_served_from`: releases from 8 on read them.
-    package static let servedFrom: [Int: Int] = [:]
+    package static let servedFrom: [Int: Int] = [9: 8]
 
     /// The statements of one migration: PostgreSQL's extended protocol takes one at a time. Splits
     /// at each `;` that ends a line outside a `$$` function body (this file's own text only).
@@ -725,6 +725,24 @@ extension PostgresSchema {
             version integer PRIMARY KEY,
             served_from integer NOT NULL CHECK (served_from >= 8 AND served_from < version));
         """
+}
+
+extension PostgresSchema {
+    /// Version 9: a rejected verdict that rides on a batch is stored under the same bound as one
+    /// given to `finish_attempt` since version 6: only for an attempt at most 20 minutes older
+    /// than the shared clock. A review found that whoever held the service's password could
+    /// still turn an attempt that a crash left `interrupted` into `rejected` through
+    /// `admit_attempts`, however old; the replicas send a rejected verdict with their next batch,
+    /// seconds after its attempt, and drop it if that batch fails. Nothing else changes: the
+    /// function is version 7's text with that bound added, and keeps its signature, so the rights
+    /// given on it stay, and a release of version 8, whose calls are this release's, may serve it.
+    static let version9 = version7.replacingExactlyOnce(
+        "WHERE id = ANY (p_rejected) AND outcome = 'interrupted' AND source = 'online';\n",
+        with: """
+            WHERE id = ANY (p_rejected) AND outcome = 'interrupted' AND source = 'online'
+                    AND time >= COALESCE((SELECT c.latest FROM delivery_otp.clock c WHERE c.id = 1) - 1200, time);
+
+            """)
 }
 
 extension String {

@@ -153,6 +153,37 @@ struct PostgresRoutineBoundsTests {
         }
     }
 
+    @Test(
+        "cannot turn an attempt 20 minutes older than the shared clock, which a crash left waiting, into a rejection through a batch",
+        .timeLimit(.minutes(3)))
+    func oldAttemptStaysInterrupted() async throws {
+        try await withStore { store, connection async throws in
+            let attempt = ServiceStoreContractTests.attempt()
+            guard case .counted(let ticket, 1) = try await store.begin(attempt) else {
+                Issue.record("not counted")
+                return
+            }
+            // The replicas' time moves on by 21 minutes, and then a caller sends the old attempt's
+            // verdict with a batch of its own (before version 9, the log then said `rejected`).
+            let later = attempt.time.secondsSinceEpoch + 1_260
+            try await admit("TBA000000000002", at: later, on: connection)
+            try await admit("TBA000000000003", at: later, rejected: [ticket.id], on: connection)
+            let outcome = try await connection.query("SELECT outcome FROM delivery_otp.attempt WHERE id = \(ticket.id)", logger: logger)
+                .collect().first?.decode(String.self)
+            #expect(outcome == "interrupted")
+            // A verdict sent with the next batch, as the replicas send it, is stored.
+            let now = ServiceStoreContractTests.attempt("TBA000000000004", at: Timestamp(secondsSinceEpoch: later))
+            guard case .counted(let recent, 1) = try await store.begin(now) else {
+                Issue.record("not counted")
+                return
+            }
+            try await admit("TBA000000000005", at: later, rejected: [recent.id], on: connection)
+            let stored = try await connection.query("SELECT outcome FROM delivery_otp.attempt WHERE id = \(recent.id)", logger: logger)
+                .collect().first?.decode(String.self)
+            #expect(stored == "rejected")
+        }
+    }
+
     @Test("keeps the rights given on the routines when it upgrades a database of version 5", .timeLimit(.minutes(3)))
     func upgradeKeepsRights() async throws {
         let location = try await PostgresSchemaVersionTests.database(at: 5)
