@@ -39,8 +39,13 @@ public final class PostgresServiceStore: ServiceStore {
 
     /// How long an attempt may wait for the database before the service answers 503.
     private let attemptDeadline: Duration
-    /// How long an upload or a read of the log may take: ten times as long.
-    private var bulkDeadline: Duration { attemptDeadline * 10 }
+    /// How long an upload or a read of the log may take: as long as the server lets a statement
+    /// of the service's run (``statementTimeout``), or the attempt deadline if that is longer.
+    private var bulkDeadline: Duration { Self.bulkDeadline(attemptDeadline) }
+    package static func bulkDeadline(_ attemptDeadline: Duration) -> Duration { max(statementTimeout, attemptDeadline) }
+    /// How long the server lets any statement of the service's sessions run (`statement_timeout`):
+    /// a backstop, so that no statement holds shipments' rows for long after its caller gave up.
+    package static let statementTimeout: Duration = .seconds(10)
     /// How long a check at opening may take: 10 s, or the attempt deadline if that is longer.
     private var checkDeadline: Duration { Self.checkDeadline(attemptDeadline) }
     private static func checkDeadline(_ attemptDeadline: Duration) -> Duration { max(.seconds(10), attemptDeadline) }
@@ -147,19 +152,25 @@ public final class PostgresServiceStore: ServiceStore {
     /// Startup parameters of every session: durability is this client's decision, not the server's
     /// default or the role's; a statement that waits on a lock or a slow disk gives up rather than
     /// holding a request forever.
-    private static func sessionParameters(attemptDeadline: Duration) -> [(String, String)] {
-        // A batch that waits for a shipment's row (held by another replica's batch) gives up, and
-        // is rolled back, before its callers are answered 503 at the deadline: otherwise it could
+    package static func sessionParameters(attemptDeadline: Duration) -> [(String, String)] {
+        // A batch that waits for one shipment's row (held by another replica's batch) gives up, and
+        // is rolled back, before its callers are answered 503 at the deadline: otherwise it would
         // still count them all once the row is free, though they were told nothing was decided.
+        // (A batch sent late, or one that waits for several rows in turn, can still commit after
+        // its deadline: its attempts then count against the limit, the safe side.)
         let lockTimeout = max(attemptDeadline * 2 / 3, .milliseconds(100))
-        let milliseconds = lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000
         return [
-            ("application_name", "delivery-otp"), ("synchronous_commit", "on"), ("statement_timeout", "10s"),
+            ("application_name", "delivery-otp"), ("synchronous_commit", "on"),
+            ("statement_timeout", "\(milliseconds(statementTimeout))ms"),
             // Every call of the service is one statement that commits by itself, so no session of the
             // pool waits inside a transaction for the client; should one ever do so (the client's machine
             // died between statements), the server ends it after 5 s rather than holding a shipment's row.
-            ("idle_in_transaction_session_timeout", "5s"), ("lock_timeout", "\(milliseconds)ms"),
+            ("idle_in_transaction_session_timeout", "5s"), ("lock_timeout", "\(milliseconds(lockTimeout))ms"),
         ]
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
     private static func configuration(_ location: PostgresLocation, password: String?, maximumConnections: Int, attemptDeadline: Duration)
@@ -219,19 +230,18 @@ public final class PostgresServiceStore: ServiceStore {
 
     // MARK: Schema
 
-    /// Refuses a server that could lose a committed attempt in a crash.
+    /// Refuses a server that could lose a committed attempt in a crash. (`synchronous_commit` is
+    /// not read: every session sets it on itself, so the server's default cannot turn it off.)
     private func checkDurability() async throws(AttemptStoreError) {
         let settings = try await call("check", deadline: checkDeadline) {
             var found: [String: String] = [:]
-            for row in try await self.rows(
-                "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')")
-            {
+            for row in try await self.rows("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'full_page_writes')") {
                 let (name, value) = try row.decode((String, String).self)
                 found[name] = value
             }
             return found
         }
-        for name in ["fsync", "synchronous_commit", "full_page_writes"] where settings[name] == "off" {
+        for name in ["fsync", "full_page_writes"] where settings[name] == "off" {
             throw AttemptStoreError(
                 "the PostgreSQL server at \(location) has \(name) = off: an answered attempt could be lost in a crash; turn it on",
                 kind: .notADatabase)
