@@ -40,9 +40,11 @@ public final class PostgresServiceStore: ServiceStore {
     /// How long an attempt may wait for the database before the service answers 503.
     private let attemptDeadline: Duration
     /// How long an upload or a read of the log may take: as long as the server lets a statement
-    /// of the service's run (``statementTimeout``), or the attempt deadline if that is longer.
+    /// of the service's run (``statementTimeout``), and an attempt deadline more for the wait for a
+    /// connection and the round trip. So a statement that runs too long ends with the server's
+    /// cancel, which keeps the connection, rather than with this client's deadline, which closes it.
     private var bulkDeadline: Duration { Self.bulkDeadline(attemptDeadline) }
-    package static func bulkDeadline(_ attemptDeadline: Duration) -> Duration { max(statementTimeout, attemptDeadline) }
+    package static func bulkDeadline(_ attemptDeadline: Duration) -> Duration { statementTimeout + attemptDeadline }
     /// How long the server lets any statement of the service's sessions run (`statement_timeout`):
     /// a backstop, so that no statement holds shipments' rows for long after its caller gave up.
     package static let statementTimeout: Duration = .seconds(10)
