@@ -47,6 +47,12 @@ struct PostgresRoutineBoundsTests {
         try await connection.query("SELECT latest FROM delivery_otp.clock", logger: logger).collect().first?.decode(Int64.self)
     }
 
+    /// The logged outcome of the attempt with this ticket.
+    func outcome(of ticket: Int64, on connection: PostgresConnection) async throws -> String? {
+        try await connection.query("SELECT outcome FROM delivery_otp.attempt WHERE id = \(ticket)", logger: logger).collect().first?
+            .decode(String.self)
+    }
+
     @Test("cannot set the shared clock before 1970, which made every later batch on every replica fail", .timeLimit(.minutes(3)))
     func clockBefore1970() async throws {
         try await withStore { store, connection async throws in
@@ -168,9 +174,7 @@ struct PostgresRoutineBoundsTests {
             let later = attempt.time.secondsSinceEpoch + 1_260
             try await admit("TBA000000000002", at: later, on: connection)
             try await admit("TBA000000000003", at: later, rejected: [ticket.id], on: connection)
-            let outcome = try await connection.query("SELECT outcome FROM delivery_otp.attempt WHERE id = \(ticket.id)", logger: logger)
-                .collect().first?.decode(String.self)
-            #expect(outcome == "interrupted")
+            #expect(try await outcome(of: ticket.id, on: connection) == "interrupted")
             // A verdict sent with the next batch, as the replicas send it, is stored.
             let now = ServiceStoreContractTests.attempt("TBA000000000004", at: Timestamp(secondsSinceEpoch: later))
             guard case .counted(let recent, 1) = try await store.begin(now) else {
@@ -178,9 +182,7 @@ struct PostgresRoutineBoundsTests {
                 return
             }
             try await admit("TBA000000000005", at: later, rejected: [recent.id], on: connection)
-            let stored = try await connection.query("SELECT outcome FROM delivery_otp.attempt WHERE id = \(recent.id)", logger: logger)
-                .collect().first?.decode(String.self)
-            #expect(stored == "rejected")
+            #expect(try await outcome(of: recent.id, on: connection) == "rejected")
         }
     }
 
