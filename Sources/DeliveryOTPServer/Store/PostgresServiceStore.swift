@@ -524,14 +524,20 @@ public final class PostgresServiceStore: ServiceStore {
         try await calls.call(what, deadline: deadline, body)
     }
 
+    /// The SQLSTATE of a right refused to a role the server let in: `insufficient_privilege`.
+    static let refusedRight = "42501"
+
+    /// How ``describe(_:)`` ends a line for a server's error of `state`.
+    static func stateSuffix(_ state: String) -> String { "(SQLSTATE \(state))" }
+
     /// One line for an error from postgres-nio: the server's message when there is one, else the kind of failure.
     static func describe(_ error: any Error) -> (String, AttemptStoreError.Kind) {
         if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
                 let state = error.serverInfo?[.sqlState] ?? ""
                 // 28xxx: authentication; 3D000: no such database; 42501: permission denied.
-                let kind: AttemptStoreError.Kind = state.hasPrefix("28") || state == "3D000" || state == "42501" ? .cannotOpen : .io
-                return ("\(message) (SQLSTATE \(state))", kind)
+                let kind: AttemptStoreError.Kind = state.hasPrefix("28") || state == "3D000" || state == refusedRight ? .cannotOpen : .io
+                return ("\(message) \(stateSuffix(state))", kind)
             }
             switch error.code {
             case .connectionError, .serverClosedConnection, .uncleanShutdown:

@@ -12,13 +12,19 @@ public struct PostgresStoreError: DeliveryOTPError, Hashable {
         kind = error.kind
         description = error.description
         hostAndPort = "\(location.host):\(location.port)"
+        refusedRight = error.description.hasSuffix(PostgresServiceStore.stateSuffix(PostgresServiceStore.refusedRight))
     }
 
     private let hostAndPort: String
+    /// Whether the server refused a right to the role it let in (not a connection or a login).
+    private let refusedRight: Bool
 
     /// How to fix it.
     public var hint: String? {
         switch kind {
+        case .cannotOpen where refusedRight:
+            "give the URL's role the rights that docs/deployment.md GRANTs in its PostgreSQL section, "
+                + "and run delivery-otp migrate as the schema's owner"
         case .cannotOpen:
             "check the URL's user and database, the password (PGPASSWORD or --database-password-file), sslmode, sslrootcert, "
                 + "the server's certificate and pg_hba.conf"

@@ -98,4 +98,30 @@ struct PostgresPrivilegeTests {
         try await connection.close()
         try await TestPostgres.dropServiceRole(service)
     }
+
+    @Test(
+        "refuses a role without the guide's rights with a hint that points at the rights, not at the connection",
+        .timeLimit(.minutes(2)))
+    func missingRightNamesTheGuide() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: .seconds(120), logger: logger)
+            .close()
+        // An operator who gave the rights by hand, and forgot the schema's.
+        let service = try await TestPostgres.serviceRole(location, named: "dotp_norights_")
+        try await TestPostgres.admin(location) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "REVOKE USAGE ON SCHEMA delivery_otp FROM \(service.user)"))
+        }
+        let error = await #expect(throws: PostgresStoreError.self) {
+            try await PostgresServiceStore.open(
+                service, password: TestPostgres.servicePassword, migrate: false, attemptDeadline: .seconds(120), logger: logger
+            ).close()
+        }
+        #expect(error?.description.contains("SQLSTATE 42501") == true, "\(String(describing: error))")
+        #expect(error?.kind == .cannotOpen)
+        let hint = error?.hint ?? ""
+        #expect(hint.contains("docs/deployment.md") && hint.contains("GRANT") && hint.contains("owner"), "\(hint)")
+        #expect(!hint.contains("pg_hba.conf"), "the connection hint, for a connection that was made: \(hint)")
+        try await TestPostgres.dropServiceRole(service)
+    }
 }
