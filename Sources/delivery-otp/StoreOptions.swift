@@ -40,7 +40,7 @@ struct StoreOptions: ParsableArguments {
             result = try SecretFile.withContents(of: path) { (bytes, permissions) throws(CommandFailure) -> String in
                 guard SecretFile.isPrivate(permissions) else {
                     throw CommandFailure(
-                        message: "\(path) is readable by others (mode \(String(permissions, radix: 8)))",
+                        message: SecretFile.readableByOthers(path, permissions: permissions),
                         hint: "chmod 600 \(path)", exitCode: .permission)
                 }
                 var end = bytes.firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count

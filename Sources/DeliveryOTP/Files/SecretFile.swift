@@ -57,7 +57,7 @@ package enum SecretFile {
     package static func isPrivate(_ permissions: UInt32) -> Bool { permissions & 0o077 == 0 }
 
     /// The one-line refusal for a secret file that group or others can read, like ssh's.
-    static func readableByOthers(_ path: String, permissions: UInt32) -> String {
+    package static func readableByOthers(_ path: String, permissions: UInt32) -> String {
         "\(path) is readable by others (mode \(String(permissions, radix: 8).leftPadded(to: 4)))"
     }
 

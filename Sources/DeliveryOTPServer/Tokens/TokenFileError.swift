@@ -22,7 +22,7 @@ public enum TokenFileError: DeliveryOTPError, Hashable {
         switch self {
         case .unreadable(let error): "\(error)"
         case .readableByOthers(let path, let permissions):
-            "\(path) is readable by others (mode \(String(permissions, radix: 8)))"
+            SecretFile.readableByOthers(path, permissions: permissions)
         case .invalid(let reason): "invalid tokens file: \(reason)"
         case .combination(let reason): reason
         case .noSuchToken(let name): "no token is named \(name)"

@@ -38,7 +38,7 @@ struct PostgresCommandTests {
         let open = try await CommandRunner.run(
             Self.example + ["--state", "postgres://otp@127.0.0.1:1/d", "--database-password-file", file])
         #expect(open.status == 77)
-        #expect(open.stderr.contains("readable by others") && !open.stderr.contains("not-printed-secret"))
+        #expect(open.stderr.contains("\(file) is readable by others (mode 0644)") && !open.stderr.contains("not-printed-secret"))
         let sqlite = try await CommandRunner.run(Self.example + ["--state", folder.file("s.sqlite"), "--database-password-file", file])
         #expect(sqlite.status == 64)
         #expect(sqlite.stderr.contains("postgres://"))
