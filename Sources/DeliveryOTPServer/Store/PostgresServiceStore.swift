@@ -79,21 +79,25 @@ public final class PostgresServiceStore: ServiceStore {
     /// brings its schema up to date under an advisory lock, so replicas that start together migrate
     /// once. A schema that is already current is not touched, so a role without the right to
     /// change the schema can serve a database that its owner migrated (`delivery-otp migrate`).
+    ///
+    /// When `serving` is true (the default), a role that may not call every routine the service
+    /// calls, or read the attempt log, is refused here: otherwise it would start, say it is ready,
+    /// and answer every verify 503.
     public static func open(
-        _ location: PostgresLocation, password: String?, migrate: Bool = true, maximumConnections: Int = 16,
+        _ location: PostgresLocation, password: String?, migrate: Bool = true, serving: Bool = true, maximumConnections: Int = 16,
         attemptDeadline: Duration = .seconds(3), logger: Logger, onBatch: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws(PostgresStoreError) -> PostgresServiceStore {
         do {
             return try await opened(
-                location, password: password, migrate: migrate, maximumConnections: maximumConnections, attemptDeadline: attemptDeadline,
-                logger: logger, onBatch: onBatch)
+                location, password: password, migrate: migrate, serving: serving, maximumConnections: maximumConnections,
+                attemptDeadline: attemptDeadline, logger: logger, onBatch: onBatch)
         } catch {
             throw PostgresStoreError(error, location: location)
         }
     }
 
     private static func opened(
-        _ location: PostgresLocation, password: String?, migrate: Bool, maximumConnections: Int, attemptDeadline: Duration,
+        _ location: PostgresLocation, password: String?, migrate: Bool, serving: Bool, maximumConnections: Int, attemptDeadline: Duration,
         logger: Logger, onBatch: @escaping @Sendable (Int) -> Void
     ) async throws(AttemptStoreError) -> PostgresServiceStore {
         try await probe(location, password: password, deadline: checkDeadline(attemptDeadline))
@@ -106,14 +110,18 @@ public final class PostgresServiceStore: ServiceStore {
             maximumConnections: maximumConnections, attemptDeadline: attemptDeadline, logger: logger, onBatch: onBatch)
         do throws(AttemptStoreError) {
             try await store.checkDurability()
-            let version = try await store.schemaVersion()
+            var version = try await store.readSchemaVersion()
             // Refused before any DDL: a role that may not change the schema would otherwise be told
             // "permission denied" instead of "update delivery-otp".
             if version > PostgresSchema.version {
                 try await store.checkServable(version)
             }
             if migrate, version < PostgresSchema.version {
-                _ = try await store.migrated()
+                version = try await store.migrated().to
+            }
+            // The routines exist from this release's version on (a newer one that may be served keeps them).
+            if serving, version >= PostgresSchema.version {
+                try await store.checkRights()
             }
         } catch {
             await store.close()
@@ -235,7 +243,7 @@ public final class PostgresServiceStore: ServiceStore {
     /// Refuses a server that could lose a committed attempt in a crash. (`synchronous_commit` is
     /// not read: every session sets it on itself, so the server's default cannot turn it off.)
     private func checkDurability() async throws(AttemptStoreError) {
-        let settings = try await call("check", deadline: checkDeadline) {
+        let settings = try await call("check the server's settings", deadline: checkDeadline) {
             var found: [String: String] = [:]
             for row in try await self.rows("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'full_page_writes')") {
                 let (name, value) = try row.decode((String, String).self)
@@ -251,7 +259,37 @@ public final class PostgresServiceStore: ServiceStore {
     }
 
     /// The schema version the database holds: 0 when it has none yet.
-    public func schemaVersion() async throws(AttemptStoreError) -> Int {
+    public func schemaVersion() async throws(PostgresStoreError) -> Int {
+        do { return try await readSchemaVersion() } catch { throw PostgresStoreError(error, location: location) }
+    }
+
+    /// Refuses a role that may not do what the service does: call the routines of the verify path
+    /// and of uploads, and read the attempt log. Each missing right is named, so the operator
+    /// grants them all at once.
+    private func checkRights() async throws(AttemptStoreError) {
+        let missing = try await call("check the role's rights", deadline: checkDeadline) {
+            try await self.rows(
+                """
+                SELECT 'EXECUTE on ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+                WHERE n.nspname = 'delivery_otp' AND p.proname = ANY(\(Self.routines)) \
+                AND NOT has_function_privilege(p.oid, 'EXECUTE') \
+                UNION SELECT 'SELECT on attempt' WHERE NOT has_table_privilege('delivery_otp.attempt', 'SELECT') ORDER BY 1
+                """
+            ).map { try $0.decode(String.self) }
+        }
+        guard missing.isEmpty else {
+            throw AttemptStoreError(
+                "the role \(location.user) may not serve from the PostgreSQL store at \(location): it lacks "
+                    + "\(missing.joined(separator: ", ")) \(Self.stateSuffix(Self.refusedRight))",
+                kind: .cannotOpen)
+        }
+    }
+
+    /// The routines a replica calls: the two procedures, and the functions they call with the
+    /// caller's rights.
+    static let routines = ["admit_attempts", "settle_attempt", "admit_batch", "finish_attempt", "store_upload"]
+
+    private func readSchemaVersion() async throws(AttemptStoreError) -> Int {
         try await call("read the schema version", deadline: checkDeadline) {
             let exists = try await self.rows("SELECT to_regclass('delivery_otp.migration') IS NOT NULL").first?.decode(Bool.self)
             guard exists == true else { return 0 }
@@ -527,8 +565,19 @@ public final class PostgresServiceStore: ServiceStore {
     /// The SQLSTATE of a right refused to a role the server let in: `insufficient_privilege`.
     static let refusedRight = "42501"
 
+    /// The SQLSTATE of a write refused by a server that takes none: `read_only_sql_transaction`.
+    static let readOnly = "25006"
+
     /// How ``describe(_:)`` ends a line for a server's error of `state`.
     static func stateSuffix(_ state: String) -> String { "(SQLSTATE \(state))" }
+
+    /// The state at the end of a line that ``describe(_:)`` made from a server's error; nil for
+    /// any other line.
+    static func serverState(in line: String) -> String? {
+        let tail = line.suffix(stateSuffix("XXXXX").count)
+        let state = String(tail.dropFirst("(SQLSTATE ".count).dropLast())
+        return state.count == 5 && tail == stateSuffix(state) ? state : nil
+    }
 
     /// One line for an error from postgres-nio: the server's message when there is one, else the kind of failure.
     static func describe(_ error: any Error) -> (String, AttemptStoreError.Kind) {
@@ -545,7 +594,9 @@ public final class PostgresServiceStore: ServiceStore {
                 if let refusal = certificateRefusal(error.underlying) { return (refusal, .cannotOpen) }
                 let cause = error.underlying.map { ": " + String(String(describing: $0).prefix(200)) } ?? ""
                 return ("the connection failed or was closed\(cause)", .io)
-            case .sslUnsupported: return ("the server does not offer TLS (sslmode asks for it)", .cannotOpen)
+            case .sslUnsupported:
+                let fix = "set ssl = on in its postgresql.conf, as docs/deployment.md does"
+                return ("the server does not offer TLS, which sslmode asks for: \(fix)", .cannotOpen)
             case .authMechanismRequiresPassword:
                 return ("the server asks for a password: set PGPASSWORD or --database-password-file", .cannotOpen)
             case .queryCancelled: return ("the query was cancelled", .busy)

@@ -12,28 +12,37 @@ public struct PostgresStoreError: DeliveryOTPError, Hashable {
         kind = error.kind
         description = error.description
         hostAndPort = "\(location.host):\(location.port)"
-        refusedRight = error.description.hasSuffix(PostgresServiceStore.stateSuffix(PostgresServiceStore.refusedRight))
+        serverState = PostgresServiceStore.serverState(in: error.description)
     }
 
     private let hostAndPort: String
-    /// Whether the server refused a right to the role it let in (not a connection or a login).
-    private let refusedRight: Bool
+    /// The SQLSTATE of the server's answer, when it answered with an error.
+    private let serverState: String?
 
     /// How to fix it.
     public var hint: String? {
         switch kind {
-        case .cannotOpen where refusedRight:
-            "give the URL's role the rights that docs/deployment.md GRANTs in its PostgreSQL section, "
+        case .cannotOpen where serverState == PostgresServiceStore.refusedRight:
+            "give the URL's role the rights in docs/deployment.md, \"When a role is refused a right\", "
                 + "and run delivery-otp migrate as the schema's owner"
         case .cannotOpen:
             "check the URL's user and database, the password (PGPASSWORD or --database-password-file), sslmode, sslrootcert, "
                 + "the server's certificate and pg_hba.conf"
         case .busy, .io:
-            "check that PostgreSQL is running and reachable at \(hostAndPort)"
+            switch serverState {
+            case PostgresServiceStore.readOnly:
+                "the server at \(hostAndPort) takes no writes (a standby, or default_transaction_read_only): give the primary's URL"
+            case .some:
+                "PostgreSQL at \(hostAndPort) refused the statement: look its SQLSTATE up in PostgreSQL's list of error codes, "
+                    + "and read the server's log"
+            case nil:
+                "check that PostgreSQL is running and reachable at \(hostAndPort)"
+            }
         case .schemaTooNew:
             "update delivery-otp here: another replica has migrated the database to a newer release"
         case .notADatabase:
-            "see docs/deployment.md for the database's set-up"
+            "turn fsync and full_page_writes on in postgresql.conf (docs/deployment.md, its PostgreSQL section), "
+                + "then reload PostgreSQL"
         case .clockMovedBack:
             nil
         }

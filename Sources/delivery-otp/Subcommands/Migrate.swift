@@ -29,7 +29,8 @@ extension DeliveryOTPCommand {
             let password = try store.password()
             let logger = Logger(label: "delivery-otp", factory: { _ in SwiftLogNoOpLogHandler() })
             let (from, to) = try Blocking.run {
-                let database = try await PostgresServiceStore.open(location, password: password, migrate: false, logger: logger)
+                let database = try await PostgresServiceStore.open(
+                    location, password: password, migrate: false, serving: false, logger: logger)
                 do {
                     // Up to date, or newer and servable (`open` refused it otherwise): nothing to
                     // lock or create, so any role that may read the schema's version (the

@@ -118,10 +118,52 @@ struct PostgresPrivilegeTests {
             ).close()
         }
         #expect(error?.description.contains("SQLSTATE 42501") == true, "\(String(describing: error))")
+        Self.expectRightsHint(error)
+        try await TestPostgres.dropServiceRole(service)
+    }
+
+    @Test(
+        "refuses at start a role that may not call a routine of the verify path, naming the right, rather than serving 503s",
+        .timeLimit(.minutes(2)))
+    func missingExecuteRefusedAtStart() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: .seconds(120), logger: logger)
+            .close()
+        let service = try await TestPostgres.serviceRole(location, named: "dotp_noexec_")
+        try await TestPostgres.admin(location) { client in
+            for statement in [
+                "REVOKE EXECUTE ON PROCEDURE delivery_otp.settle_attempt(bigint, boolean, bigint, boolean) FROM \(service.user), PUBLIC",
+                "REVOKE SELECT ON delivery_otp.attempt FROM \(service.user)",
+            ] {
+                try await client.query(PostgresQuery(unsafeSQL: statement))
+            }
+        }
+        let error = await #expect(throws: PostgresStoreError.self) {
+            try await PostgresServiceStore.open(
+                service, password: TestPostgres.servicePassword, attemptDeadline: .seconds(120), logger: logger
+            ).close()
+        }
+        #expect(
+            error?.description.contains("lacks EXECUTE on settle_attempt, SELECT on attempt (SQLSTATE 42501)") == true,
+            "\(String(describing: error))")
+        Self.expectRightsHint(error)
+        // `migrate`, which does not serve, still reads the version as that role.
+        let reader = try await PostgresServiceStore.open(
+            service, password: TestPostgres.servicePassword, migrate: false, serving: false, attemptDeadline: .seconds(120),
+            logger: logger)
+        #expect(try await reader.schemaVersion() == PostgresSchema.version)
+        await reader.close()
+        try await TestPostgres.dropServiceRole(service)
+    }
+
+    /// The hint for a right refused: the guide's section on it (a heading there), and the owner's migrate.
+    static func expectRightsHint(_ error: PostgresStoreError?) {
         #expect(error?.kind == .cannotOpen)
         let hint = error?.hint ?? ""
-        #expect(hint.contains("docs/deployment.md") && hint.contains("GRANT") && hint.contains("owner"), "\(hint)")
+        #expect(hint.contains("docs/deployment.md, \"When a role is refused a right\"") && hint.contains("owner"), "\(hint)")
         #expect(!hint.contains("pg_hba.conf"), "the connection hint, for a connection that was made: \(hint)")
-        try await TestPostgres.dropServiceRole(service)
+        let guide = (try? String(contentsOfFile: Repository.path("docs/deployment.md"), encoding: .utf8)) ?? ""
+        #expect(guide.contains("\n### When a role is refused a right\n"), "the hint names a section the guide lacks")
     }
 }

@@ -452,6 +452,7 @@ struct PostgresStoreTests {
                 Issue.record("a server with \(name) = off was taken")
             } catch {
                 #expect("\(error)".contains("has \(name) = off"), "\(error)")
+                #expect(error.hint?.contains("turn fsync and full_page_writes on in postgresql.conf") == true)
             }
             try await server.set(name, "on")
         }
@@ -460,6 +461,50 @@ struct PostgresStoreTests {
             server.location, password: server.password, attemptDeadline: Self.patient, logger: logger)
         await store.close()
         try await server.stop()
+    }
+
+    @Test("tells an operator whose URL asks for TLS of a server without it to turn TLS on at the server", .timeLimit(.minutes(2)))
+    func serverWithoutTLS() async throws {
+        var location = try PostgresLocation(TestPostgres.url!)
+        location.tls = .require  // the test server runs with ssl = off
+        let error = await #expect(throws: PostgresStoreError.self) {
+            try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
+                .close()
+        }
+        #expect(error?.description.contains("does not offer TLS") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("set ssl = on in its postgresql.conf") == true, "\(String(describing: error))")
+    }
+
+    @Test("tells an operator whose URL names a server that takes no writes to give the primary's URL", .timeLimit(.minutes(2)))
+    func readOnlyServerHint() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        try await TestPostgres.admin(location) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(location.database) SET default_transaction_read_only = on"))
+        }
+        let error = await #expect(throws: PostgresStoreError.self) {
+            try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
+                .close()
+        }
+        #expect(error?.description.hasSuffix("(SQLSTATE 25006)") == true, "\(String(describing: error))")
+        let hint = error?.hint ?? ""
+        #expect(hint.contains("takes no writes") && hint.contains("primary's URL"), "\(hint)")
+    }
+
+    @Test("tells an operator that the server refused, not that it is unreachable, when it answers with an error", .timeLimit(.minutes(2)))
+    func serverRefusalHint() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        try await TestPostgres.admin(location) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(location.database) CONNECTION LIMIT 0"))
+        }
+        let error = await #expect(throws: PostgresStoreError.self) {
+            try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
+                .close()
+        }
+        #expect(error?.description.hasSuffix("(SQLSTATE 53300)") == true, "\(String(describing: error))")
+        #expect(error?.hint?.contains("refused the statement") == true, "\(String(describing: error?.hint))")
+        // `drop` connects to another database, so the limit does not keep it out.
     }
 
     @Test(
