@@ -264,16 +264,18 @@ public final class PostgresServiceStore: ServiceStore {
     }
 
     /// Refuses a role that may not do what the service does: call the routines of the verify path
-    /// and of uploads, and read the attempt log. Each missing right is named, so the operator
-    /// grants them all at once.
+    /// and of uploads, read the attempt log, and read which releases may serve a newer schema (at
+    /// the next rolling upgrade). Each missing right is named, so the operator grants them all at
+    /// once; a routine that is not there at all is named as missing.
     private func checkRights() async throws(AttemptStoreError) {
         let missing = try await call("check the role's rights", deadline: checkDeadline) {
             try await self.rows(
                 """
-                SELECT 'EXECUTE on ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-                WHERE n.nspname = 'delivery_otp' AND p.proname = ANY(\(Self.routines)) \
-                AND NOT has_function_privilege(p.oid, 'EXECUTE') \
-                UNION SELECT 'SELECT on attempt' WHERE NOT has_table_privilege('delivery_otp.attempt', 'SELECT') ORDER BY 1
+                SELECT 'EXECUTE on ' || split_part(split_part(r, '(', 1), '.', 2) \
+                || CASE WHEN to_regprocedure(r) IS NULL THEN ', which is missing' ELSE '' END FROM unnest(\(Self.routines)::text[]) AS r \
+                WHERE to_regprocedure(r) IS NULL OR NOT has_function_privilege(to_regprocedure(r), 'EXECUTE') \
+                UNION SELECT 'SELECT on ' || t FROM unnest(\(Self.readTables)::text[]) AS t \
+                WHERE NOT has_table_privilege('delivery_otp.' || t, 'SELECT') ORDER BY 1
                 """
             ).map { try $0.decode(String.self) }
         }
@@ -285,9 +287,17 @@ public final class PostgresServiceStore: ServiceStore {
         }
     }
 
-    /// The routines a replica calls: the two procedures, and the functions they call with the
-    /// caller's rights.
-    static let routines = ["admit_attempts", "settle_attempt", "admit_batch", "finish_attempt", "store_upload"]
+    /// The routines a replica calls, by signature (a procedure's includes its OUT arguments): the
+    /// two procedures, and the functions they call with the caller's rights.
+    static let routines = [
+        "delivery_otp.admit_attempts(bigint[], text[], text[], text[], integer[], text[], bigint[], bigint, text[], bigint[], bigint[], bigint[])",
+        "delivery_otp.settle_attempt(bigint, boolean, bigint, boolean)",
+        "delivery_otp.admit_batch(bigint[], text[], text[], text[], integer[], text[], bigint[], bigint)",
+        "delivery_otp.finish_attempt(bigint, boolean, bigint, boolean)", "delivery_otp.store_upload(text, jsonb)",
+    ]
+
+    /// The tables a replica reads itself (the others only through the routines).
+    static let readTables = ["attempt", "migration", "migration_served_from"]
 
     private func readSchemaVersion() async throws(AttemptStoreError) -> Int {
         try await call("read the schema version", deadline: checkDeadline) {

@@ -23,8 +23,8 @@ public struct PostgresStoreError: DeliveryOTPError, Hashable {
     public var hint: String? {
         switch kind {
         case .cannotOpen where serverState == PostgresServiceStore.refusedRight:
-            "give the URL's role the rights in docs/deployment.md, \"When a role is refused a right\", "
-                + "and run delivery-otp migrate as the schema's owner"
+            "give the URL's role the rights in docs/deployment.md, \"When a role is refused a right\"; "
+                + "a schema that is behind is migrated by its owner (delivery-otp migrate)"
         case .cannotOpen:
             "check the URL's user and database, the password (PGPASSWORD or --database-password-file), sslmode, sslrootcert, "
                 + "the server's certificate and pg_hba.conf"
@@ -32,6 +32,11 @@ public struct PostgresStoreError: DeliveryOTPError, Hashable {
             switch serverState {
             case PostgresServiceStore.readOnly:
                 "the server at \(hostAndPort) takes no writes (a standby, or default_transaction_read_only): give the primary's URL"
+            // 08: connection; 53: resources (too many connections, a full disk); 57P: the server is
+            // starting or stopping, or ended the session.
+            case .some(let state) where state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("57P"):
+                "PostgreSQL at \(hostAndPort) cannot serve now (see the SQLSTATE and the server's log): "
+                    + "check that it is running, not starting or stopping, and has room (max_connections, disk)"
             case .some:
                 "PostgreSQL at \(hostAndPort) refused the statement: look its SQLSTATE up in PostgreSQL's list of error codes, "
                     + "and read the server's log"

@@ -108,53 +108,64 @@ struct PostgresPrivilegeTests {
         try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: .seconds(120), logger: logger)
             .close()
         // An operator who gave the rights by hand, and forgot the schema's.
-        let service = try await TestPostgres.serviceRole(location, named: "dotp_norights_")
-        try await TestPostgres.admin(location) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "REVOKE USAGE ON SCHEMA delivery_otp FROM \(service.user)"))
+        try await TestPostgres.withServiceRole(location, named: "dotp_norights_") { service in
+            try await TestPostgres.admin(location) { client in
+                try await client.query(PostgresQuery(unsafeSQL: "REVOKE USAGE ON SCHEMA delivery_otp FROM \(service.user)"))
+            }
+            let error = await #expect(throws: PostgresStoreError.self) {
+                try await PostgresServiceStore.open(
+                    service, password: TestPostgres.servicePassword, migrate: false, attemptDeadline: .seconds(120), logger: logger
+                ).close()
+            }
+            #expect(error?.description.contains("SQLSTATE 42501") == true, "\(String(describing: error))")
+            Self.expectRightsHint(error)
         }
-        let error = await #expect(throws: PostgresStoreError.self) {
-            try await PostgresServiceStore.open(
-                service, password: TestPostgres.servicePassword, migrate: false, attemptDeadline: .seconds(120), logger: logger
-            ).close()
-        }
-        #expect(error?.description.contains("SQLSTATE 42501") == true, "\(String(describing: error))")
-        Self.expectRightsHint(error)
-        try await TestPostgres.dropServiceRole(service)
     }
 
     @Test(
-        "refuses at start a role that may not call a routine of the verify path, naming the right, rather than serving 503s",
+        "refuses at start a role that may not call a routine of the verify path or read a table, naming each right, rather than serving 503s",
         .timeLimit(.minutes(2)))
-    func missingExecuteRefusedAtStart() async throws {
+    func missingRightsRefusedAtStart() async throws {
         let location = try await TestPostgres.freshDatabase()
         defer { Task { await TestPostgres.drop(location) } }
         try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: .seconds(120), logger: logger)
             .close()
-        let service = try await TestPostgres.serviceRole(location, named: "dotp_noexec_")
-        try await TestPostgres.admin(location) { client in
-            for statement in [
-                "REVOKE EXECUTE ON PROCEDURE delivery_otp.settle_attempt(bigint, boolean, bigint, boolean) FROM \(service.user), PUBLIC",
-                "REVOKE SELECT ON delivery_otp.attempt FROM \(service.user)",
-            ] {
-                try await client.query(PostgresQuery(unsafeSQL: statement))
+        try await TestPostgres.withServiceRole(location, named: "dotp_noexec_") { service in
+            try await TestPostgres.admin(location) { client in
+                for statement in [
+                    "REVOKE EXECUTE ON PROCEDURE delivery_otp.settle_attempt(bigint, boolean, bigint, boolean) FROM \(service.user), PUBLIC",
+                    "REVOKE SELECT ON delivery_otp.attempt, delivery_otp.migration_served_from FROM \(service.user)",
+                ] {
+                    try await client.query(PostgresQuery(unsafeSQL: statement))
+                }
             }
+            let error = await #expect(throws: PostgresStoreError.self) {
+                try await PostgresServiceStore.open(
+                    service, password: TestPostgres.servicePassword, attemptDeadline: .seconds(120), logger: logger
+                ).close()
+            }
+            #expect(
+                error?.description.contains(
+                    "lacks EXECUTE on settle_attempt, SELECT on attempt, SELECT on migration_served_from (SQLSTATE 42501)") == true,
+                "\(String(describing: error))")
+            Self.expectRightsHint(error)
+            // `migrate`, which does not serve, still reads the version as that role.
+            let reader = try await PostgresServiceStore.open(
+                service, password: TestPostgres.servicePassword, migrate: false, serving: false, attemptDeadline: .seconds(120),
+                logger: logger)
+            let version = try? await reader.schemaVersion()
+            await reader.close()
+            #expect(version == PostgresSchema.version)
+        }
+        // A routine dropped by hand is named too, even to the owner, who has every right.
+        try await TestPostgres.admin(location) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "DROP FUNCTION delivery_otp.store_upload(text, jsonb)"))
         }
         let error = await #expect(throws: PostgresStoreError.self) {
-            try await PostgresServiceStore.open(
-                service, password: TestPostgres.servicePassword, attemptDeadline: .seconds(120), logger: logger
-            ).close()
+            try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: .seconds(120), logger: logger)
+                .close()
         }
-        #expect(
-            error?.description.contains("lacks EXECUTE on settle_attempt, SELECT on attempt (SQLSTATE 42501)") == true,
-            "\(String(describing: error))")
-        Self.expectRightsHint(error)
-        // `migrate`, which does not serve, still reads the version as that role.
-        let reader = try await PostgresServiceStore.open(
-            service, password: TestPostgres.servicePassword, migrate: false, serving: false, attemptDeadline: .seconds(120),
-            logger: logger)
-        #expect(try await reader.schemaVersion() == PostgresSchema.version)
-        await reader.close()
-        try await TestPostgres.dropServiceRole(service)
+        #expect(error?.description.contains("lacks EXECUTE on store_upload, which is missing") == true, "\(String(describing: error))")
     }
 
     /// The hint for a right refused: the guide's section on it (a heading there), and the owner's migrate.

@@ -491,7 +491,7 @@ struct PostgresStoreTests {
         #expect(hint.contains("takes no writes") && hint.contains("primary's URL"), "\(hint)")
     }
 
-    @Test("tells an operator that the server refused, not that it is unreachable, when it answers with an error", .timeLimit(.minutes(2)))
+    @Test("tells an operator that the server cannot take a connection now, not that it is unreachable", .timeLimit(.minutes(2)))
     func serverRefusalHint() async throws {
         let location = try await TestPostgres.freshDatabase()
         defer { Task { await TestPostgres.drop(location) } }
@@ -503,8 +503,24 @@ struct PostgresStoreTests {
                 .close()
         }
         #expect(error?.description.hasSuffix("(SQLSTATE 53300)") == true, "\(String(describing: error))")
-        #expect(error?.hint?.contains("refused the statement") == true, "\(String(describing: error?.hint))")
+        #expect(error?.hint?.contains("cannot serve now") == true, "\(String(describing: error?.hint))")
         // `drop` connects to another database, so the limit does not keep it out.
+    }
+
+    @Test("tells an operator that the server refused a statement, not that it is unreachable, on a damaged schema", .timeLimit(.minutes(2)))
+    func damagedSchemaHint() async throws {
+        let location = try await TestPostgres.freshDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        try await TestPostgres.admin(location) { client in
+            try await client.query("CREATE SCHEMA delivery_otp")
+            try await client.query("CREATE TABLE delivery_otp.migration (version text)")
+        }
+        let error = await #expect(throws: PostgresStoreError.self) {
+            try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
+                .close()
+        }
+        #expect(error?.description.contains("(SQLSTATE 42") == true, "\(String(describing: error))")
+        #expect(error?.hint?.contains("refused the statement") == true, "\(String(describing: error?.hint))")
     }
 
     @Test(

@@ -88,6 +88,21 @@ enum TestPostgres {
         return service
     }
 
+    /// Runs `body` with a role made by ``serviceRole(_:named:)``, and drops the role after it, also
+    /// when `body` throws (roles outlive a dropped database).
+    static func withServiceRole(
+        _ location: PostgresLocation, named prefix: String, _ body: (PostgresLocation) async throws -> Void
+    ) async throws {
+        let service = try await serviceRole(location, named: prefix)
+        do {
+            try await body(service)
+        } catch {
+            try? await dropServiceRole(service)
+            throw error
+        }
+        try await dropServiceRole(service)
+    }
+
     /// Drops a role made by ``serviceRole(_:named:)`` (roles outlive a dropped database).
     static func dropServiceRole(_ service: PostgresLocation) async throws {
         let role = service.user
