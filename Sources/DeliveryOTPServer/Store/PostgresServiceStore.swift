@@ -81,8 +81,9 @@ public final class PostgresServiceStore: ServiceStore {
     /// change the schema can serve a database that its owner migrated (`delivery-otp migrate`).
     ///
     /// When `serving` is true (the default), a role that may not call every routine the service
-    /// calls, or read the attempt log, is refused here: otherwise it would start, say it is ready,
-    /// and answer every verify 503.
+    /// calls, or read every table it reads, is refused here, naming each right it lacks: otherwise
+    /// it would start, say it is ready, and answer every verify 503. `delivery-otp migrate`, which
+    /// does not serve, passes false.
     public static func open(
         _ location: PostgresLocation, password: String?, migrate: Bool = true, serving: Bool = true, maximumConnections: Int = 16,
         attemptDeadline: Duration = .seconds(3), logger: Logger, onBatch: @escaping @Sendable (Int) -> Void = { _ in }
