@@ -103,20 +103,14 @@ struct PostgresPrivilegeTests {
         "refuses a role without the guide's rights with a hint that points at the rights, not at the connection",
         .timeLimit(.minutes(2)))
     func missingRightNamesTheGuide() async throws {
-        let location = try await TestPostgres.freshDatabase()
+        let location = try await TestPostgres.migratedDatabase()
         defer { Task { await TestPostgres.drop(location) } }
-        try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: .seconds(120), logger: logger)
-            .close()
         // An operator who gave the rights by hand, and forgot the schema's.
         try await TestPostgres.withServiceRole(location, named: "dotp_norights_") { service in
             try await TestPostgres.admin(location) { client in
                 try await client.query(PostgresQuery(unsafeSQL: "REVOKE USAGE ON SCHEMA delivery_otp FROM \(service.user)"))
             }
-            let error = await #expect(throws: PostgresStoreError.self) {
-                try await PostgresServiceStore.open(
-                    service, password: TestPostgres.servicePassword, migrate: false, attemptDeadline: .seconds(120), logger: logger
-                ).close()
-            }
+            let error = await TestPostgres.refusal(opening: service, password: TestPostgres.servicePassword, migrate: false)
             #expect(error?.description.contains("SQLSTATE 42501") == true, "\(String(describing: error))")
             Self.expectRightsHint(error)
         }
@@ -126,10 +120,8 @@ struct PostgresPrivilegeTests {
         "refuses at start a role that may not call a routine of the verify path or read a table, naming each right, rather than serving 503s",
         .timeLimit(.minutes(2)))
     func missingRightsRefusedAtStart() async throws {
-        let location = try await TestPostgres.freshDatabase()
+        let location = try await TestPostgres.migratedDatabase()
         defer { Task { await TestPostgres.drop(location) } }
-        try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: .seconds(120), logger: logger)
-            .close()
         try await TestPostgres.withServiceRole(location, named: "dotp_noexec_") { service in
             try await TestPostgres.admin(location) { client in
                 for statement in [
@@ -139,11 +131,7 @@ struct PostgresPrivilegeTests {
                     try await client.query(PostgresQuery(unsafeSQL: statement))
                 }
             }
-            let error = await #expect(throws: PostgresStoreError.self) {
-                try await PostgresServiceStore.open(
-                    service, password: TestPostgres.servicePassword, attemptDeadline: .seconds(120), logger: logger
-                ).close()
-            }
+            let error = await TestPostgres.refusal(opening: service, password: TestPostgres.servicePassword)
             #expect(
                 error?.description.contains(
                     "lacks EXECUTE on settle_attempt, SELECT on attempt, SELECT on migration_served_from (SQLSTATE 42501)") == true,
@@ -161,10 +149,7 @@ struct PostgresPrivilegeTests {
         try await TestPostgres.admin(location) { client in
             try await client.query(PostgresQuery(unsafeSQL: "DROP FUNCTION delivery_otp.store_upload(text, jsonb)"))
         }
-        let error = await #expect(throws: PostgresStoreError.self) {
-            try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: .seconds(120), logger: logger)
-                .close()
-        }
+        let error = await TestPostgres.refusal(opening: location)
         #expect(error?.description.contains("lacks EXECUTE on store_upload, which is missing") == true, "\(String(describing: error))")
     }
 

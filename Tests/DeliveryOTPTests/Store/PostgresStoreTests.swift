@@ -467,10 +467,7 @@ struct PostgresStoreTests {
     func serverWithoutTLS() async throws {
         var location = try PostgresLocation(TestPostgres.url!)
         location.tls = .require  // the test server runs with ssl = off
-        let error = await #expect(throws: PostgresStoreError.self) {
-            try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
-                .close()
-        }
+        let error = await TestPostgres.refusal(opening: location)
         #expect(error?.description.contains("does not offer TLS") == true, "\(String(describing: error))")
         #expect(error?.description.contains("set ssl = on in its postgresql.conf") == true, "\(String(describing: error))")
     }
@@ -482,10 +479,7 @@ struct PostgresStoreTests {
         try await TestPostgres.admin(location) { client in
             try await client.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(location.database) SET default_transaction_read_only = on"))
         }
-        let error = await #expect(throws: PostgresStoreError.self) {
-            try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
-                .close()
-        }
+        let error = await TestPostgres.refusal(opening: location)
         #expect(error?.description.hasSuffix("(SQLSTATE 25006)") == true, "\(String(describing: error))")
         let hint = error?.hint ?? ""
         #expect(hint.contains("takes no writes") && hint.contains("primary's URL"), "\(hint)")
@@ -498,10 +492,7 @@ struct PostgresStoreTests {
         try await TestPostgres.admin(location) { client in
             try await client.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(location.database) CONNECTION LIMIT 0"))
         }
-        let error = await #expect(throws: PostgresStoreError.self) {
-            try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
-                .close()
-        }
+        let error = await TestPostgres.refusal(opening: location)
         #expect(error?.description.hasSuffix("(SQLSTATE 53300)") == true, "\(String(describing: error))")
         #expect(error?.hint?.contains("cannot serve now") == true, "\(String(describing: error?.hint))")
         // `drop` connects to another database, so the limit does not keep it out.
@@ -515,10 +506,7 @@ struct PostgresStoreTests {
             try await client.query("CREATE SCHEMA delivery_otp")
             try await client.query("CREATE TABLE delivery_otp.migration (version text)")
         }
-        let error = await #expect(throws: PostgresStoreError.self) {
-            try await PostgresServiceStore.open(location, password: TestPostgres.password, attemptDeadline: Self.patient, logger: logger)
-                .close()
-        }
+        let error = await TestPostgres.refusal(opening: location)
         #expect(error?.description.contains("(SQLSTATE 42") == true, "\(String(describing: error))")
         #expect(error?.hint?.contains("refused the statement") == true, "\(String(describing: error?.hint))")
     }

@@ -29,6 +29,34 @@ enum TestPostgres {
         return location
     }
 
+    /// A new database (see ``freshDatabase()``) that the test role has migrated, as its owner, to
+    /// this release's schema.
+    static func migratedDatabase() async throws -> PostgresLocation {
+        let location = try await freshDatabase()
+        do {
+            try await PostgresServiceStore.open(location, password: password, attemptDeadline: .seconds(120), logger: quiet).close()
+        } catch {
+            await drop(location)
+            throw error
+        }
+        return location
+    }
+
+    /// The error that opening the store at `location` as a replica would throw (as `password`'s
+    /// role; the test role's by default), recorded as an issue where the caller is when it opens.
+    static func refusal(
+        opening location: PostgresLocation, password: String? = nil, migrate: Bool = true,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async -> PostgresStoreError? {
+        await #expect(throws: PostgresStoreError.self, sourceLocation: sourceLocation) {
+            try await PostgresServiceStore.open(
+                location, password: password ?? Self.password, migrate: migrate, attemptDeadline: .seconds(120), logger: quiet
+            ).close()
+        }
+    }
+
+    private static let quiet = Logger(label: "test-postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
     /// Drops a database made by ``freshDatabase()``, closing what is still connected to it.
     ///
     /// `WITH (FORCE)` closes the tests' own sessions, but refuses while an autovacuum worker is in
