@@ -272,9 +272,9 @@ public final class PostgresServiceStore: ServiceStore {
         let missing = try await call("check the role's rights", deadline: checkDeadline) {
             try await self.rows(
                 """
-                SELECT 'EXECUTE on ' || split_part(split_part(r, '(', 1), '.', 2) \
-                || CASE WHEN to_regprocedure(r) IS NULL THEN ', which is missing' ELSE '' END FROM unnest(\(Self.routines)::text[]) AS r \
-                WHERE to_regprocedure(r) IS NULL OR NOT has_function_privilege(to_regprocedure(r), 'EXECUTE') \
+                SELECT 'EXECUTE on ' || split_part(split_part(r, '(', 1), '.', 2) || CASE WHEN p IS NULL THEN ', which is missing' ELSE '' END \
+                FROM (SELECT r, to_regprocedure(r) AS p FROM unnest(\(Self.routines)::text[]) AS r) AS routine \
+                WHERE p IS NULL OR NOT has_function_privilege(p, 'EXECUTE') \
                 UNION SELECT 'SELECT on ' || t FROM unnest(\(Self.readTables)::text[]) AS t \
                 WHERE NOT has_table_privilege('delivery_otp.' || t, 'SELECT') ORDER BY 1
                 """
