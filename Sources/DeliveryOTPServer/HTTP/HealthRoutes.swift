@@ -15,7 +15,7 @@ struct HealthRoutes {
         JSONBody.response(Status(status: "ok", reason: nil))
     }
 
-    /// Ready when the keyring has a key for today (default zone) and the store takes a write.
+    /// Ready when the keyring has a key for today (default zone) and the store can record a verify.
     func ready(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         let today = state.zones.defaultZone.date(at: state.now)
         if (try? state.keySnapshot.keyring.key(for: today)) == nil {
@@ -23,7 +23,7 @@ struct HealthRoutes {
         }
         guard await store.isWritable() else {
             return JSONBody.response(
-                Status(status: "unavailable", reason: "the attempt store is not writable"), status: .serviceUnavailable)
+                Status(status: "unavailable", reason: "the attempt store cannot record a verify now"), status: .serviceUnavailable)
         }
         return JSONBody.response(Status(status: "ready", reason: nil))
     }

@@ -32,7 +32,7 @@ public final class PostgresServiceStore: ServiceStore {
     /// Fails a query whose connection closed under it, where postgres-nio would wait forever.
     private let guarded: ClosedConnectionGuard
     private let logger: Logger
-    /// Deadlines, errors and the log line when the database becomes unreachable or comes back.
+    /// Deadlines, errors and the log line when the database stops serving or serves again.
     private let calls: Calls
     /// Admits attempts in batches, one commit each.
     private let groupCommit: PostgresGroupCommit
@@ -270,15 +270,7 @@ public final class PostgresServiceStore: ServiceStore {
     /// once; a routine that is not there at all is named as missing.
     private func checkRights() async throws(AttemptStoreError) {
         let missing = try await call("check the role's rights", deadline: checkDeadline) {
-            try await self.rows(
-                """
-                SELECT 'EXECUTE on ' || split_part(split_part(r, '(', 1), '.', 2) || CASE WHEN p IS NULL THEN ', which is missing' ELSE '' END \
-                FROM (SELECT r, to_regprocedure(r) AS p FROM unnest(\(Self.routines)::text[]) AS r) AS routine \
-                WHERE p IS NULL OR NOT has_function_privilege(p, 'EXECUTE') \
-                UNION SELECT 'SELECT on ' || t FROM unnest(\(Self.readTables)::text[]) AS t \
-                WHERE NOT has_table_privilege('delivery_otp.' || t, 'SELECT') ORDER BY 1
-                """
-            ).map { try $0.decode(String.self) }
+            try await self.missingRights(routines: Self.routines, tables: Self.readTables)
         }
         guard missing.isEmpty else {
             throw AttemptStoreError(
@@ -288,14 +280,31 @@ public final class PostgresServiceStore: ServiceStore {
         }
     }
 
-    /// The routines a replica calls, by signature (a procedure's includes its OUT arguments): the
-    /// two procedures, and the functions they call with the caller's rights.
-    static let routines = [
+    /// The rights on `routines` (signatures) and `tables` (of the schema) that the role lacks, in
+    /// words ("EXECUTE on settle_attempt"), in one query; empty when it has them all.
+    private func missingRights(routines: [String], tables: [String]) async throws -> [String] {
+        try await rows(
+            """
+            SELECT 'EXECUTE on ' || split_part(split_part(r, '(', 1), '.', 2) || CASE WHEN p IS NULL THEN ', which is missing' ELSE '' END \
+            FROM (SELECT r, to_regprocedure(r) AS p FROM unnest(\(routines)::text[]) AS r) AS routine \
+            WHERE p IS NULL OR NOT has_function_privilege(p, 'EXECUTE') \
+            UNION SELECT 'SELECT on ' || t FROM unnest(\(tables)::text[]) AS t \
+            WHERE NOT has_table_privilege('delivery_otp.' || t, 'SELECT') ORDER BY 1
+            """
+        ).map { try $0.decode(String.self) }
+    }
+
+    /// The routines of a verify, by signature (a procedure's includes its OUT arguments): the two
+    /// procedures, and the functions they call with the caller's rights.
+    static let verifyRoutines = [
         "delivery_otp.admit_attempts(bigint[], text[], text[], text[], integer[], text[], bigint[], bigint, text[], bigint[], bigint[], bigint[])",
         "delivery_otp.settle_attempt(bigint, boolean, bigint, boolean)",
         "delivery_otp.admit_batch(bigint[], text[], text[], text[], integer[], text[], bigint[], bigint)",
-        "delivery_otp.finish_attempt(bigint, boolean, bigint, boolean)", "delivery_otp.store_upload(text, jsonb)",
+        "delivery_otp.finish_attempt(bigint, boolean, bigint, boolean)",
     ]
+
+    /// Every routine a replica calls: a verify's, and an upload's.
+    static let routines = verifyRoutines + ["delivery_otp.store_upload(text, jsonb)"]
 
     /// The tables a replica reads itself (the others only through the routines).
     static let readTables = ["attempt", "migration", "migration_served_from"]
@@ -344,10 +353,13 @@ public final class PostgresServiceStore: ServiceStore {
     /// Startup parameters of a migration's own connection: waiting for another replica's migration
     /// may take longer than a request's statement, and a busy machine may pause between the
     /// transaction's statements for longer than the 5 s after which the server ends an idle
-    /// transaction of the service's.
+    /// transaction of the service's. A statement gives up inside the call's deadline (60 s at
+    /// least), so that one wait for another session's lock ends with the server's own error
+    /// (55P03, 57014), whose hint names the lock, and not as "no answer" (waits in turn, or a
+    /// slow connection before them, can still use up the deadline first).
     private static let migrationParameters = [
-        ("application_name", "delivery-otp migrate"), ("synchronous_commit", "on"), ("statement_timeout", "60s"),
-        ("lock_timeout", "60s"), ("idle_in_transaction_session_timeout", "60s"),
+        ("application_name", "delivery-otp migrate"), ("synchronous_commit", "on"), ("statement_timeout", "50s"),
+        ("lock_timeout", "45s"), ("idle_in_transaction_session_timeout", "60s"),
     ]
 
     private func migrated() async throws(AttemptStoreError) -> (from: Int, to: Int) {
@@ -545,12 +557,29 @@ public final class PostgresServiceStore: ServiceStore {
         }
     }
 
+    /// Whether the store can serve a verify now: the server takes writes, and the role still may
+    /// call a verify's routines, which `open` checked (a right can be taken away while the replica
+    /// runs; the other rights, an upload's and the log's, leave verifies served and are not asked
+    /// here). A server that answers but cannot serve is logged as the store not serving, with the
+    /// reason, as a failed verify's call is; otherwise this probe, answered, would log it serving
+    /// again between two failed verifies. The errors below are `.io` for that reason: a kind of
+    /// a request's own error (`isStatementError`) would not count as the store not serving.
     public func isWritable() async -> Bool {
+        let location = self.location
         do {
-            return try await call("check readiness", deadline: .seconds(2)) {
-                try await self.rows("SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'").first?
-                    .decode(Bool.self) ?? false
+            try await call("check readiness", deadline: .seconds(2)) {
+                let writable = try await self.rows(
+                    "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'"
+                ).first?.decode(Bool.self)
+                guard writable == true else {
+                    throw AttemptStoreError("the server takes no writes (a standby, or default_transaction_read_only)", kind: .io)
+                }
+                let missing = try await self.missingRights(routines: Self.verifyRoutines, tables: [])
+                guard missing.isEmpty else {
+                    throw AttemptStoreError("the role \(location.user) lacks \(missing.joined(separator: ", "))", kind: .io)
+                }
             }
+            return true
         } catch {
             return false
         }
@@ -672,12 +701,13 @@ extension PostgresServiceStore {
 }
 
 extension PostgresServiceStore {
-    /// The deadline and the error of every call, and the log line when the database becomes
-    /// unreachable or comes back: apart from the store, so that its group commit can use them.
+    /// The deadline and the error of every call, and the log line when the database stops serving
+    /// (unreachable, or answering that it cannot) or serves again: apart from the store, so that
+    /// its group commit can use them.
     final class Calls: Sendable {
         let location: PostgresLocation
         let logger: Logger
-        /// Whether the last call reached the database; a change is logged once, not on every request.
+        /// Whether the last call was served; a change is logged once, not on every request.
         private let reachable = Locked(true)
 
         init(location: PostgresLocation, logger: Logger) {
@@ -713,10 +743,10 @@ extension PostgresServiceStore {
             }
             guard before != now else { return }
             if now {
-                logger.info("the PostgreSQL store is reachable again", metadata: ["event": "store-available", "store": "\(location)"])
+                logger.info("the PostgreSQL store serves again", metadata: ["event": "store-available", "store": "\(location)"])
             } else {
                 logger.warning(
-                    "the PostgreSQL store is unreachable",
+                    "the PostgreSQL store cannot serve",
                     metadata: ["event": "store-unavailable", "store": "\(location)", "reason": "\(reason ?? "")"])
             }
         }

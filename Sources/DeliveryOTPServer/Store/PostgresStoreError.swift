@@ -32,6 +32,12 @@ public struct PostgresStoreError: DeliveryOTPError, Hashable {
             switch serverState {
             case PostgresServiceStore.readOnly:
                 "the server at \(hostAndPort) takes no writes (a standby, or default_transaction_read_only): give the primary's URL"
+            // 55P03: a lock not had within lock_timeout; 57014: a statement cancelled, by its
+            // timeout (often a lock's wait too) or by hand.
+            case "55P03"?, "57014"?:
+                "PostgreSQL at \(hostAndPort) gave up on the statement: another session may hold a lock it needs "
+                    + "(a long transaction, a backup, an ALTER by hand: pg_locks and pg_stat_activity show which), "
+                    + "or the server is slow; run it again once that session ends"
             // 08: connection; 53: resources (too many connections, a full disk); 57P: the server is
             // starting or stopping, or ended the session.
             case .some(let state) where state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("57P"):

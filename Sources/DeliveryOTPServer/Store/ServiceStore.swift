@@ -23,7 +23,8 @@ public protocol ServiceStore: Sendable {
     /// The central attempt log from `since` (all when nil), of one scope or all, oldest first, at most `limit` lines
     /// (none for a limit below one).
     func records(since: Timestamp?, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptRecord]
-    /// Whether a write transaction can be made now (readiness).
+    /// Whether the store can record a verify now (readiness): it takes a write, and, for a
+    /// database, the role may still call what a verify calls.
     func isWritable() async -> Bool
     /// Finishes the pending writes and closes the store.
     func close() async

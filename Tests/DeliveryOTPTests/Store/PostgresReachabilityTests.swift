@@ -5,16 +5,17 @@ import Logging
 import PostgresNIO
 import Testing
 
-/// The log line that says the PostgreSQL store is unreachable (event `store-unavailable`) is what
-/// an operator alerts on: it must come when the store cannot serve, and not when the database
-/// answered a statement with an error that the request's own error reports.
+/// The log line that says the PostgreSQL store cannot serve (event `store-unavailable`) is what
+/// an operator alerts on: it must come when the store cannot serve (unreachable, or answering
+/// that it cannot), once, and not when the database answered a statement with an error that the
+/// request's own error reports.
 @Suite("The PostgreSQL store's reachability log", .enabled(if: TestPostgres.isAvailable))
 struct PostgresReachabilityTests {
-    static let unreachable = "the PostgreSQL store is unreachable"
-    static let reachableAgain = "the PostgreSQL store is reachable again"
+    static let cannotServe = "the PostgreSQL store cannot serve"
+    static let servesAgain = "the PostgreSQL store serves again"
 
     @Test(
-        "does not call the store unreachable when the database refuses a statement, such as an attempt number beyond its column",
+        "does not log that the store cannot serve when the database refuses a statement, such as an attempt number beyond its column",
         .timeLimit(.minutes(3)))
     func statementErrorIsNotAnOutage() async throws {
         let location = try await TestPostgres.freshDatabase()
@@ -34,11 +35,11 @@ struct PostgresReachabilityTests {
         #expect(try await store.begin(attempt).counted == 1)
         await store.close()
         let messages = recorder.messages.withLock { $0 }
-        #expect(!messages.contains(Self.unreachable), "a refused statement was logged as an outage")
+        #expect(!messages.contains(Self.cannotServe), "a refused statement was logged as an outage")
     }
 
     @Test(
-        "calls the store unreachable when the database refuses the service's login, and reachable again at its next answer",
+        "logs that the store cannot serve when the database refuses the service's login, and that it serves again at its next answer",
         .timeLimit(.minutes(3)))
     func refusedLoginIsAnOutage() async throws {
         let location = try await TestPostgres.freshDatabase()
@@ -59,10 +60,55 @@ struct PostgresReachabilityTests {
             try await client.query(PostgresQuery(unsafeSQL: "ALTER ROLE \(service.user) PASSWORD 'changed-password'"))
         }
         await #expect(throws: PostgresStoreError.self) { try await store.migrate() }
-        #expect(recorder.messages.withLock { $0 }.contains(Self.unreachable), "a refused login was not logged as an outage")
+        #expect(recorder.messages.withLock { $0 }.contains(Self.cannotServe), "a refused login was not logged as an outage")
         #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 2)
-        #expect(recorder.messages.withLock { $0 }.contains(Self.reachableAgain))
+        #expect(recorder.messages.withLock { $0 }.contains(Self.servesAgain))
         await store.close()
         try await TestPostgres.dropServiceRole(service)
+    }
+
+    @Test(
+        "takes a replica out of readiness when its role loses a verify's right while it runs, logging that once, and back when it returns",
+        .timeLimit(.minutes(3)))
+    func rightsTakenAwayAtRuntime() async throws {
+        let location = try await TestPostgres.migratedDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        try await TestPostgres.withServiceRole(location, named: "dotp_revoked_") { service in
+            let recorder = RecordingLogHandler()
+            let store = try await PostgresServiceStore.open(
+                service, password: TestPostgres.servicePassword, migrate: false, attemptDeadline: PostgresStoreTests.patient,
+                logger: Logger(label: "test", factory: { _ in recorder }))
+            #expect(await store.isWritable())
+            #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)
+            // An upload's right, taken away, leaves verifies served: the replica stays ready.
+            try await TestPostgres.admin(location) { client in
+                let upload = "delivery_otp.store_upload(text, jsonb)"
+                try await client.query(PostgresQuery(unsafeSQL: "REVOKE EXECUTE ON FUNCTION \(upload) FROM \(service.user), PUBLIC"))
+            }
+            #expect(await store.isWritable())
+            // An operator takes the procedures away from the running replica's role.
+            try await TestPostgres.admin(location) { client in
+                try await client.query(
+                    PostgresQuery(unsafeSQL: "REVOKE EXECUTE ON ALL PROCEDURES IN SCHEMA delivery_otp FROM \(service.user), PUBLIC"))
+            }
+            // The probe answers, but the replica cannot serve a verify: not ready, and logged with the rights it lacks.
+            #expect(await store.isWritable() == false)
+            #expect(
+                recorder.reasons.withLock { $0 } == ["the role \(service.user) lacks EXECUTE on admit_attempts, EXECUTE on settle_attempt"])
+            await #expect(throws: AttemptStoreError.self) { _ = try await store.begin(ServiceStoreContractTests.attempt()) }
+            #expect(await store.isWritable() == false)
+            await #expect(throws: AttemptStoreError.self) { _ = try await store.begin(ServiceStoreContractTests.attempt()) }
+            #expect(await store.isWritable() == false)
+            let messages = recorder.messages.withLock { $0 }
+            #expect(messages.filter { $0 == Self.cannotServe }.count == 1, "\(messages)")
+            #expect(!messages.contains(Self.servesAgain), "the readiness probe logged the store serving between failed verifies")
+            try await TestPostgres.admin(location) { client in
+                try await client.query(PostgresQuery(unsafeSQL: "GRANT EXECUTE ON ALL ROUTINES IN SCHEMA delivery_otp TO \(service.user)"))
+            }
+            #expect(await store.isWritable())
+            #expect(recorder.messages.withLock { $0 }.contains(Self.servesAgain))
+            #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 2)
+            await store.close()
+        }
     }
 }
