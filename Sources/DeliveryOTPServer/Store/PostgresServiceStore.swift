@@ -101,7 +101,8 @@ public final class PostgresServiceStore: ServiceStore {
         _ location: PostgresLocation, password: String?, migrate: Bool, serving: Bool, maximumConnections: Int, attemptDeadline: Duration,
         logger: Logger, onBatch: @escaping @Sendable (Int) -> Void
     ) async throws(AttemptStoreError) -> PostgresServiceStore {
-        try await probe(location, password: password, deadline: checkDeadline(attemptDeadline))
+        try await probe(
+            location, password: password, deadline: checkDeadline(attemptDeadline), connectTimeout: connectTimeout(attemptDeadline))
         let store = PostgresServiceStore(
             location: location, password: password,
             client: PostgresClient(
@@ -190,7 +191,7 @@ public final class PostgresServiceStore: ServiceStore {
         let tls: PostgresClient.Configuration.TLS = try tlsSettings(location).map { .require($0) } ?? .disable
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.user, password: password, database: location.database, tls: tls)
-        configuration.options.connectTimeout = .seconds(3)
+        configuration.options.connectTimeout = .milliseconds(milliseconds(connectTimeout(attemptDeadline)))
         configuration.options.maximumConnections = maximumConnections
         configuration.options.additionalStartupParameters = sessionParameters(attemptDeadline: attemptDeadline)
         // The pool's keep-alive query would run outside the guard against closed connections, and
@@ -200,10 +201,14 @@ public final class PostgresServiceStore: ServiceStore {
         return configuration
     }
 
+    /// How long making a connection may take: 3 s, or a verify's deadline when that is longer (a
+    /// store given a patient deadline, for a loaded machine, waits as long for a connection).
+    private static func connectTimeout(_ attemptDeadline: Duration) -> Duration { max(.seconds(3), attemptDeadline) }
+
     /// The settings of a connection outside the pool.
-    private static func connectionConfiguration(_ location: PostgresLocation, password: String?, parameters: [(String, String)])
-        throws(AttemptStoreError) -> PostgresConnection.Configuration
-    {
+    private static func connectionConfiguration(
+        _ location: PostgresLocation, password: String?, parameters: [(String, String)], connectTimeout: Duration
+    ) throws(AttemptStoreError) -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS
         do { tls = try tlsSettings(location).map { .require(try NIOSSLContext(configuration: $0)) } ?? .disable } catch let error
             as AttemptStoreError
@@ -214,7 +219,7 @@ public final class PostgresServiceStore: ServiceStore {
         }
         var configuration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.user, password: password, database: location.database, tls: tls)
-        configuration.options.connectTimeout = .seconds(3)
+        configuration.options.connectTimeout = .milliseconds(milliseconds(connectTimeout))
         configuration.options.additionalStartupParameters = parameters
         return configuration
     }
@@ -223,8 +228,11 @@ public final class PostgresServiceStore: ServiceStore {
 
     /// One connection made and closed outside the pool, which retries quietly: a wrong password, a
     /// refused TLS handshake or a missing database is reported as itself, at once.
-    private static func probe(_ location: PostgresLocation, password: String?, deadline: Duration) async throws(AttemptStoreError) {
-        let settings = try connectionConfiguration(location, password: password, parameters: sessionParameters(attemptDeadline: deadline))
+    private static func probe(
+        _ location: PostgresLocation, password: String?, deadline: Duration, connectTimeout: Duration
+    ) async throws(AttemptStoreError) {
+        let settings = try connectionConfiguration(
+            location, password: password, parameters: sessionParameters(attemptDeadline: deadline), connectTimeout: connectTimeout)
         let outcome = await Deadline.race(deadline) {
             let connection = try await PostgresConnection.connect(configuration: settings, id: 0, logger: quiet)
             try await connection.close()
@@ -364,7 +372,8 @@ public final class PostgresServiceStore: ServiceStore {
 
     private func migrated() async throws(AttemptStoreError) -> (from: Int, to: Int) {
         let known = PostgresSchema.version
-        let settings = try Self.connectionConfiguration(location, password: password, parameters: Self.migrationParameters)
+        let settings = try Self.connectionConfiguration(
+            location, password: password, parameters: Self.migrationParameters, connectTimeout: Self.connectTimeout(attemptDeadline))
         let guarded = self.guarded
         let found = try await call("migrate", deadline: migrationDeadline) {
             // A connection of its own, outside the pool: its session lasts one transaction.
@@ -564,10 +573,11 @@ public final class PostgresServiceStore: ServiceStore {
     /// reason, as a failed verify's call is; otherwise this probe, answered, would log it serving
     /// again between two failed verifies. The errors below are `.io` for that reason: a kind of
     /// a request's own error (`isStatementError`) would not count as the store not serving.
+    /// It has a verify's deadline: ready means that a verify would be answered within it.
     public func isWritable() async -> Bool {
         let location = self.location
         do {
-            try await call("check readiness", deadline: .seconds(2)) {
+            try await call("check readiness", deadline: attemptDeadline) {
                 let writable = try await self.rows(
                     "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'"
                 ).first?.decode(Bool.self)
