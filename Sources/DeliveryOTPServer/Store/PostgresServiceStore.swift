@@ -68,7 +68,7 @@ public final class PostgresServiceStore: ServiceStore {
         self.calls = calls
         groupCommit = PostgresGroupCommit(store: "the PostgreSQL store at \(location)", deadline: attemptDeadline, onBatch: onBatch) {
             batch throws(AttemptStoreError) in
-            try await calls.call("count the attempts", deadline: attemptDeadline) {
+            try await calls.call("count the attempts", for: .verifies, deadline: attemptDeadline) {
                 try await Self.admitted(batch, client: client, guarded: guarded, logger: logger)
             }
         }
@@ -252,7 +252,7 @@ public final class PostgresServiceStore: ServiceStore {
     /// Refuses a server that could lose a committed attempt in a crash. (`synchronous_commit` is
     /// not read: every session sets it on itself, so the server's default cannot turn it off.)
     private func checkDurability() async throws(AttemptStoreError) {
-        let settings = try await call("check the server's settings", deadline: checkDeadline) {
+        let settings = try await call("check the server's settings", for: .opening, deadline: checkDeadline) {
             var found: [String: String] = [:]
             for row in try await self.rows("SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'full_page_writes')") {
                 let (name, value) = try row.decode((String, String).self)
@@ -277,7 +277,7 @@ public final class PostgresServiceStore: ServiceStore {
     /// the next rolling upgrade). Each missing right is named, so the operator grants them all at
     /// once; a routine that is not there at all is named as missing.
     private func checkRights() async throws(AttemptStoreError) {
-        let missing = try await call("check the role's rights", deadline: checkDeadline) {
+        let missing = try await call("check the role's rights", for: .opening, deadline: checkDeadline) {
             try await self.missingRights(routines: Self.routines, tables: Self.readTables)
         }
         guard missing.isEmpty else {
@@ -318,7 +318,7 @@ public final class PostgresServiceStore: ServiceStore {
     static let readTables = ["attempt", "migration", "migration_served_from"]
 
     private func readSchemaVersion() async throws(AttemptStoreError) -> Int {
-        try await call("read the schema version", deadline: checkDeadline) {
+        try await call("read the schema version", for: .opening, deadline: checkDeadline) {
             let exists = try await self.rows("SELECT to_regclass('delivery_otp.migration') IS NOT NULL").first?.decode(Bool.self)
             guard exists == true else { return 0 }
             return try await self.rows("SELECT COALESCE(MAX(version), 0)::bigint FROM delivery_otp.migration").first?.decode(Int.self) ?? 0
@@ -331,7 +331,7 @@ public final class PostgresServiceStore: ServiceStore {
         let known = PostgresSchema.version
         // Only a release of version 8 or later writes a version past this one, and version 8 adds
         // the table; a migration without a row there needs a release of its own version.
-        let needed = try await call("read the schema version", deadline: checkDeadline) {
+        let needed = try await call("read the schema version", for: .opening, deadline: checkDeadline) {
             try await self.rows(
                 """
                 SELECT COALESCE(MAX(COALESCE(s.served_from, m.version)), 0)::bigint FROM delivery_otp.migration m \
@@ -375,7 +375,7 @@ public final class PostgresServiceStore: ServiceStore {
         let settings = try Self.connectionConfiguration(
             location, password: password, parameters: Self.migrationParameters, connectTimeout: Self.connectTimeout(attemptDeadline))
         let guarded = self.guarded
-        let found = try await call("migrate", deadline: migrationDeadline) {
+        let found = try await call("migrate", for: .opening, deadline: migrationDeadline) {
             // A connection of its own, outside the pool: its session lasts one transaction.
             let connection = try await PostgresConnection.connect(configuration: settings, id: 0, logger: Self.quiet)
             do {
@@ -487,7 +487,7 @@ public final class PostgresServiceStore: ServiceStore {
         }
         let id = ticket.id, seconds = time.secondsSinceEpoch
         let logger = self.logger, guarded = self.guarded, client = self.client
-        let stored = try await call("store the verdict", deadline: attemptDeadline) {
+        let stored = try await call("store the verdict", for: .verifies, deadline: attemptDeadline) {
             try await client.withConnection { connection in
                 try await guarded.run(on: connection) { connection in
                     do {
@@ -534,7 +534,7 @@ public final class PostgresServiceStore: ServiceStore {
         let json = "[" + rows.joined(separator: ",") + "]", device = uploader.rawValue
         // One statement, so one transaction without a BEGIN: no session is ever left idle inside a
         // transaction, which the server would end (and postgres-nio would not notice).
-        return try await call("store the upload", deadline: bulkDeadline) {
+        return try await call("store the upload", for: .uploads, deadline: bulkDeadline) {
             try await self.rows("SELECT delivery_otp.store_upload(\(device), \(json)::jsonb)").first?.decode(Int.self) ?? 0
         }
     }
@@ -544,7 +544,7 @@ public final class PostgresServiceStore: ServiceStore {
         await groupCommit.flush()
         let from = since?.secondsSinceEpoch ?? Int64.min, scopeName = scope?.rawValue ?? "", everyScope = scope == nil
         let limit = max(limit, 0)  // PostgreSQL refuses a negative limit
-        return try await call("read the attempt log", deadline: bulkDeadline) {
+        return try await call("read the attempt log", for: .attemptLog, deadline: bulkDeadline) {
             var records: [AttemptRecord] = []
             for row in try await self.rows(
                 """
@@ -569,15 +569,16 @@ public final class PostgresServiceStore: ServiceStore {
     /// Whether the store can serve a verify now: the server takes writes, and the role still may
     /// call a verify's routines, which `open` checked (a right can be taken away while the replica
     /// runs; the other rights, an upload's and the log's, leave verifies served and are not asked
-    /// here). A server that answers but cannot serve is logged as the store not serving, with the
-    /// reason, as a failed verify's call is; otherwise this probe, answered, would log it serving
-    /// again between two failed verifies. The errors below are `.io` for that reason: a kind of
-    /// a request's own error (`isStatementError`) would not count as the store not serving.
+    /// here). A server that takes no writes is logged as the store not serving, and a verify's
+    /// right found missing as verifies refused (``Calls/Refused``), with the reason, as a failed
+    /// verify's call is; otherwise this probe, answered, would log them served again between two
+    /// failed verifies. The first error is `.io` for that reason: a kind of a request's own error
+    /// (`isStatementError`) would not count as the store not serving.
     /// It has a verify's deadline: ready means that a verify would be answered within it.
     public func isWritable() async -> Bool {
         let location = self.location
         do {
-            try await call("check readiness", deadline: attemptDeadline) {
+            try await call("check readiness", for: .verifies, deadline: attemptDeadline) {
                 let writable = try await self.rows(
                     "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'"
                 ).first?.decode(Bool.self)
@@ -585,9 +586,7 @@ public final class PostgresServiceStore: ServiceStore {
                     throw AttemptStoreError("the server takes no writes (a standby, or default_transaction_read_only)", kind: .io)
                 }
                 let missing = try await self.missingRights(routines: Self.verifyRoutines, tables: [])
-                guard missing.isEmpty else {
-                    throw AttemptStoreError("the role \(location.user) lacks \(missing.joined(separator: ", "))", kind: .io)
-                }
+                guard missing.isEmpty else { throw Calls.Refused("the role \(location.user) lacks \(missing.joined(separator: ", "))") }
             }
             return true
         } catch {
@@ -605,11 +604,11 @@ public final class PostgresServiceStore: ServiceStore {
 
     // MARK: Calls
 
-    /// Runs `body` against the database within `deadline` (see ``Calls/call(_:deadline:_:)``).
+    /// Runs `body` against the database within `deadline` (see ``Calls/call(_:for:deadline:_:)``).
     private func call<T: Sendable>(
-        _ what: String, deadline: Duration, _ body: @escaping @Sendable () async throws -> T
+        _ what: String, for part: Calls.Part, deadline: Duration, _ body: @escaping @Sendable () async throws -> T
     ) async throws(AttemptStoreError) -> T {
-        try await calls.call(what, deadline: deadline, body)
+        try await calls.call(what, for: part, deadline: deadline, body)
     }
 
     /// The SQLSTATE of a right refused to a role the server let in: `insufficient_privilege`.
@@ -659,16 +658,18 @@ public final class PostgresServiceStore: ServiceStore {
             return describe(inner)
         }
         if let error = error as? AttemptStoreError { return (error.description, error.kind) }
+        if let error = error as? Calls.Refused { return (error.description, .io) }
         if let error = error as? ClosedConnectionGuard.Closed { return (error.description, .io) }
         return (String(describing: type(of: error)), .io)
     }
 
     /// Whether `error` is the database's answer to one request's statement: the store is
     /// reachable and serves, and the call's own error says what failed in that request (a value
-    /// out of its column's range, for instance). Any other failure means the store cannot serve,
-    /// and is logged as such: a connection not made or lost, a login refused, no answer in time
-    /// (a statement's or a lock's timeout), or an error of the server's own (read only after a
-    /// failover, a disk or a routine missing, rights taken away).
+    /// out of its column's range, for instance). A right or an object refused to one part of the
+    /// service's calls is that part's (``Calls/isRefusal(_:)``). Any other failure means the store
+    /// cannot serve, and is logged as such: a connection not made or lost, a login refused, no
+    /// answer in time (a statement's or a lock's timeout), or an error of the server's own (read
+    /// only after a failover, a failing disk).
     static func isStatementError(_ error: any Error) -> Bool {
         if let error = error as? PSQLError {
             guard let state = error.serverInfo?[.sqlState] else { return false }
@@ -714,50 +715,128 @@ extension PostgresServiceStore {
     /// The deadline and the error of every call, and the log line when the database stops serving
     /// (unreachable, or answering that it cannot) or serves again: apart from the store, so that
     /// its group commit can use them.
+    ///
+    /// A failure of the whole store (no connection, no answer in time, a login refused, a server
+    /// that takes no writes) is logged once, and its end once, whatever call meets it. A right
+    /// refused (SQLSTATE class 42: a right taken away, a routine or table missing) is one part's:
+    /// an upload's right taken away must not make every upload log the store gone and the next
+    /// verify log it back, so each ``Part`` is logged once when refused and once when served again.
     final class Calls: Sendable {
+        /// What a call serves, as its refusals are logged.
+        enum Part: String, Sendable, Hashable {
+            case verifies
+            case uploads
+            case attemptLog = "reads of the attempt log"
+            case opening = "the checks at start and migrations"
+        }
+
+        /// A right the role lacks, found by a call of this store's own (the readiness probe's
+        /// check of a verify's rights): logged as a refusal, like the server's own (42501).
+        struct Refused: Error, CustomStringConvertible {
+            let description: String
+            init(_ description: String) { self.description = description }
+        }
+
+        /// How a call went, as the log sees it.
+        private enum Outcome {
+            /// Answered: a result, or the server's error about the request's own data.
+            case served
+            /// The database answers, but refuses the call's part a right or an object.
+            case refused(String)
+            /// The store cannot serve at all.
+            case unreachable(String)
+        }
+
+        private struct State {
+            /// Whether the store as a whole served its last call.
+            var reachable = true
+            /// The parts whose last call was refused.
+            var refused: Set<Part> = []
+        }
+
         let location: PostgresLocation
         let logger: Logger
-        /// Whether the last call was served; a change is logged once, not on every request.
-        private let reachable = Locked(true)
+        /// Changes are logged once, not on every request.
+        private let state = Locked(State())
 
         init(location: PostgresLocation, logger: Logger) {
             self.location = location
             self.logger = logger
         }
 
-        /// Runs `body` against the database within `deadline`. Any failure becomes an
-        /// ``AttemptStoreError`` that names the database (never the password); a call that misses its
-        /// deadline may still complete in the database, which for an attempt means counted, never lost.
+        /// Runs `body`, a call for `part`, against the database within `deadline`. Any failure
+        /// becomes an ``AttemptStoreError`` that names the database (never the password); a call
+        /// that misses its deadline may still complete in the database, which for an attempt means
+        /// counted, never lost.
         func call<T: Sendable>(
-            _ what: String, deadline: Duration, _ body: @escaping @Sendable () async throws -> T
+            _ what: String, for part: Part, deadline: Duration, _ body: @escaping @Sendable () async throws -> T
         ) async throws(AttemptStoreError) -> T {
             let outcome = await Deadline.race(deadline) { try await body() }
             switch outcome {
             case .finished(let value):
-                noteReachable(true, reason: nil)
+                note(.served, for: part)
                 return value
             case .failed(let error):
                 let (reason, kind) = PostgresServiceStore.describe(error)
-                noteReachable(PostgresServiceStore.isStatementError(error), reason: reason)
+                if Self.isRefusal(error) {
+                    note(.refused(reason), for: part)
+                } else {
+                    note(PostgresServiceStore.isStatementError(error) ? .served : .unreachable(reason), for: part)
+                }
                 throw AttemptStoreError("cannot \(what) in the PostgreSQL store at \(location): \(reason)", kind: kind)
             case .timedOut:
-                noteReachable(false, reason: "no answer within \(deadline)")
+                note(.unreachable("no answer within \(deadline)"), for: part)
                 throw AttemptStoreError("cannot \(what) in the PostgreSQL store at \(location): no answer within \(deadline)", kind: .busy)
             }
         }
 
-        private func noteReachable(_ now: Bool, reason: String?) {
-            let before = reachable.withLock { state in
-                defer { state = now }
-                return state
+        /// Whether `error` is a refusal of one part's statements (SQLSTATE class 42, or a right
+        /// found missing) rather than of the store as a whole.
+        static func isRefusal(_ error: any Error) -> Bool {
+            if error is Refused { return true }
+            if let error = error as? PSQLError { return error.serverInfo?[.sqlState]?.hasPrefix("42") ?? false }
+            if let error = error as? PostgresTransactionError,
+                let inner = error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError
+            {
+                return isRefusal(inner)
             }
-            guard before != now else { return }
-            if now {
+            return false
+        }
+
+        private func note(_ outcome: Outcome, for part: Part) {
+            // What changed: the whole store's state, and the part's.
+            let (store, refusal) = state.withLock { state -> (Bool?, Bool?) in
+                switch outcome {
+                case .served:
+                    let store = state.reachable ? nil : true, refusal = state.refused.remove(part) == nil ? nil : false
+                    state.reachable = true
+                    return (store, refusal)
+                case .refused:
+                    return (nil, state.refused.insert(part).inserted ? true : nil)
+                case .unreachable:
+                    defer { state.reachable = false }
+                    return (state.reachable ? false : nil, nil)
+                }
+            }
+            switch (store, outcome) {
+            case (true?, _):
                 logger.info("the PostgreSQL store serves again", metadata: ["event": "store-available", "store": "\(location)"])
-            } else {
+            case (false?, .unreachable(let reason)):
                 logger.warning(
                     "the PostgreSQL store cannot serve",
-                    metadata: ["event": "store-unavailable", "store": "\(location)", "reason": "\(reason ?? "")"])
+                    metadata: ["event": "store-unavailable", "store": "\(location)", "reason": "\(reason)"])
+            default: break
+            }
+            switch (refusal, outcome) {
+            case (false?, _):
+                logger.info(
+                    "the PostgreSQL store serves \(part.rawValue) again",
+                    metadata: ["event": "store-available", "store": "\(location)", "calls": "\(part.rawValue)"])
+            case (true?, .refused(let reason)):
+                logger.warning(
+                    "the PostgreSQL store cannot serve \(part.rawValue)",
+                    metadata: ["event": "store-unavailable", "store": "\(location)", "calls": "\(part.rawValue)", "reason": "\(reason)"])
+            default: break
             }
         }
     }

@@ -100,14 +100,56 @@ struct PostgresReachabilityTests {
             await #expect(throws: AttemptStoreError.self) { _ = try await store.begin(ServiceStoreContractTests.attempt()) }
             #expect(await store.isWritable() == false)
             let messages = recorder.messages.withLock { $0 }
-            #expect(messages.filter { $0 == Self.cannotServe }.count == 1, "\(messages)")
-            #expect(!messages.contains(Self.servesAgain), "the readiness probe logged the store serving between failed verifies")
+            #expect(
+                recorder.events.withLock { $0 } == ["store-unavailable"],
+                "the probe logged verifies served between failed ones: \(messages)")
+            #expect(messages.contains("the PostgreSQL store cannot serve verifies"), "\(messages)")
             try await TestPostgres.admin(location) { client in
                 try await client.query(PostgresQuery(unsafeSQL: "GRANT EXECUTE ON ALL ROUTINES IN SCHEMA delivery_otp TO \(service.user)"))
             }
             #expect(await store.isWritable())
-            #expect(recorder.messages.withLock { $0 }.contains(Self.servesAgain))
+            #expect(recorder.events.withLock { $0 } == ["store-unavailable", "store-available"], "\(recorder.messages.withLock { $0 })")
             #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 2)
+            await store.close()
+        }
+    }
+
+    @Test(
+        "logs once that the store refuses uploads when the role loses their right, however verifies and uploads alternate, and once when it returns",
+        .timeLimit(.minutes(3)))
+    func uploadRightTakenAwayDoesNotFlap() async throws {
+        let location = try await TestPostgres.migratedDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        try await TestPostgres.withServiceRole(location, named: "dotp_upload_") { service in
+            let recorder = RecordingLogHandler()
+            let store = try await PostgresServiceStore.open(
+                service, password: TestPostgres.servicePassword, migrate: false, attemptDeadline: PostgresStoreTests.patient,
+                logger: Logger(label: "test", factory: { _ in recorder }))
+            let device = try DeviceID("device-1")
+            func upload(_ number: Int) async throws -> Int {
+                let attempt = ServiceStoreContractTests.attempt()
+                let record = AttemptRecord(
+                    time: attempt.time, shipment: attempt.shipment, date: attempt.date, scope: attempt.scope, outcome: .rejected,
+                    attempt: number, deviceID: device)
+                return try await store.upload([record], from: device, at: attempt.time)
+            }
+            let routine = "delivery_otp.store_upload(text, jsonb)"
+            try await TestPostgres.admin(location) { client in
+                try await client.query(PostgresQuery(unsafeSQL: "REVOKE EXECUTE ON FUNCTION \(routine) FROM \(service.user), PUBLIC"))
+            }
+            // Devices keep uploading while couriers keep verifying: each upload is refused, each verify served.
+            for number in 1...3 {
+                await #expect(throws: AttemptStoreError.self) { _ = try await upload(number) }
+                #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == number)
+            }
+            #expect(await store.isWritable(), "an upload's right, taken away, took the replica out of readiness")
+            #expect(recorder.events.withLock { $0 } == ["store-unavailable"], "\(recorder.messages.withLock { $0 })")
+            #expect(recorder.reasons.withLock { $0 }.allSatisfy { $0.hasSuffix("(SQLSTATE 42501)") }, "\(recorder.reasons.withLock { $0 })")
+            try await TestPostgres.admin(location) { client in
+                try await client.query(PostgresQuery(unsafeSQL: "GRANT EXECUTE ON FUNCTION \(routine) TO \(service.user)"))
+            }
+            #expect(try await upload(4) == 1)
+            #expect(recorder.events.withLock { $0 } == ["store-unavailable", "store-available"], "\(recorder.messages.withLock { $0 })")
             await store.close()
         }
     }

@@ -745,9 +745,12 @@ final class RecordingLogHandler: LogHandler, Sendable {
 
     /// The `reason` of every line that has one, in order.
     let reasons = Locked<[String]>([])
+    /// The `event` of every line that has one, in order.
+    let events = Locked<[String]>([])
 
     func log(event: LogEvent) {
         messages.withLock { $0.append(event.message.description) }
         if let reason = event.metadata?["reason"] { reasons.withLock { $0.append(reason.description) } }
+        if let name = event.metadata?["event"] { events.withLock { $0.append(name.description) } }
     }
 }
