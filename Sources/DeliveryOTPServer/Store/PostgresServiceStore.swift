@@ -578,7 +578,7 @@ public final class PostgresServiceStore: ServiceStore {
     public func isWritable() async -> Bool {
         let location = self.location
         do {
-            try await call("check readiness", for: .verifies, deadline: attemptDeadline) {
+            try await calls.call("check readiness", for: .verifies, checksPart: true, deadline: attemptDeadline) {
                 let writable = try await self.rows(
                     "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'"
                 ).first?.decode(Bool.self)
@@ -720,14 +720,16 @@ extension PostgresServiceStore {
     /// that takes no writes) is logged once, and its end once, whatever call meets it. A right
     /// refused (SQLSTATE class 42: a right taken away, a routine or table missing) is one part's:
     /// an upload's right taken away must not make every upload log the store gone and the next
-    /// verify log it back, so each ``Part`` is logged once when refused and once when served again.
+    /// verify log it back. So each ``Part`` is logged once when one of its calls is refused, and
+    /// once when every call refused has been served again (or a call that checks all of the
+    /// part's rights has); the server answered, so the store as a whole serves.
     final class Calls: Sendable {
         /// What a call serves, as its refusals are logged.
         enum Part: String, Sendable, Hashable {
             case verifies
             case uploads
             case attemptLog = "reads of the attempt log"
-            case opening = "the checks at start and migrations"
+            case opening = "start-up checks and migrations"
         }
 
         /// A right the role lacks, found by a call of this store's own (the readiness probe's
@@ -741,7 +743,7 @@ extension PostgresServiceStore {
         private enum Outcome {
             /// Answered: a result, or the server's error about the request's own data.
             case served
-            /// The database answers, but refuses the call's part a right or an object.
+            /// The database answers, but refuses the call a right or an object.
             case refused(String)
             /// The store cannot serve at all.
             case unreachable(String)
@@ -750,8 +752,11 @@ extension PostgresServiceStore {
         private struct State {
             /// Whether the store as a whole served its last call.
             var reachable = true
-            /// The parts whose last call was refused.
-            var refused: Set<Part> = []
+            /// The calls refused, by part and name: a part is refused while any of its calls is
+            /// (a verify's calls need different rights: an accepted verdict's may be the one lost).
+            var refused: [Part: Set<String>] = [:]
+
+            func isRefused(_ part: Part) -> Bool { !(refused[part] ?? []).isEmpty }
         }
 
         let location: PostgresLocation
@@ -764,34 +769,36 @@ extension PostgresServiceStore {
             self.logger = logger
         }
 
-        /// Runs `body`, a call for `part`, against the database within `deadline`. Any failure
-        /// becomes an ``AttemptStoreError`` that names the database (never the password); a call
-        /// that misses its deadline may still complete in the database, which for an attempt means
-        /// counted, never lost.
+        /// Runs `body`, the call `what` for `part`, against the database within `deadline`. Any
+        /// failure becomes an ``AttemptStoreError`` that names the database (never the password);
+        /// a call that misses its deadline may still complete in the database, which for an
+        /// attempt means counted, never lost. `checksPart` says that `body` succeeds only if every
+        /// call of the part has its rights (the readiness probe), so that its success ends every
+        /// refusal of the part.
         func call<T: Sendable>(
-            _ what: String, for part: Part, deadline: Duration, _ body: @escaping @Sendable () async throws -> T
+            _ what: String, for part: Part, checksPart: Bool = false, deadline: Duration,
+            _ body: @escaping @Sendable () async throws -> T
         ) async throws(AttemptStoreError) -> T {
             let outcome = await Deadline.race(deadline) { try await body() }
             switch outcome {
             case .finished(let value):
-                note(.served, for: part)
+                note(.served, of: what, for: part, checksPart: checksPart)
                 return value
             case .failed(let error):
                 let (reason, kind) = PostgresServiceStore.describe(error)
-                if Self.isRefusal(error) {
-                    note(.refused(reason), for: part)
-                } else {
-                    note(PostgresServiceStore.isStatementError(error) ? .served : .unreachable(reason), for: part)
-                }
+                let seen: Outcome =
+                    Self.isRefusal(error)
+                    ? .refused(reason) : PostgresServiceStore.isStatementError(error) ? .served : .unreachable(reason)
+                note(seen, of: what, for: part, checksPart: false)
                 throw AttemptStoreError("cannot \(what) in the PostgreSQL store at \(location): \(reason)", kind: kind)
             case .timedOut:
-                note(.unreachable("no answer within \(deadline)"), for: part)
+                note(.unreachable("no answer within \(deadline)"), of: what, for: part, checksPart: false)
                 throw AttemptStoreError("cannot \(what) in the PostgreSQL store at \(location): no answer within \(deadline)", kind: .busy)
             }
         }
 
-        /// Whether `error` is a refusal of one part's statements (SQLSTATE class 42, or a right
-        /// found missing) rather than of the store as a whole.
+        /// Whether `error` is a refusal of one call (SQLSTATE class 42, or a right found missing)
+        /// rather than of the store as a whole.
         static func isRefusal(_ error: any Error) -> Bool {
             if error is Refused { return true }
             if let error = error as? PSQLError { return error.serverInfo?[.sqlState]?.hasPrefix("42") ?? false }
@@ -803,40 +810,42 @@ extension PostgresServiceStore {
             return false
         }
 
-        private func note(_ outcome: Outcome, for part: Part) {
-            // What changed: the whole store's state, and the part's.
-            let (store, refusal) = state.withLock { state -> (Bool?, Bool?) in
+        private func note(_ outcome: Outcome, of what: String, for part: Part, checksPart: Bool) {
+            // Logged under the lock, so that the lines come in the order of the changes they report.
+            state.withLock { state in
+                let wasReachable = state.reachable, wasRefused = state.isRefused(part)
                 switch outcome {
                 case .served:
-                    let store = state.reachable ? nil : true, refusal = state.refused.remove(part) == nil ? nil : false
                     state.reachable = true
-                    return (store, refusal)
+                    if checksPart { state.refused[part] = nil } else { state.refused[part]?.remove(what) }
                 case .refused:
-                    return (nil, state.refused.insert(part).inserted ? true : nil)
+                    state.reachable = true
+                    state.refused[part, default: []].insert(what)
                 case .unreachable:
-                    defer { state.reachable = false }
-                    return (state.reachable ? false : nil, nil)
+                    state.reachable = false
                 }
-            }
-            switch (store, outcome) {
-            case (true?, _):
-                logger.info("the PostgreSQL store serves again", metadata: ["event": "store-available", "store": "\(location)"])
-            case (false?, .unreachable(let reason)):
-                logger.warning(
-                    "the PostgreSQL store cannot serve",
-                    metadata: ["event": "store-unavailable", "store": "\(location)", "reason": "\(reason)"])
-            default: break
-            }
-            switch (refusal, outcome) {
-            case (false?, _):
-                logger.info(
-                    "the PostgreSQL store serves \(part.rawValue) again",
-                    metadata: ["event": "store-available", "store": "\(location)", "calls": "\(part.rawValue)"])
-            case (true?, .refused(let reason)):
-                logger.warning(
-                    "the PostgreSQL store cannot serve \(part.rawValue)",
-                    metadata: ["event": "store-unavailable", "store": "\(location)", "calls": "\(part.rawValue)", "reason": "\(reason)"])
-            default: break
+                if state.reachable != wasReachable {
+                    if case .unreachable(let reason) = outcome {
+                        logger.warning(
+                            "the PostgreSQL store cannot serve",
+                            metadata: ["event": "store-unavailable", "store": "\(location)", "reason": "\(reason)"])
+                    } else {
+                        logger.info("the PostgreSQL store serves again", metadata: ["event": "store-available", "store": "\(location)"])
+                    }
+                }
+                if state.isRefused(part) != wasRefused {
+                    if case .refused(let reason) = outcome {
+                        logger.warning(
+                            "the PostgreSQL store cannot serve \(part.rawValue)",
+                            metadata: [
+                                "event": "store-unavailable", "store": "\(location)", "calls": "\(part.rawValue)", "reason": "\(reason)",
+                            ])
+                    } else {
+                        logger.info(
+                            "the PostgreSQL store serves \(part.rawValue) again",
+                            metadata: ["event": "store-available", "store": "\(location)", "calls": "\(part.rawValue)"])
+                    }
+                }
             }
         }
     }

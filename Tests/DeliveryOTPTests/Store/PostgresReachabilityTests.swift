@@ -14,6 +14,16 @@ struct PostgresReachabilityTests {
     static let cannotServe = "the PostgreSQL store cannot serve"
     static let servesAgain = "the PostgreSQL store serves again"
 
+    /// Uploads one line of a device's log, with attempt `number`, to `store`.
+    static func upload(_ number: Int, to store: PostgresServiceStore) async throws -> Int {
+        let attempt = ServiceStoreContractTests.attempt()
+        let device = try DeviceID("device-1")
+        let record = AttemptRecord(
+            time: attempt.time, shipment: attempt.shipment, date: attempt.date, scope: attempt.scope, outcome: .rejected,
+            attempt: number, deviceID: device)
+        return try await store.upload([record], from: device, at: attempt.time)
+    }
+
     @Test(
         "does not log that the store cannot serve when the database refuses a statement, such as an attempt number beyond its column",
         .timeLimit(.minutes(3)))
@@ -26,16 +36,12 @@ struct PostgresReachabilityTests {
             logger: Logger(label: "test", factory: { _ in recorder }))
         // Only a caller of the library can send it (an upload's lines are checked at the edge):
         // the database refuses the statement (SQLSTATE 22003), and the store is still there.
-        let attempt = ServiceStoreContractTests.attempt()
-        let device = try DeviceID("device-1")
-        let record = AttemptRecord(
-            time: attempt.time, shipment: attempt.shipment, date: attempt.date, scope: attempt.scope, outcome: .rejected,
-            attempt: 3_000_000_000, deviceID: device)
-        await #expect(throws: AttemptStoreError.self) { _ = try await store.upload([record], from: device, at: attempt.time) }
-        #expect(try await store.begin(attempt).counted == 1)
+        await #expect(throws: AttemptStoreError.self) { _ = try await Self.upload(3_000_000_000, to: store) }
+        #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)
         await store.close()
-        let messages = recorder.messages.withLock { $0 }
-        #expect(!messages.contains(Self.cannotServe), "a refused statement was logged as an outage")
+        #expect(
+            recorder.events.withLock { $0 }.filter { $0.hasPrefix("store-") }.isEmpty,
+            "a refused statement was logged: \(recorder.messages.withLock { $0 })")
     }
 
     @Test(
@@ -61,8 +67,16 @@ struct PostgresReachabilityTests {
         }
         await #expect(throws: PostgresStoreError.self) { try await store.migrate() }
         #expect(recorder.messages.withLock { $0 }.contains(Self.cannotServe), "a refused login was not logged as an outage")
-        #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 2)
+        // A refusal of one kind of call is an answer too: the store serves again, and uploads do not.
+        try await TestPostgres.admin(location) { client in
+            try await client.query(
+                PostgresQuery(unsafeSQL: "REVOKE EXECUTE ON FUNCTION delivery_otp.store_upload(text, jsonb) FROM \(service.user), PUBLIC"))
+        }
+        await #expect(throws: AttemptStoreError.self) { _ = try await Self.upload(1, to: store) }
         #expect(recorder.messages.withLock { $0 }.contains(Self.servesAgain))
+        #expect(recorder.events.withLock { $0 } == ["store-unavailable", "store-available", "store-unavailable"])
+        #expect(recorder.calls.withLock { $0 } == ["uploads"])
+        #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 2)
         await store.close()
         try await TestPostgres.dropServiceRole(service)
     }
@@ -115,9 +129,9 @@ struct PostgresReachabilityTests {
     }
 
     @Test(
-        "logs once that the store refuses uploads when the role loses their right, however verifies and uploads alternate, and once when it returns",
+        "logs once that the store refuses uploads or reads of the log when the role loses their rights, however they alternate with verifies, and once when each returns",
         .timeLimit(.minutes(3)))
-    func uploadRightTakenAwayDoesNotFlap() async throws {
+    func uploadAndLogRightsTakenAwayDoNotFlap() async throws {
         let location = try await TestPostgres.migratedDatabase()
         defer { Task { await TestPostgres.drop(location) } }
         try await TestPostgres.withServiceRole(location, named: "dotp_upload_") { service in
@@ -125,31 +139,73 @@ struct PostgresReachabilityTests {
             let store = try await PostgresServiceStore.open(
                 service, password: TestPostgres.servicePassword, migrate: false, attemptDeadline: PostgresStoreTests.patient,
                 logger: Logger(label: "test", factory: { _ in recorder }))
-            let device = try DeviceID("device-1")
-            func upload(_ number: Int) async throws -> Int {
-                let attempt = ServiceStoreContractTests.attempt()
-                let record = AttemptRecord(
-                    time: attempt.time, shipment: attempt.shipment, date: attempt.date, scope: attempt.scope, outcome: .rejected,
-                    attempt: number, deviceID: device)
-                return try await store.upload([record], from: device, at: attempt.time)
-            }
             let routine = "delivery_otp.store_upload(text, jsonb)"
             try await TestPostgres.admin(location) { client in
                 try await client.query(PostgresQuery(unsafeSQL: "REVOKE EXECUTE ON FUNCTION \(routine) FROM \(service.user), PUBLIC"))
+                try await client.query(PostgresQuery(unsafeSQL: "REVOKE SELECT ON delivery_otp.attempt FROM \(service.user)"))
             }
-            // Devices keep uploading while couriers keep verifying: each upload is refused, each verify served.
+            // Devices keep uploading, and the security team keeps reading the log, while couriers
+            // keep verifying: each upload and read is refused, each verify served.
             for number in 1...3 {
-                await #expect(throws: AttemptStoreError.self) { _ = try await upload(number) }
+                await #expect(throws: AttemptStoreError.self) { _ = try await Self.upload(number, to: store) }
                 #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == number)
+                await #expect(throws: AttemptStoreError.self) { _ = try await store.records(since: nil, scope: nil, limit: 10) }
             }
-            #expect(await store.isWritable(), "an upload's right, taken away, took the replica out of readiness")
-            #expect(recorder.events.withLock { $0 } == ["store-unavailable"], "\(recorder.messages.withLock { $0 })")
-            #expect(recorder.reasons.withLock { $0 }.allSatisfy { $0.hasSuffix("(SQLSTATE 42501)") }, "\(recorder.reasons.withLock { $0 })")
+            #expect(await store.isWritable(), "an upload's or the log's right, taken away, took the replica out of readiness")
+            #expect(recorder.events.withLock { $0 } == ["store-unavailable", "store-unavailable"], "\(recorder.messages.withLock { $0 })")
+            #expect(recorder.calls.withLock { $0 } == ["uploads", "reads of the attempt log"])
+            let reasons = recorder.reasons.withLock { $0 }
+            #expect(reasons.count == 2 && reasons.allSatisfy { $0.hasSuffix("(SQLSTATE 42501)") }, "\(reasons)")
             try await TestPostgres.admin(location) { client in
                 try await client.query(PostgresQuery(unsafeSQL: "GRANT EXECUTE ON FUNCTION \(routine) TO \(service.user)"))
+                try await client.query(PostgresQuery(unsafeSQL: "GRANT SELECT ON delivery_otp.attempt TO \(service.user)"))
             }
-            #expect(try await upload(4) == 1)
+            #expect(try await Self.upload(4, to: store) == 1)
+            #expect(try await store.records(since: nil, scope: nil, limit: 10).count == 4)
+            #expect(
+                recorder.events.withLock { $0 } == ["store-unavailable", "store-unavailable", "store-available", "store-available"],
+                "\(recorder.messages.withLock { $0 })")
+            #expect(recorder.calls.withLock { $0 } == ["uploads", "reads of the attempt log", "uploads", "reads of the attempt log"])
+            await store.close()
+        }
+    }
+
+    @Test(
+        "logs once that the store cannot serve verifies when only an accepted verdict's right is lost, though attempts are still counted",
+        .timeLimit(.minutes(3)))
+    func acceptedVerdictRightTakenAwayDoesNotFlap() async throws {
+        let location = try await TestPostgres.migratedDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        try await TestPostgres.withServiceRole(location, named: "dotp_settle_") { service in
+            let recorder = RecordingLogHandler()
+            let store = try await PostgresServiceStore.open(
+                service, password: TestPostgres.servicePassword, migrate: false, attemptDeadline: PostgresStoreTests.patient,
+                logger: Logger(label: "test", factory: { _ in recorder }))
+            let settle = "delivery_otp.settle_attempt(bigint, boolean, bigint, boolean)"
+            try await TestPostgres.admin(location) { client in
+                try await client.query(PostgresQuery(unsafeSQL: "REVOKE EXECUTE ON PROCEDURE \(settle) FROM \(service.user), PUBLIC"))
+            }
+            // Each attempt is counted (its batch served), and each accepted verdict refused.
+            for number in 1...3 {
+                let attempt = ServiceStoreContractTests.attempt("TBA12345678900\(number)")
+                guard case .counted(let ticket, 1) = try await store.begin(attempt) else {
+                    Issue.record("attempt \(number) was not counted")
+                    return
+                }
+                await #expect(throws: AttemptStoreError.self) {
+                    try await store.finish(ticket, accepted: true, at: attempt.time, waitForDurability: true)
+                }
+            }
+            #expect(await store.isWritable() == false)
+            #expect(recorder.events.withLock { $0 } == ["store-unavailable"], "\(recorder.messages.withLock { $0 })")
+            #expect(recorder.calls.withLock { $0 } == ["verifies"])
+            try await TestPostgres.admin(location) { client in
+                try await client.query(PostgresQuery(unsafeSQL: "GRANT EXECUTE ON PROCEDURE \(settle) TO \(service.user)"))
+            }
+            // The probe checks every right of a verify: served, it ends the refusal.
+            #expect(await store.isWritable())
             #expect(recorder.events.withLock { $0 } == ["store-unavailable", "store-available"], "\(recorder.messages.withLock { $0 })")
+            #expect(recorder.calls.withLock { $0 } == ["verifies", "verifies"])
             await store.close()
         }
     }

@@ -747,10 +747,13 @@ final class RecordingLogHandler: LogHandler, Sendable {
     let reasons = Locked<[String]>([])
     /// The `event` of every line that has one, in order.
     let events = Locked<[String]>([])
+    /// The `calls` of every line that has one, in order.
+    let calls = Locked<[String]>([])
 
     func log(event: LogEvent) {
         messages.withLock { $0.append(event.message.description) }
         if let reason = event.metadata?["reason"] { reasons.withLock { $0.append(reason.description) } }
         if let name = event.metadata?["event"] { events.withLock { $0.append(name.description) } }
+        if let part = event.metadata?["calls"] { calls.withLock { $0.append(part.description) } }
     }
 }
