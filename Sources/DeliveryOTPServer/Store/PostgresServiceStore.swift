@@ -652,15 +652,18 @@ public final class PostgresServiceStore: ServiceStore {
             default: return ("\(error.code)", .io)
             }
         }
-        if let error = error as? PostgresTransactionError,
-            let inner = error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError
-        {
-            return describe(inner)
-        }
+        if let inner = transactionCause(error) { return describe(inner) }
         if let error = error as? AttemptStoreError { return (error.description, error.kind) }
         if let error = error as? Calls.Refused { return (error.description, .io) }
         if let error = error as? ClosedConnectionGuard.Closed { return (error.description, .io) }
         return (String(describing: type(of: error)), .io)
+    }
+
+    /// The error inside a transaction's failure (its body's, or its BEGIN's, COMMIT's or
+    /// ROLLBACK's), which says what went wrong; nil for any other error.
+    static func transactionCause(_ error: any Error) -> (any Error)? {
+        guard let error = error as? PostgresTransactionError else { return nil }
+        return error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError
     }
 
     /// Whether `error` is the database's answer to one request's statement: the store is
@@ -677,11 +680,7 @@ public final class PostgresServiceStore: ServiceStore {
             // serialization failure), P0 (raised in PL/pgSQL) and DO (the store's routines' own).
             return ["22", "23", "40", "P0", "DO"].contains(String(state.prefix(2)))
         }
-        if let error = error as? PostgresTransactionError,
-            let inner = error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError
-        {
-            return isStatementError(inner)
-        }
+        if let inner = transactionCause(error) { return isStatementError(inner) }
         // The store's own reading of an answer (a clock moved back, for instance).
         if let error = error as? AttemptStoreError { return error.kind != .io && error.kind != .busy }
         return false
@@ -802,11 +801,7 @@ extension PostgresServiceStore {
         static func isRefusal(_ error: any Error) -> Bool {
             if error is Refused { return true }
             if let error = error as? PSQLError { return error.serverInfo?[.sqlState]?.hasPrefix("42") ?? false }
-            if let error = error as? PostgresTransactionError,
-                let inner = error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError
-            {
-                return isRefusal(inner)
-            }
+            if let inner = PostgresServiceStore.transactionCause(error) { return isRefusal(inner) }
             return false
         }
 

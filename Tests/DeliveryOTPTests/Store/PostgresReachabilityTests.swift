@@ -14,6 +14,27 @@ struct PostgresReachabilityTests {
     static let cannotServe = "the PostgreSQL store cannot serve"
     static let servesAgain = "the PostgreSQL store serves again"
 
+    /// Runs `body` with the location of a migrated database, a service role of its own on it, that
+    /// role's store (closed after `body`), and the recorder of the store's log.
+    static func withRecordedServiceStore(
+        named prefix: String,
+        _ body: (PostgresLocation, PostgresLocation, PostgresServiceStore, RecordingLogHandler) async throws -> Void
+    ) async throws {
+        let location = try await TestPostgres.migratedDatabase()
+        defer { Task { await TestPostgres.drop(location) } }
+        try await TestPostgres.withServiceRole(location, named: prefix) { service in
+            let recorder = RecordingLogHandler()
+            let store = try await PostgresServiceStore.open(
+                service, password: TestPostgres.servicePassword, migrate: false, attemptDeadline: PostgresStoreTests.patient,
+                logger: Logger(label: "test", factory: { _ in recorder }))
+            do { try await body(location, service, store, recorder) } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+        }
+    }
+
     /// Uploads one line of a device's log, with attempt `number`, to `store`.
     static func upload(_ number: Int, to store: PostgresServiceStore) async throws -> Int {
         let attempt = ServiceStoreContractTests.attempt()
@@ -85,13 +106,7 @@ struct PostgresReachabilityTests {
         "takes a replica out of readiness when its role loses a verify's right while it runs, logging that once, and back when it returns",
         .timeLimit(.minutes(3)))
     func rightsTakenAwayAtRuntime() async throws {
-        let location = try await TestPostgres.migratedDatabase()
-        defer { Task { await TestPostgres.drop(location) } }
-        try await TestPostgres.withServiceRole(location, named: "dotp_revoked_") { service in
-            let recorder = RecordingLogHandler()
-            let store = try await PostgresServiceStore.open(
-                service, password: TestPostgres.servicePassword, migrate: false, attemptDeadline: PostgresStoreTests.patient,
-                logger: Logger(label: "test", factory: { _ in recorder }))
+        try await Self.withRecordedServiceStore(named: "dotp_revoked_") { location, service, store, recorder in
             #expect(await store.isWritable())
             #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)
             // An upload's right, taken away, leaves verifies served: the replica stays ready.
@@ -124,7 +139,6 @@ struct PostgresReachabilityTests {
             #expect(await store.isWritable())
             #expect(recorder.events.withLock { $0 } == ["store-unavailable", "store-available"], "\(recorder.messages.withLock { $0 })")
             #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 2)
-            await store.close()
         }
     }
 
@@ -132,13 +146,7 @@ struct PostgresReachabilityTests {
         "logs once that the store refuses uploads or reads of the log when the role loses their rights, however they alternate with verifies, and once when each returns",
         .timeLimit(.minutes(3)))
     func uploadAndLogRightsTakenAwayDoNotFlap() async throws {
-        let location = try await TestPostgres.migratedDatabase()
-        defer { Task { await TestPostgres.drop(location) } }
-        try await TestPostgres.withServiceRole(location, named: "dotp_upload_") { service in
-            let recorder = RecordingLogHandler()
-            let store = try await PostgresServiceStore.open(
-                service, password: TestPostgres.servicePassword, migrate: false, attemptDeadline: PostgresStoreTests.patient,
-                logger: Logger(label: "test", factory: { _ in recorder }))
+        try await Self.withRecordedServiceStore(named: "dotp_upload_") { location, service, store, recorder in
             let routine = "delivery_otp.store_upload(text, jsonb)"
             try await TestPostgres.admin(location) { client in
                 try await client.query(PostgresQuery(unsafeSQL: "REVOKE EXECUTE ON FUNCTION \(routine) FROM \(service.user), PUBLIC"))
@@ -166,7 +174,6 @@ struct PostgresReachabilityTests {
                 recorder.events.withLock { $0 } == ["store-unavailable", "store-unavailable", "store-available", "store-available"],
                 "\(recorder.messages.withLock { $0 })")
             #expect(recorder.calls.withLock { $0 } == ["uploads", "reads of the attempt log", "uploads", "reads of the attempt log"])
-            await store.close()
         }
     }
 
@@ -174,13 +181,7 @@ struct PostgresReachabilityTests {
         "logs once that the store cannot serve verifies when only an accepted verdict's right is lost, though attempts are still counted",
         .timeLimit(.minutes(3)))
     func acceptedVerdictRightTakenAwayDoesNotFlap() async throws {
-        let location = try await TestPostgres.migratedDatabase()
-        defer { Task { await TestPostgres.drop(location) } }
-        try await TestPostgres.withServiceRole(location, named: "dotp_settle_") { service in
-            let recorder = RecordingLogHandler()
-            let store = try await PostgresServiceStore.open(
-                service, password: TestPostgres.servicePassword, migrate: false, attemptDeadline: PostgresStoreTests.patient,
-                logger: Logger(label: "test", factory: { _ in recorder }))
+        try await Self.withRecordedServiceStore(named: "dotp_settle_") { location, service, store, recorder in
             let settle = "delivery_otp.settle_attempt(bigint, boolean, bigint, boolean)"
             try await TestPostgres.admin(location) { client in
                 try await client.query(PostgresQuery(unsafeSQL: "REVOKE EXECUTE ON PROCEDURE \(settle) FROM \(service.user), PUBLIC"))
@@ -206,7 +207,6 @@ struct PostgresReachabilityTests {
             #expect(await store.isWritable())
             #expect(recorder.events.withLock { $0 } == ["store-unavailable", "store-available"], "\(recorder.messages.withLock { $0 })")
             #expect(recorder.calls.withLock { $0 } == ["verifies", "verifies"])
-            await store.close()
         }
     }
 }
