@@ -573,7 +573,10 @@ public final class PostgresServiceStore: ServiceStore {
     /// right found missing as verifies refused (``Calls/Refused``), with the reason, as a failed
     /// verify's call is; otherwise this probe, answered, would log them served again between two
     /// failed verifies. The first error is `.io` for that reason: a kind of a request's own error
-    /// (`isStatementError`) would not count as the store not serving.
+    /// (`isStatementError`) would not count as the store not serving. Served, it ends only the
+    /// refusals it checks (``Calls/isRefusalOfCall(_:)``): a verify refused from within a routine
+    /// (a schema out of step with this release) leaves the replica ready, since no check here can
+    /// tell, and stays logged until a verify is served.
     /// It has a verify's deadline: ready means that a verify would be answered within it.
     public func isWritable() async -> Bool {
         let location = self.location
@@ -720,8 +723,12 @@ extension PostgresServiceStore {
     /// refused (SQLSTATE class 42: a right taken away, a routine or table missing) is one part's:
     /// an upload's right taken away must not make every upload log the store gone and the next
     /// verify log it back. So each ``Part`` is logged once when one of its calls is refused, and
-    /// once when every call refused has been served again (or a call that checks all of the
-    /// part's rights has); the server answered, so the store as a whole serves.
+    /// once when every call refused has been served again; the server answered, so the store as a
+    /// whole serves. A call that checks the part's rights (the readiness probe) ends only the
+    /// refusals it checks: those of a call itself, a routine missing or its `EXECUTE` (or the
+    /// schema's `USAGE`) refused. A refusal from within a routine (a column renamed by a schema
+    /// out of step, say) lasts until its call is served, or the probe, served at its own rate,
+    /// would log the part served again between two refused verifies.
     final class Calls: Sendable {
         /// What a call serves, as its refusals are logged.
         enum Part: String, Sendable, Hashable {
@@ -742,8 +749,9 @@ extension PostgresServiceStore {
         private enum Outcome {
             /// Answered: a result, or the server's error about the request's own data.
             case served
-            /// The database answers, but refuses the call a right or an object.
-            case refused(String)
+            /// The database answers, but refuses the call a right or an object; `checkable` says
+            /// whether the part's probe checks what was refused (``isRefusalOfCall(_:)``).
+            case refused(String, checkable: Bool)
             /// The store cannot serve at all.
             case unreachable(String)
         }
@@ -751,11 +759,12 @@ extension PostgresServiceStore {
         private struct State {
             /// Whether the store as a whole served its last call.
             var reachable = true
-            /// The calls refused, by part and name: a part is refused while any of its calls is
-            /// (a verify's calls need different rights: an accepted verdict's may be the one lost).
-            var refused: [Part: Set<String>] = [:]
+            /// The calls refused, by part and name, each with whether the part's probe checks what
+            /// was refused: a part is refused while any of its calls is (a verify's calls need
+            /// different rights: an accepted verdict's may be the one lost).
+            var refused: [Part: [String: Bool]] = [:]
 
-            func isRefused(_ part: Part) -> Bool { !(refused[part] ?? []).isEmpty }
+            func isRefused(_ part: Part) -> Bool { !(refused[part] ?? [:]).isEmpty }
         }
 
         let location: PostgresLocation
@@ -773,7 +782,7 @@ extension PostgresServiceStore {
         /// a call that misses its deadline may still complete in the database, which for an
         /// attempt means counted, never lost. `checksPart` says that `body` succeeds only if every
         /// call of the part has its rights (the readiness probe), so that its success ends every
-        /// refusal of the part.
+        /// refusal of the part that it checks (``isRefusalOfCall(_:)``).
         func call<T: Sendable>(
             _ what: String, for part: Part, checksPart: Bool = false, deadline: Duration,
             _ body: @escaping @Sendable () async throws -> T
@@ -787,7 +796,8 @@ extension PostgresServiceStore {
                 let (reason, kind) = PostgresServiceStore.describe(error)
                 let seen: Outcome =
                     Self.isRefusal(error)
-                    ? .refused(reason) : PostgresServiceStore.isStatementError(error) ? .served : .unreachable(reason)
+                    ? .refused(reason, checkable: Self.isRefusalOfCall(error))
+                    : PostgresServiceStore.isStatementError(error) ? .served : .unreachable(reason)
                 note(seen, of: what, for: part, checksPart: false)
                 throw AttemptStoreError("cannot \(what) in the PostgreSQL store at \(location): \(reason)", kind: kind)
             case .timedOut:
@@ -805,6 +815,19 @@ extension PostgresServiceStore {
             return false
         }
 
+        /// Whether `error` refuses the call itself, as a readiness probe checks: a routine missing
+        /// (42883) or a right refused (42501) with no routine running (the server's `WHERE` field
+        /// names one when the refusal came from within it), or a right the probe found missing.
+        static func isRefusalOfCall(_ error: any Error) -> Bool {
+            if error is Refused { return true }
+            if let error = error as? PSQLError {
+                let state = error.serverInfo?[.sqlState]
+                return (state == PostgresServiceStore.refusedRight || state == "42883") && error.serverInfo?[.locationContext] == nil
+            }
+            if let inner = PostgresServiceStore.transactionCause(error) { return isRefusalOfCall(inner) }
+            return false
+        }
+
         private func note(_ outcome: Outcome, of what: String, for part: Part, checksPart: Bool) {
             // Logged under the lock, so that the lines come in the order of the changes they report.
             state.withLock { state in
@@ -812,10 +835,11 @@ extension PostgresServiceStore {
                 switch outcome {
                 case .served:
                     state.reachable = true
-                    if checksPart { state.refused[part] = nil } else { state.refused[part]?.remove(what) }
-                case .refused:
+                    state.refused[part]?[what] = nil
+                    if checksPart { state.refused[part] = state.refused[part]?.filter { !$0.value } }
+                case .refused(_, let checkable):
                     state.reachable = true
-                    state.refused[part, default: []].insert(what)
+                    state.refused[part, default: [:]][what] = checkable
                 case .unreachable:
                     state.reachable = false
                 }
@@ -829,7 +853,7 @@ extension PostgresServiceStore {
                     }
                 }
                 if state.isRefused(part) != wasRefused {
-                    if case .refused(let reason) = outcome {
+                    if case .refused(let reason, _) = outcome {
                         logger.warning(
                             "the PostgreSQL store cannot serve \(part.rawValue)",
                             metadata: [

@@ -209,4 +209,34 @@ struct PostgresReachabilityTests {
             #expect(recorder.calls.withLock { $0 } == ["verifies", "verifies"])
         }
     }
+
+    @Test(
+        "logs once that the store cannot serve verifies when a routine refuses them from within, as a schema out of step does, though the readiness probe cannot tell and passes between them",
+        .timeLimit(.minutes(3)))
+    func refusalFromWithinARoutineDoesNotFlap() async throws {
+        try await Self.withRecordedServiceStore(named: "dotp_drift_") { location, _, store, recorder in
+            let counter = "ALTER TABLE delivery_otp.counter RENAME COLUMN"
+            // The column a verify's routine counts in, renamed (by a migration out of step, or by
+            // hand): every verify is refused (42703), but each of its routines is there and may
+            // be called, which is all the probe checks.
+            try await TestPostgres.admin(location) { client in
+                try await client.query(PostgresQuery(unsafeSQL: "\(counter) counted TO counted_renamed"))
+            }
+            for _ in 1...3 {
+                await #expect(throws: AttemptStoreError.self) { _ = try await store.begin(ServiceStoreContractTests.attempt()) }
+                #expect(await store.isWritable())
+            }
+            #expect(recorder.events.withLock { $0 } == ["store-unavailable"], "\(recorder.messages.withLock { $0 })")
+            #expect(recorder.calls.withLock { $0 } == ["verifies"])
+            let reasons = recorder.reasons.withLock { $0 }
+            #expect(reasons.count == 1 && reasons.allSatisfy { $0.hasSuffix("(SQLSTATE 42703)") }, "\(reasons)")
+            try await TestPostgres.admin(location) { client in
+                try await client.query(PostgresQuery(unsafeSQL: "\(counter) counted_renamed TO counted"))
+            }
+            // Only a verify served ends it; nothing was counted while it lasted.
+            #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)
+            #expect(recorder.events.withLock { $0 } == ["store-unavailable", "store-available"], "\(recorder.messages.withLock { $0 })")
+            #expect(recorder.calls.withLock { $0 } == ["verifies", "verifies"])
+        }
+    }
 }
