@@ -574,9 +574,9 @@ public final class PostgresServiceStore: ServiceStore {
     /// verify's call is; otherwise this probe, answered, would log them served again between two
     /// failed verifies. The first error is `.io` for that reason: a kind of a request's own error
     /// (`isStatementError`) would not count as the store not serving. Served, it ends only the
-    /// refusals it checks (``Calls/isRefusalOfCall(_:)``): a verify refused from within a routine
-    /// (a schema out of step with this release) leaves the replica ready, since no check here can
-    /// tell, and stays logged until a verify is served.
+    /// refusals it can see end (see ``Calls``): a verify refused from within a routine for what
+    /// it does not check (a schema out of step with this release) leaves the replica ready, and
+    /// stays logged until the call refused is served.
     /// It has a verify's deadline: ready means that a verify would be answered within it.
     public func isWritable() async -> Bool {
         let location = self.location
@@ -724,11 +724,17 @@ extension PostgresServiceStore {
     /// an upload's right taken away must not make every upload log the store gone and the next
     /// verify log it back. So each ``Part`` is logged once when one of its calls is refused, and
     /// once when every call refused has been served again; the server answered, so the store as a
-    /// whole serves. A call that checks the part's rights (the readiness probe) ends only the
-    /// refusals it checks: those of a call itself, a routine missing or its `EXECUTE` (or the
-    /// schema's `USAGE`) refused. A refusal from within a routine (a column renamed by a schema
-    /// out of step, say) lasts until its call is served, or the probe, served at its own rate,
-    /// would log the part served again between two refused verifies.
+    /// whole serves. A call that checks the part's rights (the readiness probe) also ends
+    /// refusals, but only those it can see end, or the probe, served at its own rate, would log
+    /// the part served again between two refused verifies:
+    /// - a refusal of a call itself (a routine missing, or its `EXECUTE` or the schema's `USAGE`
+    ///   refused), which is what the probe checks;
+    /// - every refusal of the part, when the probe had itself been refused: it saw a right go and
+    ///   come back, and a right it checks can be refused from within a routine too (a procedure
+    ///   calls the functions that write);
+    /// - never a refusal from within a routine otherwise (a column renamed by a schema out of
+    ///   step, say), nor one that came again after a probe ended it, before its call was served
+    ///   (a refusal taken for the probe's kind that was not): each lasts until its call is served.
     final class Calls: Sendable {
         /// What a call serves, as its refusals are logged.
         enum Part: String, Sendable, Hashable {
@@ -763,6 +769,9 @@ extension PostgresServiceStore {
             /// was refused: a part is refused while any of its calls is (a verify's calls need
             /// different rights: an accepted verdict's may be the one lost).
             var refused: [Part: [String: Bool]] = [:]
+            /// The calls whose refusal a probe ended, by part, until each is served: refused again,
+            /// the probe did not check what refused them.
+            var endedByProbe: [Part: Set<String>] = [:]
 
             func isRefused(_ part: Part) -> Bool { !(refused[part] ?? [:]).isEmpty }
         }
@@ -781,8 +790,8 @@ extension PostgresServiceStore {
         /// failure becomes an ``AttemptStoreError`` that names the database (never the password);
         /// a call that misses its deadline may still complete in the database, which for an
         /// attempt means counted, never lost. `checksPart` says that `body` succeeds only if every
-        /// call of the part has its rights (the readiness probe), so that its success ends every
-        /// refusal of the part that it checks (``isRefusalOfCall(_:)``).
+        /// call of the part has its rights (the readiness probe), so that its success ends the
+        /// part's refusals that it can see end (see ``Calls``).
         func call<T: Sendable>(
             _ what: String, for part: Part, checksPart: Bool = false, deadline: Duration,
             _ body: @escaping @Sendable () async throws -> T
@@ -835,11 +844,19 @@ extension PostgresServiceStore {
                 switch outcome {
                 case .served:
                     state.reachable = true
+                    let probeWasRefused = state.refused[part]?[what] != nil
                     state.refused[part]?[what] = nil
-                    if checksPart { state.refused[part] = state.refused[part]?.filter { !$0.value } }
+                    if checksPart {
+                        let ended = (state.refused[part] ?? [:]).filter { probeWasRefused || $0.value }.keys
+                        state.refused[part] = state.refused[part]?.filter { !ended.contains($0.key) }
+                        state.endedByProbe[part, default: []].formUnion(ended)
+                    } else {
+                        state.endedByProbe[part]?.remove(what)
+                    }
                 case .refused(_, let checkable):
                     state.reachable = true
-                    state.refused[part, default: [:]][what] = checkable
+                    let again = state.endedByProbe[part]?.contains(what) ?? false
+                    state.refused[part, default: [:]][what] = checkable && !again
                 case .unreachable:
                     state.reachable = false
                 }

@@ -210,18 +210,36 @@ struct PostgresReachabilityTests {
         }
     }
 
+    /// The function that admits a batch of attempts, with its owner's rights, called by the
+    /// procedure a verify calls.
+    static let admitBatch = "delivery_otp.admit_batch(bigint[], text[], text[], text[], integer[], text[], bigint[], bigint)"
+
+    /// A way a verify is refused from within its routines, by something the readiness probe does
+    /// not check (it checks that each routine is there and may be called).
+    struct RefusalFromWithin: Sendable, CustomTestStringConvertible {
+        let testDescription: String
+        /// The SQLSTATE of the refusal.
+        let state: String
+        let breaking: String
+        let mending: String
+
+        static let all = [
+            RefusalFromWithin(
+                testDescription: "a column renamed, as by a schema out of step", state: "42703",
+                breaking: "ALTER TABLE delivery_otp.counter RENAME COLUMN counted TO counted_renamed",
+                mending: "ALTER TABLE delivery_otp.counter RENAME COLUMN counted_renamed TO counted"),
+            RefusalFromWithin(
+                testDescription: "the function that writes run with the caller's rights, which lack the tables'", state: "42501",
+                breaking: "ALTER FUNCTION \(admitBatch) SECURITY INVOKER", mending: "ALTER FUNCTION \(admitBatch) SECURITY DEFINER"),
+        ]
+    }
+
     @Test(
-        "logs once that the store cannot serve verifies when a routine refuses them from within, as a schema out of step does, though the readiness probe cannot tell and passes between them",
-        .timeLimit(.minutes(3)))
-    func refusalFromWithinARoutineDoesNotFlap() async throws {
-        try await Self.withRecordedServiceStore(named: "dotp_drift_") { location, _, store, recorder in
-            let counter = "ALTER TABLE delivery_otp.counter RENAME COLUMN"
-            // The column a verify's routine counts in, renamed (by a migration out of step, or by
-            // hand): every verify is refused (42703), but each of its routines is there and may
-            // be called, which is all the probe checks.
-            try await TestPostgres.admin(location) { client in
-                try await client.query(PostgresQuery(unsafeSQL: "\(counter) counted TO counted_renamed"))
-            }
+        "logs once that the store cannot serve verifies when a routine refuses them from within, though the readiness probe cannot tell and passes between them",
+        .timeLimit(.minutes(3)), arguments: RefusalFromWithin.all)
+    func refusalFromWithinARoutineDoesNotFlap(_ refusal: RefusalFromWithin) async throws {
+        try await Self.withRecordedServiceStore(named: "dotp_within_") { location, _, store, recorder in
+            try await TestPostgres.admin(location) { client in try await client.query(PostgresQuery(unsafeSQL: refusal.breaking)) }
             for _ in 1...3 {
                 await #expect(throws: AttemptStoreError.self) { _ = try await store.begin(ServiceStoreContractTests.attempt()) }
                 #expect(await store.isWritable())
@@ -229,14 +247,72 @@ struct PostgresReachabilityTests {
             #expect(recorder.events.withLock { $0 } == ["store-unavailable"], "\(recorder.messages.withLock { $0 })")
             #expect(recorder.calls.withLock { $0 } == ["verifies"])
             let reasons = recorder.reasons.withLock { $0 }
-            #expect(reasons.count == 1 && reasons.allSatisfy { $0.hasSuffix("(SQLSTATE 42703)") }, "\(reasons)")
-            try await TestPostgres.admin(location) { client in
-                try await client.query(PostgresQuery(unsafeSQL: "\(counter) counted_renamed TO counted"))
-            }
+            #expect(reasons.count == 1 && reasons.allSatisfy { $0.hasSuffix("(SQLSTATE \(refusal.state))") }, "\(reasons)")
+            try await TestPostgres.admin(location) { client in try await client.query(PostgresQuery(unsafeSQL: refusal.mending)) }
             // Only a verify served ends it; nothing was counted while it lasted.
             #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)
             #expect(recorder.events.withLock { $0 } == ["store-unavailable", "store-available"], "\(recorder.messages.withLock { $0 })")
             #expect(recorder.calls.withLock { $0 } == ["verifies", "verifies"])
+        }
+    }
+
+    @Test(
+        "logs that the store serves verifies again at the next readiness probe when a right it checks returns, though verifies met its loss from within a routine",
+        .timeLimit(.minutes(3)))
+    func rightOfAFunctionWithinReturnsAtTheProbe() async throws {
+        try await Self.withRecordedServiceStore(named: "dotp_inner_") { location, service, store, recorder in
+            // The procedure a verify calls may be called; the function it calls may not.
+            try await TestPostgres.admin(location) { client in
+                try await client.query(
+                    PostgresQuery(unsafeSQL: "REVOKE EXECUTE ON FUNCTION \(Self.admitBatch) FROM \(service.user), PUBLIC"))
+            }
+            await #expect(throws: AttemptStoreError.self) { _ = try await store.begin(ServiceStoreContractTests.attempt()) }
+            #expect(await store.isWritable() == false)
+            try await TestPostgres.admin(location) { client in
+                try await client.query(PostgresQuery(unsafeSQL: "GRANT EXECUTE ON FUNCTION \(Self.admitBatch) TO \(service.user)"))
+            }
+            #expect(await store.isWritable())
+            #expect(recorder.events.withLock { $0 } == ["store-unavailable", "store-available"], "\(recorder.messages.withLock { $0 })")
+            #expect(recorder.calls.withLock { $0 } == ["verifies", "verifies"])
+        }
+    }
+
+    @Test(
+        "logs a refusal of the call itself that the readiness probe does not see at most once more after the probe ends it, however verifies and probes alternate",
+        .timeLimit(.minutes(3)))
+    func refusalTheProbeDoesNotSeeFlapsOnceAtMost() async throws {
+        try await Self.withRecordedServiceStore(named: "dotp_unseen_") { location, service, store, recorder in
+            let procedure =
+                "delivery_otp.admit_attempts(bigint[], text[], text[], text[], integer[], text[], bigint[], bigint, text[], bigint[], bigint[], bigint[])"
+            try await TestPostgres.admin(location) { client in
+                var definitions = try await client.query(
+                    PostgresQuery(unsafeSQL: "SELECT pg_get_functiondef('\(procedure)'::regprocedure)")
+                )
+                .decode(String.self).makeAsyncIterator()
+                let definition = try #require(try await definitions.next())
+                // Made again without the defaults of its last four arguments: it is there and may
+                // be called, as the probe checks, but not with the eight a verify sends (42883).
+                let withoutDefaults = definition.replacing(#/ DEFAULT NULL::\w+\[\]/#, with: "")
+                #expect(withoutDefaults != definition)
+                let remake = { (text: String) in
+                    try await client.query(PostgresQuery(unsafeSQL: "DROP PROCEDURE \(procedure)"))
+                    try await client.query(PostgresQuery(unsafeSQL: text))
+                    try await client.query(PostgresQuery(unsafeSQL: "GRANT EXECUTE ON PROCEDURE \(procedure) TO \(service.user)"))
+                }
+                try await remake(withoutDefaults)
+                for _ in 1...3 {
+                    await #expect(throws: AttemptStoreError.self) { _ = try await store.begin(ServiceStoreContractTests.attempt()) }
+                    #expect(await store.isWritable())
+                }
+                // Taken for a refusal the probe checks, it was ended once by the probe; refused
+                // again, it was not taken so again.
+                let events = recorder.events.withLock { $0 }
+                #expect(events == ["store-unavailable", "store-available", "store-unavailable"], "\(recorder.messages.withLock { $0 })")
+                #expect(recorder.reasons.withLock { $0 }.allSatisfy { $0.hasSuffix("(SQLSTATE 42883)") })
+                try await remake(definition)
+            }
+            #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)
+            #expect(recorder.events.withLock { $0 }.last == "store-available", "\(recorder.messages.withLock { $0 })")
         }
     }
 }
