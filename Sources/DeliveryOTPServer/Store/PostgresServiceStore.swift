@@ -576,7 +576,7 @@ public final class PostgresServiceStore: ServiceStore {
     /// (`isStatementError`) would not count as the store not serving. Served, it ends only the
     /// refusals it can see end (see ``Calls``): a verify refused from within a routine for what
     /// it does not check (a schema out of step with this release) leaves the replica ready, and
-    /// stays logged until the call refused is served.
+    /// stays logged until the call refused is served (or a refused probe is served again).
     /// It has a verify's deadline: ready means that a verify would be answered within it.
     public func isWritable() async -> Bool {
         let location = self.location
@@ -732,9 +732,16 @@ extension PostgresServiceStore {
     /// - every refusal of the part, when the probe had itself been refused: it saw a right go and
     ///   come back, and a right it checks can be refused from within a routine too (a procedure
     ///   calls the functions that write);
-    /// - never a refusal from within a routine otherwise (a column renamed by a schema out of
+    /// - otherwise never a refusal from within a routine (a column renamed by a schema out of
     ///   step, say), nor one that came again after a probe ended it, before its call was served
-    ///   (a refusal taken for the probe's kind that was not): each lasts until its call is served.
+    ///   (a refusal taken for the probe's kind that may not be): each lasts until its call is
+    ///   served, or until a probe that had itself been refused is served.
+    ///
+    /// So a refusal can be logged ended too soon, and then again, once: one the probe took for its
+    /// kind, or one that lasted while a right the probe checks went and came back (or while two
+    /// probes, one begun before a right went, ended in the other order). It cannot flap at the
+    /// probe's rate. A refusal that only some requests meet (a fault in one branch of a routine)
+    /// alternates with their calls served, as any call's does.
     final class Calls: Sendable {
         /// What a call serves, as its refusals are logged.
         enum Part: String, Sendable, Hashable {
@@ -770,7 +777,7 @@ extension PostgresServiceStore {
             /// different rights: an accepted verdict's may be the one lost).
             var refused: [Part: [String: Bool]] = [:]
             /// The calls whose refusal a probe ended, by part, until each is served: refused again,
-            /// the probe did not check what refused them.
+            /// the probe may not check what refused them.
             var endedByProbe: [Part: Set<String>] = [:]
 
             func isRefused(_ part: Part) -> Bool { !(refused[part] ?? [:]).isEmpty }

@@ -274,6 +274,9 @@ struct PostgresReachabilityTests {
             #expect(await store.isWritable())
             #expect(recorder.events.withLock { $0 } == ["store-unavailable", "store-available"], "\(recorder.messages.withLock { $0 })")
             #expect(recorder.calls.withLock { $0 } == ["verifies", "verifies"])
+            // The verify then served logs nothing more.
+            #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)
+            #expect(recorder.events.withLock { $0 }.count == 2, "\(recorder.messages.withLock { $0 })")
         }
     }
 
@@ -312,7 +315,9 @@ struct PostgresReachabilityTests {
                 try await remake(definition)
             }
             #expect(try await store.begin(ServiceStoreContractTests.attempt()).counted == 1)
-            #expect(recorder.events.withLock { $0 }.last == "store-available", "\(recorder.messages.withLock { $0 })")
+            #expect(
+                recorder.events.withLock { $0 } == ["store-unavailable", "store-available", "store-unavailable", "store-available"],
+                "\(recorder.messages.withLock { $0 })")
         }
     }
 }
