@@ -617,6 +617,9 @@ public final class PostgresServiceStore: ServiceStore {
     /// The SQLSTATE of a right refused to a role the server let in: `insufficient_privilege`.
     static let refusedRight = "42501"
 
+    /// The SQLSTATE of a routine not found, or not with the arguments sent: `undefined_function`.
+    static let missingRoutine = "42883"
+
     /// The SQLSTATE of a write refused by a server that takes none: `read_only_sql_transaction`.
     static let readOnly = "25006"
 
@@ -825,23 +828,24 @@ extension PostgresServiceStore {
         /// Whether `error` is a refusal of one call (SQLSTATE class 42, or a right found missing)
         /// rather than of the store as a whole.
         static func isRefusal(_ error: any Error) -> Bool {
-            if error is Refused { return true }
-            if let error = error as? PSQLError { return error.serverInfo?[.sqlState]?.hasPrefix("42") ?? false }
-            if let inner = PostgresServiceStore.transactionCause(error) { return isRefusal(inner) }
-            return false
+            let cause = rootCause(error)
+            if cause is Refused { return true }
+            return (cause as? PSQLError)?.serverInfo?[.sqlState]?.hasPrefix("42") ?? false
         }
 
         /// Whether `error` refuses the call itself, as a readiness probe checks: a routine missing
         /// (42883) or a right refused (42501) with no routine running (the server's `WHERE` field
         /// names one when the refusal came from within it), or a right the probe found missing.
         static func isRefusalOfCall(_ error: any Error) -> Bool {
-            if error is Refused { return true }
-            if let error = error as? PSQLError {
-                let state = error.serverInfo?[.sqlState]
-                return (state == PostgresServiceStore.refusedRight || state == "42883") && error.serverInfo?[.locationContext] == nil
-            }
-            if let inner = PostgresServiceStore.transactionCause(error) { return isRefusalOfCall(inner) }
-            return false
+            let cause = rootCause(error)
+            if cause is Refused { return true }
+            guard let info = (cause as? PSQLError)?.serverInfo, info[.locationContext] == nil else { return false }
+            return [PostgresServiceStore.refusedRight, PostgresServiceStore.missingRoutine].contains(info[.sqlState])
+        }
+
+        /// The error that a transaction's failure wraps, however deep, or `error` itself.
+        private static func rootCause(_ error: any Error) -> any Error {
+            PostgresServiceStore.transactionCause(error).map(rootCause) ?? error
         }
 
         private func note(_ outcome: Outcome, of what: String, for part: Part, checksPart: Bool) {
@@ -851,12 +855,13 @@ extension PostgresServiceStore {
                 switch outcome {
                 case .served:
                     state.reachable = true
-                    let probeWasRefused = state.refused[part]?[what] != nil
-                    state.refused[part]?[what] = nil
+                    let callWasRefused = state.refused[part]?.removeValue(forKey: what) != nil
                     if checksPart {
-                        let ended = (state.refused[part] ?? [:]).filter { probeWasRefused || $0.value }.keys
-                        state.refused[part] = state.refused[part]?.filter { !ended.contains($0.key) }
-                        state.endedByProbe[part, default: []].formUnion(ended)
+                        // A probe that was refused itself ends them all; otherwise those it checks.
+                        let refused = state.refused[part] ?? [:]
+                        let ended = callWasRefused ? refused : refused.filter(\.value)
+                        state.refused[part] = refused.filter { ended[$0.key] == nil }
+                        state.endedByProbe[part, default: []].formUnion(ended.keys)
                     } else {
                         state.endedByProbe[part]?.remove(what)
                     }
