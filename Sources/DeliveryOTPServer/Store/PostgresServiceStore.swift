@@ -636,6 +636,7 @@ public final class PostgresServiceStore: ServiceStore {
 
     /// One line for an error from postgres-nio: the server's message when there is one, else the kind of failure.
     static func describe(_ error: any Error) -> (String, AttemptStoreError.Kind) {
+        let error = rootCause(error)
         if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
                 let state = error.serverInfo?[.sqlState] ?? ""
@@ -658,7 +659,6 @@ public final class PostgresServiceStore: ServiceStore {
             default: return ("\(error.code)", .io)
             }
         }
-        if let inner = transactionCause(error) { return describe(inner) }
         if let error = error as? AttemptStoreError { return (error.description, error.kind) }
         if let error = error as? Calls.Refused { return (error.description, .io) }
         if let error = error as? ClosedConnectionGuard.Closed { return (error.description, .io) }
@@ -666,10 +666,12 @@ public final class PostgresServiceStore: ServiceStore {
     }
 
     /// The error inside a transaction's failure (its body's, or its BEGIN's, COMMIT's or
-    /// ROLLBACK's), which says what went wrong; nil for any other error.
-    static func transactionCause(_ error: any Error) -> (any Error)? {
-        guard let error = error as? PostgresTransactionError else { return nil }
-        return error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError
+    /// ROLLBACK's), however deep, which says what went wrong; any other error itself.
+    static func rootCause(_ error: any Error) -> any Error {
+        guard let failed = error as? PostgresTransactionError,
+            let inner = failed.closureError ?? failed.beginError ?? failed.commitError ?? failed.rollbackError
+        else { return error }
+        return rootCause(inner)
     }
 
     /// Whether `error` is the database's answer to one request's statement: the store is
@@ -680,13 +682,13 @@ public final class PostgresServiceStore: ServiceStore {
     /// answer in time (a statement's or a lock's timeout), or an error of the server's own (read
     /// only after a failover, a failing disk).
     static func isStatementError(_ error: any Error) -> Bool {
+        let error = rootCause(error)
         if let error = error as? PSQLError {
             guard let state = error.serverInfo?[.sqlState] else { return false }
             // Classes 22 (data), 23 (integrity), 40 (a transaction rolled back: a deadlock or a
             // serialization failure), P0 (raised in PL/pgSQL) and DO (the store's routines' own).
             return ["22", "23", "40", "P0", "DO"].contains(String(state.prefix(2)))
         }
-        if let inner = transactionCause(error) { return isStatementError(inner) }
         // The store's own reading of an answer (a clock moved back, for instance).
         if let error = error as? AttemptStoreError { return error.kind != .io && error.kind != .busy }
         return false
@@ -828,7 +830,7 @@ extension PostgresServiceStore {
         /// Whether `error` is a refusal of one call (SQLSTATE class 42, or a right found missing)
         /// rather than of the store as a whole.
         static func isRefusal(_ error: any Error) -> Bool {
-            let cause = rootCause(error)
+            let cause = PostgresServiceStore.rootCause(error)
             if cause is Refused { return true }
             return (cause as? PSQLError)?.serverInfo?[.sqlState]?.hasPrefix("42") ?? false
         }
@@ -837,15 +839,10 @@ extension PostgresServiceStore {
         /// (42883) or a right refused (42501) with no routine running (the server's `WHERE` field
         /// names one when the refusal came from within it), or a right the probe found missing.
         static func isRefusalOfCall(_ error: any Error) -> Bool {
-            let cause = rootCause(error)
+            let cause = PostgresServiceStore.rootCause(error)
             if cause is Refused { return true }
             guard let info = (cause as? PSQLError)?.serverInfo, info[.locationContext] == nil else { return false }
             return [PostgresServiceStore.refusedRight, PostgresServiceStore.missingRoutine].contains(info[.sqlState])
-        }
-
-        /// The error that a transaction's failure wraps, however deep, or `error` itself.
-        private static func rootCause(_ error: any Error) -> any Error {
-            PostgresServiceStore.transactionCause(error).map(rootCause) ?? error
         }
 
         private func note(_ outcome: Outcome, of what: String, for part: Part, checksPart: Bool) {
