@@ -149,9 +149,17 @@ public final class PostgresServiceStore: ServiceStore {
                 settings.certificateVerification = .noHostnameVerification
             }
             if let path = location.rootCertificatePath {
-                do { settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path)) } catch {
+                let authorities: [NIOSSLCertificate]
+                do { authorities = try NIOSSLCertificate.fromPEMFile(path) } catch {
                     throw AttemptStoreError("cannot read the certificate authorities in \(path) (sslrootcert)", kind: .cannotOpen)
                 }
+                if location.tls == .verifyCA, let roots = systemTrustRoots, authorities.contains(where: roots.contains) {
+                    throw AttemptStoreError(
+                        "sslmode=verify-ca with an authority in \(path) (sslrootcert) that is among the system's trust roots: "
+                            + "any certificate it signs, for any name, would pass for the database; use sslmode=verify-full, "
+                            + "or an authority that signs only the database's certificates", kind: .cannotOpen)
+                }
+                settings.trustRoots = .certificates(authorities)
             }
         }
         // A connection closed because it stopped answering (ClosedConnectionGuard) is gone for the
@@ -160,6 +168,16 @@ public final class PostgresServiceStore: ServiceStore {
         settings.shutdownTimeout = .milliseconds(500)
         return settings
     }
+
+    /// The system's trust roots (Debian's bundle, or Red Hat's), read once; nil where neither is
+    /// readable. `verify-ca` with one of them would take a certificate for any name that a public
+    /// authority signed.
+    private static let systemTrustRoots: Set<NIOSSLCertificate>? = {
+        for bundle in ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"] {
+            if let roots = try? NIOSSLCertificate.fromPEMFile(bundle) { return Set(roots) }
+        }
+        return nil
+    }()
 
     /// Startup parameters of every session: durability is this client's decision, not the server's
     /// default or the role's; a statement that waits on a lock or a slow disk gives up rather than

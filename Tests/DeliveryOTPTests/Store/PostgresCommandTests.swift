@@ -87,6 +87,55 @@ struct PostgresCommandTests {
         #expect(local.status == 74 && !local.stderr.contains("database-tls"), "\(local.stderr)")
     }
 
+    /// A self-signed authority made for this test alone (`openssl req -x509`, key discarded): an
+    /// operator's own, which no system trusts.
+    static let ownAuthority = """
+        -----BEGIN CERTIFICATE-----
+        MIIBpDCCAUugAwIBAgIUAKHfLmT+KwtYE25yVjaqHtFvSyIwCgYIKoZIzj0EAwIw
+        JzElMCMGA1UEAwwcRGVsaXZlcnlPVFAgdGVzdCBkYXRhYmFzZSBDQTAgFw0yNjEy
+        MDYyMDAyNDFaGA8yMTI2MTExMjIwMDI0MVowJzElMCMGA1UEAwwcRGVsaXZlcnlP
+        VFAgdGVzdCBkYXRhYmFzZSBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABJ5V
+        4sOBu21Zq8SEKVNpYG+SbAR7yx9DwJNABTQdQPc9tPiTWEAj53RhTy91c3Ba49bZ
+        BvkhzIRvpkQFzi/Kbj2jUzBRMB0GA1UdDgQWBBSNR+Ft6HQ6dHGME48Uhz1hmkhE
+        YjAfBgNVHSMEGDAWgBSNR+Ft6HQ6dHGME48Uhz1hmkhEYjAPBgNVHRMBAf8EBTAD
+        AQH/MAoGCCqGSM49BAMCA0cAMEQCIFlqu9VQarmN9F20pnYbt/HdO7N8pZ/x7oDR
+        tQPT3e9gAiBtsj2Lhrg/EZUoN3wfIUdiaXfLzWos3Ka6eOWNZsQVvQ==
+        -----END CERTIFICATE-----
+
+        """
+
+    /// The first certificate of the system's trust roots, as PEM; nil on a system without the bundle.
+    static func systemAuthority() -> String? {
+        guard let bundle = try? String(contentsOfFile: "/etc/ssl/certs/ca-certificates.crt", encoding: .utf8),
+            let end = bundle.range(of: "-----END CERTIFICATE-----"),
+            let start = bundle.range(of: "-----BEGIN CERTIFICATE-----", range: bundle.startIndex..<end.lowerBound)
+        else { return nil }
+        return String(bundle[start.lowerBound..<end.upperBound]) + "\n"
+    }
+
+    @Test(
+        "refuses verify-ca with an authority the system trusts (exit 64) before it connects, and takes the operator's own",
+        .enabled(if: systemAuthority() != nil), .timeLimit(.minutes(2)))
+    func verifyCAWithPublicAuthority() async throws {
+        let folder = try TemporaryDirectory()
+        let port = try freePort()
+        // A public authority signs certificates for anyone: without the name check, any of them would pass for the database.
+        let shared = try folder.write("public-ca.pem", Self.ownAuthority + Self.systemAuthority()!, mode: 0o644)
+        for arguments in [["migrate"], Self.example] {
+            let result = try await CommandRunner.run(
+                arguments + ["--state", "postgres://otp@127.0.0.1:\(port)/d?sslmode=verify-ca&sslrootcert=\(shared)"], takingTurn: false)
+            #expect(result.status == 64, "\(result.stderr)")
+            #expect(result.stderr.contains("the system's trust roots") && result.stderr.contains("verify-full"), "\(result.stderr)")
+            // One error line (serve's log has its warning about the example keys before it).
+            #expect(result.stderr.split(separator: "\n").filter { $0.hasPrefix("delivery-otp: error:") }.count == 1, "\(result.stderr)")
+        }
+        // The operator's own authority passes the check; nothing answers at the port, so exit 74.
+        let own = try folder.write("own-ca.pem", Self.ownAuthority, mode: 0o644)
+        let result = try await CommandRunner.run(
+            ["migrate", "--state", "postgres://otp@127.0.0.1:\(port)/d?sslmode=verify-ca&sslrootcert=\(own)"], takingTurn: false)
+        #expect(result.status == 74 && !result.stderr.contains("trust roots"), "\(result.stderr)")
+    }
+
     @Test("migrate brings an empty database to this release's schema, then has nothing to do", .enabled(if: TestPostgres.isAvailable))
     func migrate() async throws {
         let location = try await TestPostgres.freshDatabase()
