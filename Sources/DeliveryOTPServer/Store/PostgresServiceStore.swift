@@ -150,14 +150,22 @@ public final class PostgresServiceStore: ServiceStore {
             }
             if let path = location.rootCertificatePath {
                 let authorities: [NIOSSLCertificate]
-                do { authorities = try NIOSSLCertificate.fromPEMFile(path) } catch {
+                do {
+                    // Read again from DER, so that no trust flag of a PEM "TRUSTED CERTIFICATE"
+                    // makes an anchor of a certificate that is not self-signed.
+                    authorities = try NIOSSLCertificate.fromPEMFile(path).map {
+                        try NIOSSLCertificate(bytes: $0.toDERBytes(), format: .der)
+                    }
+                } catch {
                     throw AttemptStoreError("cannot read the certificate authorities in \(path) (sslrootcert)", kind: .cannotOpen)
                 }
-                if location.tls == .verifyCA, let roots = systemTrustRoots, authorities.contains(where: roots.contains) {
+                if location.tls == .verifyCA, let keys = systemTrustRootKeys,
+                    let shared = authorities.firstIndex(where: { (try? $0.extractPublicKey().toSPKIBytes()).map(keys.contains) ?? false })
+                {
                     throw AttemptStoreError(
-                        "sslmode=verify-ca with an authority in \(path) (sslrootcert) that is among the system's trust roots: "
-                            + "any certificate it signs, for any name, would pass for the database; use sslmode=verify-full, "
-                            + "or an authority that signs only the database's certificates", kind: .cannotOpen)
+                        "sslmode=verify-ca with certificate \(shared + 1) of \(authorities.count) in \(path) (sslrootcert) among the system's "
+                            + "trust roots: any certificate it signs, for any name, would pass for the database; use sslmode=verify-full, "
+                            + "or an authority of the database's own that is not in the system's trust store", kind: .cannotOpen)
                 }
                 settings.trustRoots = .certificates(authorities)
             }
@@ -169,12 +177,22 @@ public final class PostgresServiceStore: ServiceStore {
         return settings
     }
 
-    /// The system's trust roots (Debian's bundle, or Red Hat's), read once; nil where neither is
-    /// readable. `verify-ca` with one of them would take a certificate for any name that a public
-    /// authority signed.
-    private static let systemTrustRoots: Set<NIOSSLCertificate>? = {
-        for bundle in ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"] {
-            if let roots = try? NIOSSLCertificate.fromPEMFile(bundle) { return Set(roots) }
+    /// The public keys of the system's trust roots (Debian's bundle, Red Hat's or SUSE's), read
+    /// once; nil where none is readable. `verify-ca` with one of them would take a certificate for
+    /// any name that a public authority signed. Keys, not certificates: the TLS library takes any
+    /// self-signed certificate of a root's key (a re-issue, an older copy) as that root.
+    private static let systemTrustRootKeys: Set<[UInt8]>? = {
+        let begin = "-----BEGIN CERTIFICATE-----", end = "-----END CERTIFICATE-----"
+        for bundle in ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem"] {
+            guard let text = try? String(contentsOfFile: bundle, encoding: .utf8) else { continue }
+            // One certificate at a time, so that one the library cannot read leaves the others in.
+            var keys = Set<[UInt8]>()
+            for block in text.components(separatedBy: end) {
+                guard let start = block.range(of: begin) else { continue }
+                let pem = Array((block[start.lowerBound...] + end + "\n").utf8)
+                if let key = try? NIOSSLCertificate(bytes: pem, format: .pem).extractPublicKey().toSPKIBytes() { keys.insert(key) }
+            }
+            if !keys.isEmpty { return keys }
         }
         return nil
     }()

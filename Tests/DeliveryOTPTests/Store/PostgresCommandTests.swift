@@ -113,21 +113,39 @@ struct PostgresCommandTests {
         return String(bundle[start.lowerBound..<end.upperBound]) + "\n"
     }
 
+    /// `pem` with the last byte of its signature changed: another certificate of the same key, as a
+    /// re-issue of a root would be (the TLS library does not check a trusted root's own signature).
+    static func reissued(_ pem: String) throws -> String {
+        let body = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        var der = try #require(Data(base64Encoded: body))
+        der[der.count - 1] ^= 0x01
+        let lines = stride(from: 0, to: der.base64EncodedString().count, by: 64).map { offset in
+            String(der.base64EncodedString().dropFirst(offset).prefix(64))
+        }
+        return (["-----BEGIN CERTIFICATE-----"] + lines + ["-----END CERTIFICATE-----", ""]).joined(separator: "\n")
+    }
+
     @Test(
-        "refuses verify-ca with an authority the system trusts (exit 64) before it connects, and takes the operator's own",
+        "refuses verify-ca with a system trust root or another certificate of its key (exit 64), and takes the operator's own",
         .enabled(if: systemAuthority() != nil), .timeLimit(.minutes(2)))
     func verifyCAWithPublicAuthority() async throws {
         let folder = try TemporaryDirectory()
         let port = try freePort()
+        let root = try #require(Self.systemAuthority())
         // A public authority signs certificates for anyone: without the name check, any of them would pass for the database.
-        let shared = try folder.write("public-ca.pem", Self.ownAuthority + Self.systemAuthority()!, mode: 0o644)
-        for arguments in [["migrate"], Self.example] {
-            let result = try await CommandRunner.run(
-                arguments + ["--state", "postgres://otp@127.0.0.1:\(port)/d?sslmode=verify-ca&sslrootcert=\(shared)"], takingTurn: false)
+        let copied = try folder.write("public-ca.pem", Self.ownAuthority + root, mode: 0o644)
+        let reissued = try folder.write("reissued-ca.pem", Self.ownAuthority + Self.reissued(root), mode: 0o644)
+        #expect(try String(contentsOfFile: reissued, encoding: .utf8) != String(contentsOfFile: copied, encoding: .utf8))
+        for (arguments, file) in [(["migrate"], copied), (Self.example, copied), (["migrate"], reissued)] {
+            let url = "postgres://otp@127.0.0.1:\(port)/d?sslmode=verify-ca&sslrootcert=\(file)"
+            let result = try await CommandRunner.run(arguments + ["--state", url], takingTurn: false)
             #expect(result.status == 64, "\(result.stderr)")
-            #expect(result.stderr.contains("the system's trust roots") && result.stderr.contains("verify-full"), "\(result.stderr)")
+            let refusal = "certificate 2 of 2 in \(file) (sslrootcert) among the system's trust roots"
+            #expect(result.stderr.contains(refusal), "\(result.stderr)")
+            #expect(result.stderr.contains("use sslmode=verify-full"), "\(result.stderr)")
             // One error line (serve's log has its warning about the example keys before it).
-            #expect(result.stderr.split(separator: "\n").filter { $0.hasPrefix("delivery-otp: error:") }.count == 1, "\(result.stderr)")
+            let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("delivery-otp: error:") }
+            #expect(errors.count == 1, "\(result.stderr)")
         }
         // The operator's own authority passes the check; nothing answers at the port, so exit 74.
         let own = try folder.write("own-ca.pem", Self.ownAuthority, mode: 0o644)
