@@ -149,18 +149,19 @@ public final class PostgresServiceStore: ServiceStore {
                 settings.certificateVerification = .noHostnameVerification
             }
             if let path = location.rootCertificatePath {
-                let authorities: [NIOSSLCertificate]
+                var authorities: [NIOSSLCertificate]
                 do {
-                    // Read again from DER, so that no trust flag of a PEM "TRUSTED CERTIFICATE"
-                    // makes an anchor of a certificate that is not self-signed.
-                    authorities = try NIOSSLCertificate.fromPEMFile(path).map {
-                        try NIOSSLCertificate(bytes: $0.toDERBytes(), format: .der)
+                    authorities = try NIOSSLCertificate.fromPEMFile(path)
+                    // For verify-ca, read again from DER, so that no trust flag of a PEM "TRUSTED
+                    // CERTIFICATE" makes an anchor of a certificate that is not self-signed.
+                    if location.tls == .verifyCA {
+                        authorities = try authorities.map { try NIOSSLCertificate(bytes: $0.toDERBytes(), format: .der) }
                     }
                 } catch {
                     throw AttemptStoreError("cannot read the certificate authorities in \(path) (sslrootcert)", kind: .cannotOpen)
                 }
-                if location.tls == .verifyCA, let keys = systemTrustRootKeys,
-                    let shared = authorities.firstIndex(where: { (try? $0.extractPublicKey().toSPKIBytes()).map(keys.contains) ?? false })
+                if location.tls == .verifyCA, let roots = TrustRootKeys.system,
+                    let shared = authorities.firstIndex(where: roots.contains(keyOf:))
                 {
                     throw AttemptStoreError(
                         "sslmode=verify-ca with certificate \(shared + 1) of \(authorities.count) in \(path) (sslrootcert) among the system's "
@@ -176,26 +177,6 @@ public final class PostgresServiceStore: ServiceStore {
         settings.shutdownTimeout = .milliseconds(500)
         return settings
     }
-
-    /// The public keys of the system's trust roots (Debian's bundle, Red Hat's or SUSE's), read
-    /// once; nil where none is readable. `verify-ca` with one of them would take a certificate for
-    /// any name that a public authority signed. Keys, not certificates: the TLS library takes any
-    /// self-signed certificate of a root's key (a re-issue, an older copy) as that root.
-    private static let systemTrustRootKeys: Set<[UInt8]>? = {
-        let begin = "-----BEGIN CERTIFICATE-----", end = "-----END CERTIFICATE-----"
-        for bundle in ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem"] {
-            guard let text = try? String(contentsOfFile: bundle, encoding: .utf8) else { continue }
-            // One certificate at a time, so that one the library cannot read leaves the others in.
-            var keys = Set<[UInt8]>()
-            for block in text.components(separatedBy: end) {
-                guard let start = block.range(of: begin) else { continue }
-                let pem = Array((block[start.lowerBound...] + end + "\n").utf8)
-                if let key = try? NIOSSLCertificate(bytes: pem, format: .pem).extractPublicKey().toSPKIBytes() { keys.insert(key) }
-            }
-            if !keys.isEmpty { return keys }
-        }
-        return nil
-    }()
 
     /// Startup parameters of every session: durability is this client's decision, not the server's
     /// default or the role's; a statement that waits on a lock or a slow disk gives up rather than

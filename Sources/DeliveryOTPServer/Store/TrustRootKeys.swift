@@ -1,0 +1,105 @@
+import Foundation
+import NIOSSL
+
+/// The public keys of a set of trust roots, to tell whether an authority given for `verify-ca`
+/// is one of them.
+///
+/// Keys, not certificates: the TLS library takes any self-signed certificate of a root's key (a
+/// re-issue, an older copy) as that root. A key is compared as the certificate's DER
+/// SubjectPublicKeyInfo, read without the TLS library's key parser, which stops the process on a
+/// key type it does not know (brainpool, RSA-PSS, DSA).
+package struct TrustRootKeys: Sendable {
+    private let keys: Set<[UInt8]>
+
+    /// The keys of the certificates in `bundle`, a PEM file's bytes; a block that cannot be read
+    /// (a stray DER file, a byte that is not UTF-8, a key of an unknown type) is left out alone.
+    package init(bundle: Data) {
+        let begin = "-----BEGIN CERTIFICATE-----", end = "-----END CERTIFICATE-----"
+        var keys = Set<[UInt8]>()
+        for block in String(decoding: bundle, as: UTF8.self).components(separatedBy: end) {
+            guard let start = block.range(of: begin),
+                let certificate = try? NIOSSLCertificate(bytes: Array((block[start.lowerBound...] + end + "\n").utf8), format: .pem),
+                let key = Self.key(of: certificate)
+            else { continue }
+            keys.insert(key)
+        }
+        self.keys = keys
+    }
+
+    /// The system's trust roots: the first readable bundle of Debian's, Red Hat's or SUSE's with a
+    /// certificate in it, read once; nil where there is none.
+    package static let system: TrustRootKeys? = {
+        for path in ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem"] {
+            guard let bundle = FileManager.default.contents(atPath: path) else { continue }
+            let roots = TrustRootKeys(bundle: bundle)
+            if !roots.isEmpty { return roots }
+        }
+        return nil
+    }()
+
+    /// Whether no certificate of the bundle could be read.
+    package var isEmpty: Bool { keys.isEmpty }
+
+    /// Whether `certificate`'s key is one of the roots'.
+    package func contains(keyOf certificate: NIOSSLCertificate) -> Bool {
+        Self.key(of: certificate).map(keys.contains) ?? false
+    }
+
+    /// The certificate's SubjectPublicKeyInfo, tag and length included; nil when its DER is not
+    /// shaped as a certificate.
+    package static func key(of certificate: NIOSSLCertificate) -> [UInt8]? {
+        guard let der = try? certificate.toDERBytes() else { return nil }
+        return subjectPublicKeyInfo(ofCertificate: der[...]).map(Array.init)
+    }
+
+    /// Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber,
+    /// signature, issuer, validity, subject, subjectPublicKeyInfo, ... }, ... }
+    package static func subjectPublicKeyInfo(ofCertificate der: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        guard let certificate = DERElement(der), certificate.tag == 0x30,
+            let tbs = DERElement(certificate.contents), tbs.tag == 0x30,
+            var field = DERElement(tbs.contents)
+        else { return nil }
+        if field.tag == 0xA0 {
+            guard let next = DERElement(field.rest) else { return nil }
+            field = next
+        }
+        // serialNumber, signature, issuer, validity and subject come before the key.
+        for _ in 0..<5 {
+            guard let next = DERElement(field.rest) else { return nil }
+            field = next
+        }
+        return field.tag == 0x30 ? field.whole : nil
+    }
+}
+
+/// One DER element at the start of some bytes: its tag, its contents, and the bytes after it.
+/// Only what a certificate uses: single-byte tags, lengths of up to four bytes.
+private struct DERElement {
+    let tag: UInt8
+    let whole: ArraySlice<UInt8>
+    let contents: ArraySlice<UInt8>
+    let rest: ArraySlice<UInt8>
+
+    init?(_ bytes: ArraySlice<UInt8>) {
+        var index = bytes.startIndex
+        guard index < bytes.endIndex else { return nil }
+        let tag = bytes[index]
+        guard tag & 0x1F != 0x1F else { return nil }
+        index += 1
+        guard index < bytes.endIndex else { return nil }
+        var length = Int(bytes[index])
+        index += 1
+        if length & 0x80 != 0 {
+            let count = length & 0x7F
+            guard (1...4).contains(count), bytes.endIndex - index >= count else { return nil }
+            length = 0
+            for byte in bytes[index..<index + count] { length = length << 8 | Int(byte) }
+            index += count
+        }
+        guard length <= bytes.endIndex - index else { return nil }
+        self.tag = tag
+        whole = bytes[bytes.startIndex..<index + length]
+        contents = bytes[index..<index + length]
+        rest = bytes[(index + length)...]
+    }
+}
