@@ -7,7 +7,10 @@ import NIOSSL
 /// Keys, not certificates: the TLS library takes any self-signed certificate of a root's key (a
 /// re-issue, an older copy) as that root. A key is compared as the certificate's DER
 /// SubjectPublicKeyInfo, read without the TLS library's key parser, which stops the process on a
-/// key type it does not know (brainpool, RSA-PSS, DSA).
+/// key type it does not know (brainpool, RSA-PSS). The bytes are compared as they are: a copy of a
+/// root has them byte for byte; a hand-made certificate of the same key in another encoding (a
+/// compressed curve point) would not match. This guards against a mistaken setting, not a forger
+/// with the root's key.
 package struct TrustRootKeys: Sendable {
     private let keys: Set<[UInt8]>
 
@@ -17,7 +20,8 @@ package struct TrustRootKeys: Sendable {
         let begin = "-----BEGIN CERTIFICATE-----", end = "-----END CERTIFICATE-----"
         var keys = Set<[UInt8]>()
         for block in String(decoding: bundle, as: UTF8.self).components(separatedBy: end) {
-            guard let start = block.range(of: begin),
+            // The last BEGIN of the block: one cut short before it (its END lost) leaves this one whole.
+            guard let start = block.range(of: begin, options: .backwards),
                 let certificate = try? NIOSSLCertificate(bytes: Array((block[start.lowerBound...] + end + "\n").utf8), format: .pem),
                 let key = Self.key(of: certificate)
             else { continue }
@@ -73,14 +77,15 @@ package struct TrustRootKeys: Sendable {
 }
 
 /// One DER element at the start of some bytes: its tag, its contents, and the bytes after it.
-/// Only what a certificate uses: single-byte tags, lengths of up to four bytes.
-private struct DERElement {
-    let tag: UInt8
-    let whole: ArraySlice<UInt8>
-    let contents: ArraySlice<UInt8>
-    let rest: ArraySlice<UInt8>
+/// Only what a certificate uses: single-byte tags, definite lengths of up to three bytes (16 MiB,
+/// which no certificate reaches, and which fits an `Int` of any platform).
+package struct DERElement {
+    package let tag: UInt8
+    package let whole: ArraySlice<UInt8>
+    package let contents: ArraySlice<UInt8>
+    package let rest: ArraySlice<UInt8>
 
-    init?(_ bytes: ArraySlice<UInt8>) {
+    package init?(_ bytes: ArraySlice<UInt8>) {
         var index = bytes.startIndex
         guard index < bytes.endIndex else { return nil }
         let tag = bytes[index]
@@ -91,7 +96,7 @@ private struct DERElement {
         index += 1
         if length & 0x80 != 0 {
             let count = length & 0x7F
-            guard (1...4).contains(count), bytes.endIndex - index >= count else { return nil }
+            guard (1...3).contains(count), bytes.endIndex - index >= count else { return nil }
             length = 0
             for byte in bytes[index..<index + count] { length = length << 8 | Int(byte) }
             index += count
