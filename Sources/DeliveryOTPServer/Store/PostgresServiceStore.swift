@@ -140,42 +140,50 @@ public final class PostgresServiceStore: ServiceStore {
             return nil
         case .require:
             settings.certificateVerification = .none
-        case .verifyFull, .verifyCA:
-            if location.tls == .verifyCA {
-                // Without the operator's own authority, no name check would leave every public one.
-                guard location.rootCertificatePath != nil else {
-                    throw AttemptStoreError("sslmode=verify-ca needs sslrootcert", kind: .cannotOpen)
-                }
-                settings.certificateVerification = .noHostnameVerification
+        case .verifyFull:
+            if let path = location.rootCertificatePath { settings.trustRoots = .certificates(try authorities(in: path)) }
+        case .verifyCA:
+            // Without the operator's own authority, no name check would leave every public one.
+            guard let path = location.rootCertificatePath else {
+                throw AttemptStoreError("sslmode=verify-ca needs sslrootcert", kind: .cannotOpen)
             }
-            if let path = location.rootCertificatePath {
-                var authorities: [NIOSSLCertificate]
-                do {
-                    authorities = try NIOSSLCertificate.fromPEMFile(path)
-                    // For verify-ca, read again from DER, so that no trust flag of a PEM "TRUSTED
-                    // CERTIFICATE" makes an anchor of a certificate that is not self-signed.
-                    if location.tls == .verifyCA {
-                        authorities = try authorities.map { try NIOSSLCertificate(bytes: $0.toDERBytes(), format: .der) }
-                    }
-                } catch {
-                    throw AttemptStoreError("cannot read the certificate authorities in \(path) (sslrootcert)", kind: .cannotOpen)
-                }
-                if location.tls == .verifyCA, let roots = TrustRootKeys.system,
-                    let shared = authorities.firstIndex(where: roots.contains(keyOf:))
-                {
-                    throw AttemptStoreError(
-                        "sslmode=verify-ca with certificate \(shared + 1) of \(authorities.count) in \(path) (sslrootcert) among the system's "
-                            + "trust roots: any certificate it signs, for any name, would pass for the database; use sslmode=verify-full, "
-                            + "or an authority of the database's own that is not in the system's trust store", kind: .cannotOpen)
-                }
-                settings.trustRoots = .certificates(authorities)
-            }
+            settings.certificateVerification = .noHostnameVerification
+            settings.trustRoots = .certificates(try ownAuthorities(in: path))
         }
         // A connection closed because it stopped answering (ClosedConnectionGuard) is gone for the
         // pool only once TLS has waited for the server's goodbye, which a silent server never
         // sends: half a second, not the 5 s default.
         settings.shutdownTimeout = .milliseconds(500)
         return settings
+    }
+
+    /// The certificate authorities in `path` (sslrootcert).
+    private static func authorities(in path: String) throws(AttemptStoreError) -> [NIOSSLCertificate] {
+        do { return try NIOSSLCertificate.fromPEMFile(path) } catch {
+            throw unreadableAuthorities(path)
+        }
+    }
+
+    private static func unreadableAuthorities(_ path: String) -> AttemptStoreError {
+        AttemptStoreError("cannot read the certificate authorities in \(path) (sslrootcert)", kind: .cannotOpen)
+    }
+
+    /// The authorities in `path` for verify-ca, which checks no name: each read again from DER, so
+    /// that no trust flag of a PEM "TRUSTED CERTIFICATE" makes an anchor of a certificate that is
+    /// not self-signed, and none with a key of the system's trust roots.
+    private static func ownAuthorities(in path: String) throws(AttemptStoreError) -> [NIOSSLCertificate] {
+        let read = try authorities(in: path)
+        let authorities: [NIOSSLCertificate]
+        do { authorities = try read.map { try NIOSSLCertificate(bytes: $0.toDERBytes(), format: .der) } } catch {
+            throw unreadableAuthorities(path)
+        }
+        if let roots = TrustRootKeys.system, let shared = authorities.firstIndex(where: roots.contains(keyOf:)) {
+            throw AttemptStoreError(
+                "sslmode=verify-ca with certificate \(shared + 1) of \(authorities.count) in \(path) (sslrootcert) among the system's "
+                    + "trust roots: any certificate it signs, for any name, would pass for the database; use sslmode=verify-full, "
+                    + "or an authority of the database's own that is not in the system's trust store", kind: .cannotOpen)
+        }
+        return authorities
     }
 
     /// Startup parameters of every session: durability is this client's decision, not the server's
