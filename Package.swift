@@ -50,10 +50,14 @@ let package = Package(
             name: "DeliveryOTPStore",
             dependencies: ["DeliveryOTP", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The fields of an X.509 certificate that the service reads from DER itself (a trust root's key),
+        // in a target of their own so that a fuzz target can build them without the service.
+        .target(name: "CertificateDER"),
         // The online code service: HTTP API, tokens, group-committed attempt store, metrics.
         .target(
             name: "DeliveryOTPServer",
             dependencies: [
+                "CertificateDER",
                 "DeliveryOTP",
                 "DeliveryOTPStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -80,6 +84,7 @@ let package = Package(
         .testTarget(
             name: "DeliveryOTPTests",
             dependencies: [
+                "CertificateDER",
                 "DeliveryOTP",
                 "DeliveryOTPStore",
                 "CLibCrypto",
@@ -104,4 +109,5 @@ if Context.environment["DELIVERY_OTP_FUZZ"] == "1" {
         package.targets.append(
             .executableTarget(name: "fuzz-\(name)", dependencies: ["DeliveryOTP", "FuzzSupport"], path: "Fuzz/Targets/\(name)"))
     }
+    package.targets.append(.executableTarget(name: "fuzz-der", dependencies: ["CertificateDER", "FuzzSupport"], path: "Fuzz/Targets/der"))
 }

@@ -1,3 +1,4 @@
+import CertificateDER
 import Foundation
 import NIOSSL
 
@@ -6,10 +7,10 @@ import NIOSSL
 ///
 /// Keys, not certificates: the TLS library takes any self-signed certificate of a root's key (a
 /// re-issue, an older copy) as that root. A key is compared as the certificate's DER
-/// SubjectPublicKeyInfo, read without the TLS library's key parser, which stops the process on a
-/// key type it does not know (brainpool, RSA-PSS). The bytes are compared as they are: a copy of a
-/// root has them byte for byte; a hand-made certificate of the same key in another encoding (a
-/// compressed curve point) would not match. This guards against a mistaken setting, not a forger
+/// SubjectPublicKeyInfo, read by `X509` (the `CertificateDER` target) without the TLS library's
+/// key parser, which stops the process on a key type it does not know (brainpool, RSA-PSS). The
+/// bytes are compared as they are: a copy of a root has them byte for byte; a hand-made
+/// certificate of the same key in another encoding (a compressed curve point) would not match. This guards against a mistaken setting, not a forger
 /// with the root's key.
 package struct TrustRootKeys: Sendable {
     private let keys: Set<[UInt8]>
@@ -53,58 +54,6 @@ package struct TrustRootKeys: Sendable {
     /// shaped as a certificate.
     package static func key(of certificate: NIOSSLCertificate) -> [UInt8]? {
         guard let der = try? certificate.toDERBytes() else { return nil }
-        return subjectPublicKeyInfo(ofCertificate: der[...]).map(Array.init)
-    }
-
-    /// Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber,
-    /// signature, issuer, validity, subject, subjectPublicKeyInfo, ... }, ... }
-    package static func subjectPublicKeyInfo(ofCertificate der: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
-        guard let certificate = DERElement(der), certificate.tag == 0x30,
-            let tbs = DERElement(certificate.contents), tbs.tag == 0x30,
-            var field = DERElement(tbs.contents)
-        else { return nil }
-        if field.tag == 0xA0 {
-            guard let next = DERElement(field.rest) else { return nil }
-            field = next
-        }
-        // serialNumber, signature, issuer, validity and subject come before the key.
-        for _ in 0..<5 {
-            guard let next = DERElement(field.rest) else { return nil }
-            field = next
-        }
-        return field.tag == 0x30 ? field.whole : nil
-    }
-}
-
-/// One DER element at the start of some bytes: its tag, its contents, and the bytes after it.
-/// Only what a certificate uses: single-byte tags, definite lengths of up to three bytes (16 MiB,
-/// which no certificate reaches, and which fits an `Int` of any platform).
-package struct DERElement {
-    package let tag: UInt8
-    package let whole: ArraySlice<UInt8>
-    package let contents: ArraySlice<UInt8>
-    package let rest: ArraySlice<UInt8>
-
-    package init?(_ bytes: ArraySlice<UInt8>) {
-        var index = bytes.startIndex
-        guard index < bytes.endIndex else { return nil }
-        let tag = bytes[index]
-        guard tag & 0x1F != 0x1F else { return nil }
-        index += 1
-        guard index < bytes.endIndex else { return nil }
-        var length = Int(bytes[index])
-        index += 1
-        if length & 0x80 != 0 {
-            let count = length & 0x7F
-            guard (1...3).contains(count), bytes.endIndex - index >= count else { return nil }
-            length = 0
-            for byte in bytes[index..<index + count] { length = length << 8 | Int(byte) }
-            index += count
-        }
-        guard length <= bytes.endIndex - index else { return nil }
-        self.tag = tag
-        whole = bytes[bytes.startIndex..<index + length]
-        contents = bytes[index..<index + length]
-        rest = bytes[(index + length)...]
+        return X509.subjectPublicKeyInfo(ofCertificate: der[...]).map(Array.init)
     }
 }

@@ -1,3 +1,4 @@
+import CertificateDER
 import DeliveryOTPServer
 import Foundation
 import NIOSSL
@@ -94,21 +95,21 @@ struct TrustRootKeysTests {
         let expected =
             "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEx0pd5vff46HsW1JrI7sHOZIhSHuGA/NE5ublsZevGdpuoNDosPHzn9CfZEeA0TeJ1Orl0zbbEWnWAEEKtXUo8Q=="
         let der = try Self.certificate(Self.versionOne).toDERBytes()
-        #expect(TrustRootKeys.subjectPublicKeyInfo(ofCertificate: der[...]).map { Data($0) } == Data(base64Encoded: expected))
+        #expect(X509.subjectPublicKeyInfo(ofCertificate: der[...]).map { Data($0) } == Data(base64Encoded: expected))
         let shifted = [0xAA, 0xBB] + der
-        #expect(TrustRootKeys.subjectPublicKeyInfo(ofCertificate: shifted[2...]).map { Data($0) } == Data(base64Encoded: expected))
+        #expect(X509.subjectPublicKeyInfo(ofCertificate: shifted[2...]).map { Data($0) } == Data(base64Encoded: expected))
     }
 
     @Test("finds no key in a certificate's DER cut short at any byte, or whose outer element is not a SEQUENCE")
     func truncatedDER() throws {
         let der = try Self.certificate(PostgresCommandTests.ownAuthority).toDERBytes()
-        #expect(TrustRootKeys.subjectPublicKeyInfo(ofCertificate: der[...]) != nil)
+        #expect(X509.subjectPublicKeyInfo(ofCertificate: der[...]) != nil)
         for end in 0..<der.count {
-            #expect(TrustRootKeys.subjectPublicKeyInfo(ofCertificate: der[..<end]) == nil, "cut at \(end)")
+            #expect(X509.subjectPublicKeyInfo(ofCertificate: der[..<end]) == nil, "cut at \(end)")
         }
         var set = der
         set[0] = 0x31
-        #expect(TrustRootKeys.subjectPublicKeyInfo(ofCertificate: set[...]) == nil)
+        #expect(X509.subjectPublicKeyInfo(ofCertificate: set[...]) == nil)
     }
 
     @Test(
