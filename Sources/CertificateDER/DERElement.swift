@@ -3,7 +3,9 @@
 /// Only what a certificate uses: single-byte tags, definite lengths of up to three bytes (16 MiB,
 /// which no certificate reaches, and which fits an `Int` of any platform). Every other form (an
 /// indefinite length, a high tag number, a length longer than the bytes) is refused, never
-/// guessed at, so that a hostile file can neither read past its end nor make a length negative.
+/// guessed at, so that no input can make it read past the end or make a length negative. A
+/// length in more bytes than it needs (BER, not DER) is read as its value: the bytes read here are
+/// the TLS library's own encoding of a certificate it has parsed, so this is defence in depth.
 package struct DERElement {
     /// The identifier octet: class, constructed bit and tag number.
     package let tag: UInt8

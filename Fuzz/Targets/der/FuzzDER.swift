@@ -1,41 +1,44 @@
 import CertificateDER
 import FuzzSupport
 
-/// The DER walk behind `verify-ca`'s check of a trust root (`DERElement`, and
-/// `X509.subjectPublicKeyInfo(ofCertificate:)` over it), on bytes from the system's certificate
-/// bundle or an operator's `sslrootcert`. Properties:
-/// - an element equals a plain model's reading of the same bytes: header, contents and rest;
+/// The DER walk behind `verify-ca`'s check of trust roots (`DERElement`, and
+/// `CertificateFields.subjectPublicKeyInfo(ofCertificate:)` over it). In the service it reads the
+/// TLS library's own encoding of certificates the library has parsed (from the system's bundle and
+/// an operator's `sslrootcert`), so this is defence in depth: any bytes at all, not only those.
+/// Properties:
+/// - an element equals a plain model's reading of the same bytes: tag, contents and rest;
 /// - tag, length and contents put back together give the bytes read, and with the rest the input;
 /// - where the bytes lie in memory changes nothing: the same input at an offset of a larger array
 ///   reads the same (slices keep their parent's indices, the kind of slip a walk makes);
-/// - a key found is a SEQUENCE inside the input that spans itself exactly, and bytes after the
-///   certificate's outer element do not change it.
+/// - the key found equals the one a walk over the model finds; it is a SEQUENCE inside the input,
+///   and bytes after the certificate's outer element do not change it.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzDER(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let bytes = Array(input(data, count))
     let shifted = [0xA5, 0x30, 0x82] + bytes
     checkElements(bytes[...], shifted: shifted[3...], depth: 0)
 
-    let key = X509.subjectPublicKeyInfo(ofCertificate: bytes[...])
+    let key = CertificateFields.subjectPublicKeyInfo(ofCertificate: bytes[...])
+    property(key.map(Array.init) == modelKey(bytes), "the key found in \(printable(bytes)) is not the model's")
     property(
-        X509.subjectPublicKeyInfo(ofCertificate: shifted[3...]).map(Array.init) == key.map(Array.init),
+        CertificateFields.subjectPublicKeyInfo(ofCertificate: shifted[3...]).map(Array.init) == key.map(Array.init),
         "the key read at an offset differs, in \(printable(bytes))")
     if DERElement(bytes[...]) != nil {
         property(
-            X509.subjectPublicKeyInfo(ofCertificate: (bytes + [0x30, 0x00, 0xFF])[...]).map(Array.init) == key.map(Array.init),
+            CertificateFields.subjectPublicKeyInfo(ofCertificate: (bytes + [0x30, 0x00, 0xFF])[...]).map(Array.init) == key.map(Array.init),
             "bytes after the certificate change its key, in \(printable(bytes))")
     }
     if let key {
         property(key.startIndex >= 0 && key.endIndex <= bytes.count, "the key lies outside the input")
-        property(Array(bytes[key.startIndex..<key.endIndex]) == Array(key), "the key's bytes are not the input's")
-        let element = DERElement(key)
-        property(key.first == 0x30 && element?.whole.count == key.count && element?.rest.isEmpty == true, "the key is not one SEQUENCE")
+        property(key.first == 0x30, "the key is not a SEQUENCE")
     }
     return 0
 }
 
 /// Reads the elements one after another in `bytes`, and inside each constructed one, checking each
-/// against the model and against the same bytes at an offset (`shifted`).
+/// against the model and against the same bytes at an offset (`shifted`). A certificate nests five
+/// deep (certificate, tbsCertificate, name, RDN, attribute) and its fields are a few dozen, so eight
+/// levels of 64 elements reach every element of one, and keep a run short on any input.
 private func checkElements(_ bytes: ArraySlice<UInt8>, shifted: ArraySlice<UInt8>, depth: Int) {
     var bytes = bytes, shifted = shifted
     var read = 0
@@ -84,9 +87,26 @@ private func model(_ bytes: [UInt8]) -> (tag: UInt8, contents: [UInt8], rest: [U
     return (bytes[0], Array(bytes[headerCount..<end]), Array(bytes[end...]))
 }
 
+/// The key as a walk over the model finds it: the seventh element of tbsCertificate with a
+/// `[0]` version first, the sixth without, if it is a SEQUENCE.
+private func modelKey(_ bytes: [UInt8]) -> [UInt8]? {
+    guard let certificate = model(bytes), certificate.tag == 0x30, let tbs = model(certificate.contents), tbs.tag == 0x30
+    else { return nil }
+    var fields: [(tag: UInt8, whole: [UInt8])] = []
+    var rest = tbs.contents
+    while fields.count < 7, let field = model(rest) {
+        fields.append((field.tag, Array(rest[..<(rest.count - field.rest.count)])))
+        rest = field.rest
+    }
+    let index = fields.first?.tag == 0xA0 ? 6 : 5
+    guard fields.count > index, fields[index].tag == 0x30 else { return nil }
+    return fields[index].whole
+}
+
 /// The header an element of `count` content bytes has, in the form read: `form` bytes in all.
 private func header(_ tag: UInt8, count: Int, form: Int) -> [UInt8] {
-    guard form > 2 else { return [tag, UInt8(count)] }
+    guard form > 2 else { return [tag, UInt8(truncatingIfNeeded: count)] }
     let lengthBytes = form - 2
-    return [tag, 0x80 | UInt8(lengthBytes)] + (0..<lengthBytes).reversed().map { UInt8(truncatingIfNeeded: count >> (8 * $0)) }
+    return [tag, 0x80 | UInt8(truncatingIfNeeded: lengthBytes)]
+        + (0..<lengthBytes).reversed().map { UInt8(truncatingIfNeeded: count >> (8 * $0)) }
 }

@@ -7,10 +7,11 @@ import NIOSSL
 ///
 /// Keys, not certificates: the TLS library takes any self-signed certificate of a root's key (a
 /// re-issue, an older copy) as that root. A key is compared as the certificate's DER
-/// SubjectPublicKeyInfo, read by `X509` (the `CertificateDER` target) without the TLS library's
-/// key parser, which stops the process on a key type it does not know (brainpool, RSA-PSS). The
-/// bytes are compared as they are: a copy of a root has them byte for byte; a hand-made
-/// certificate of the same key in another encoding (a compressed curve point) would not match. This guards against a mistaken setting, not a forger
+/// SubjectPublicKeyInfo, read by `CertificateFields` (the `CertificateDER` target) without the
+/// TLS library's key parser, which stops the process on a key type it does not know (brainpool,
+/// RSA-PSS). The bytes are compared as they are: a copy of a root has them byte for byte; a
+/// hand-made certificate of the same key in another encoding (a compressed curve point) would not
+/// match. This guards against a mistaken setting, not a forger
 /// with the root's key.
 package struct TrustRootKeys: Sendable {
     private let keys: Set<[UInt8]>
@@ -54,6 +55,6 @@ package struct TrustRootKeys: Sendable {
     /// shaped as a certificate.
     package static func key(of certificate: NIOSSLCertificate) -> [UInt8]? {
         guard let der = try? certificate.toDERBytes() else { return nil }
-        return X509.subjectPublicKeyInfo(ofCertificate: der[...]).map(Array.init)
+        return CertificateFields.subjectPublicKeyInfo(ofCertificate: der[...]).map(Array.init)
     }
 }

@@ -1,6 +1,6 @@
 /// Fields of an X.509 certificate, read from its DER with `DERElement` alone: no TLS library, whose
 /// key parser stops the process on a key type it does not know (brainpool, RSA-PSS).
-package enum X509 {
+package enum CertificateFields {
     /// The certificate's SubjectPublicKeyInfo, tag and length included, as a slice of `der`; nil
     /// when `der` is not shaped as a certificate.
     ///
