@@ -11,8 +11,7 @@ import NIOSSL
 /// TLS library's key parser, which stops the process on a key type it does not know (brainpool,
 /// RSA-PSS). The bytes are compared as they are: a copy of a root has them byte for byte; a
 /// hand-made certificate of the same key in another encoding (a compressed curve point) would not
-/// match. This guards against a mistaken setting, not a forger
-/// with the root's key.
+/// match. This guards against a mistaken setting, not a forger with the root's key.
 package struct TrustRootKeys: Sendable {
     private let keys: Set<[UInt8]>
 
