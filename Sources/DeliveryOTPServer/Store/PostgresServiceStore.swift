@@ -173,11 +173,14 @@ public final class PostgresServiceStore: ServiceStore {
     /// not self-signed, and none with a key of the system's trust roots.
     private static func ownAuthorities(in path: String) throws(AttemptStoreError) -> [NIOSSLCertificate] {
         let read = try authorities(in: path)
-        let authorities: [NIOSSLCertificate]
-        do { authorities = try read.map { try NIOSSLCertificate(bytes: $0.toDERBytes(), format: .der) } } catch {
+        let ders: [[UInt8]], authorities: [NIOSSLCertificate]
+        do {
+            ders = try read.map { try $0.toDERBytes() }
+            authorities = try ders.map { try NIOSSLCertificate(bytes: $0, format: .der) }
+        } catch {
             throw unreadableAuthorities(path)
         }
-        if let roots = TrustRootKeys.system, let shared = authorities.firstIndex(where: roots.contains(keyOf:)) {
+        if let roots = TrustRootKeys.system, let shared = ders.firstIndex(where: roots.contains(keyOfCertificate:)) {
             throw AttemptStoreError(
                 "sslmode=verify-ca with certificate \(shared + 1) of \(authorities.count) in \(path) (sslrootcert) among the system's "
                     + "trust roots: any certificate it signs, for any name, would pass for the database; use sslmode=verify-full, "

@@ -47,7 +47,13 @@ package struct TrustRootKeys: Sendable {
 
     /// Whether `certificate`'s key is one of the roots'.
     package func contains(keyOf certificate: NIOSSLCertificate) -> Bool {
-        Self.key(of: certificate).map(keys.contains) ?? false
+        guard let der = try? certificate.toDERBytes() else { return false }
+        return contains(keyOfCertificate: der)
+    }
+
+    /// Whether the key of the certificate whose DER is `der` is one of the roots'.
+    package func contains(keyOfCertificate der: [UInt8]) -> Bool {
+        CertificateFields.subjectPublicKeyInfo(ofCertificate: der[...]).map { keys.contains(Array($0)) } ?? false
     }
 
     /// The certificate's SubjectPublicKeyInfo, tag and length included; nil when its DER is not
