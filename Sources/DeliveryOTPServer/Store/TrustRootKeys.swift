@@ -47,19 +47,22 @@ package struct TrustRootKeys: Sendable {
 
     /// Whether `certificate`'s key is one of the roots'.
     package func contains(keyOf certificate: NIOSSLCertificate) -> Bool {
-        guard let der = try? certificate.toDERBytes() else { return false }
-        return contains(keyOfCertificate: der)
+        Self.key(of: certificate).map(keys.contains) ?? false
     }
 
     /// Whether the key of the certificate whose DER is `der` is one of the roots'.
     package func contains(keyOfCertificate der: [UInt8]) -> Bool {
-        CertificateFields.subjectPublicKeyInfo(ofCertificate: der[...]).map { keys.contains(Array($0)) } ?? false
+        Self.key(ofCertificate: der).map(keys.contains) ?? false
     }
 
     /// The certificate's SubjectPublicKeyInfo, tag and length included; nil when its DER is not
     /// shaped as a certificate.
     package static func key(of certificate: NIOSSLCertificate) -> [UInt8]? {
-        guard let der = try? certificate.toDERBytes() else { return nil }
-        return CertificateFields.subjectPublicKeyInfo(ofCertificate: der[...]).map(Array.init)
+        (try? certificate.toDERBytes()).flatMap(key(ofCertificate:))
+    }
+
+    /// The SubjectPublicKeyInfo of the certificate whose DER is `der`, as ``key(of:)`` gives it.
+    static func key(ofCertificate der: [UInt8]) -> [UInt8]? {
+        CertificateFields.subjectPublicKeyInfo(ofCertificate: der[...]).map(Array.init)
     }
 }
