@@ -38,27 +38,43 @@ package struct JSONText {
 
     package mutating func raw(_ text: String) { append(contentsOf: text.utf8) }
 
-    /// A JSON string literal (RFC 8259 §7). Byte by byte over the UTF-8: a byte of a multi-byte
-    /// character is never below 0x80, so only ASCII quotes, backslashes and controls are escaped and
-    /// every other byte is copied as it is (the same output as escaping scalar by scalar, without
-    /// making a string per character).
+    /// A JSON string literal (RFC 8259 §7). Over the UTF-8 bytes: a byte of a multi-byte character
+    /// is never below 0x80, so only ASCII quotes, backslashes and controls are escaped and every
+    /// other byte is copied as it is (the same output as escaping scalar by scalar, without making a
+    /// string per character). The runs between escapes are copied whole: this writes every log line.
     package mutating func string(_ text: String) {
-        reserve(text.utf8.count + 2)
-        bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case UInt8(ascii: "\n"): raw("\\n")
-            case UInt8(ascii: "\r"): raw("\\r")
-            case UInt8(ascii: "\t"): raw("\\t")
-            case 0..<0x20:
-                let hex = String(byte, radix: 16)
-                raw("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-            default: append(byte)
+        var text = text
+        text.withUTF8 { utf8 in
+            reserve(utf8.count + 2)
+            append(UInt8(ascii: "\""))
+            var start = 0
+            for index in utf8.indices where Self.needsEscape(utf8[index]) {
+                append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
+                escape(utf8[index])
+                start = index + 1
             }
+            append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
+            append(UInt8(ascii: "\""))
         }
-        append(UInt8(ascii: "\""))
+    }
+
+    /// Whether `byte` must be escaped in a string literal: a quote, a backslash or a control.
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+    }
+
+    /// The escape of a byte that ``needsEscape(_:)``.
+    private mutating func escape(_ byte: UInt8) {
+        switch byte {
+        case UInt8(ascii: "\""): raw("\\\"")
+        case UInt8(ascii: "\\"): raw("\\\\")
+        case UInt8(ascii: "\n"): raw("\\n")
+        case UInt8(ascii: "\r"): raw("\\r")
+        case UInt8(ascii: "\t"): raw("\\t")
+        default:
+            let hex = String(byte, radix: 16)
+            raw("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+        }
     }
 
     /// The standard base64 of a secret, written without an intermediate `String`.
