@@ -66,8 +66,51 @@ public struct JSONLogHandler: LogHandler {
     private static func timestamp() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let seconds = Timestamp(secondsSinceEpoch: Int64(now.tv_sec)).description.dropLast()  // drop "Z"
-        let millis = Int(now.tv_nsec / 1_000_000)
-        return "\(seconds).\(millis < 10 ? "00" : millis < 100 ? "0" : "")\(millis)Z"
+        return timestamp(seconds: Int64(now.tv_sec), nanoseconds: Int(now.tv_nsec))
+    }
+
+    /// `seconds` and `nanoseconds` since 1970 as ``Timestamp``'s text with milliseconds, written
+    /// digit by digit into one string (every request's line has one; an interpolation made a
+    /// string per field). A date outside years 0001 to 9999 is written `????-??-??`, as there.
+    static func timestamp(seconds: Int64, nanoseconds: Int) -> String {
+        var days = seconds / 86_400
+        if seconds % 86_400 < 0 { days -= 1 }
+        let second = Int(seconds - days * 86_400)
+        let date = DeliveryDate(daysSinceEpoch: Int(clamping: days))
+        let millis = min(max(nanoseconds, 0) / 1_000_000, 999)
+        return String(unsafeUninitializedCapacity: 24) { text in
+            var at = 0
+            func digits(_ value: Int, _ width: Int) {
+                var rest = value
+                for offset in stride(from: width - 1, through: 0, by: -1) {
+                    text[at + offset] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
+                at += width
+            }
+            func mark(_ character: Unicode.Scalar) {
+                text[at] = UInt8(ascii: character)
+                at += 1
+            }
+            if let date {
+                digits(date.year, 4)
+                mark("-")
+                digits(date.month, 2)
+                mark("-")
+                digits(date.day, 2)
+            } else {
+                for character in "????-??-??".unicodeScalars { mark(character) }
+            }
+            mark("T")
+            digits(second / 3600, 2)
+            mark(":")
+            digits(second / 60 % 60, 2)
+            mark(":")
+            digits(second % 60, 2)
+            mark(".")
+            digits(millis, 3)
+            mark("Z")
+            return at
+        }
     }
 }
