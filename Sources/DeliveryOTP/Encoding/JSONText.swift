@@ -58,7 +58,8 @@ package struct JSONText {
         }
     }
 
-    /// Whether `byte` must be escaped in a string literal: a quote, a backslash or a control.
+    /// Whether `byte` must be escaped in a string literal: a quote, a backslash or a control
+    /// below 0x20 (DEL, 0x7F, may stand as it is, RFC 8259 §7).
     private static func needsEscape(_ byte: UInt8) -> Bool {
         byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }

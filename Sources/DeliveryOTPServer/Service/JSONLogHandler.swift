@@ -69,9 +69,11 @@ public struct JSONLogHandler: LogHandler {
         return timestamp(seconds: Int64(now.tv_sec), nanoseconds: Int(now.tv_nsec))
     }
 
-    /// `seconds` and `nanoseconds` since 1970 as ``Timestamp``'s text with milliseconds, written
-    /// digit by digit into one string (every request's line has one; an interpolation made a
-    /// string per field). A date outside years 0001 to 9999 is written `????-??-??`, as there.
+    /// `seconds` since 1970 and the `nanoseconds` within that second (as `clock_gettime` gives
+    /// them; taken as whole milliseconds, 0 to 999) as ``Timestamp``'s text with milliseconds,
+    /// written digit by digit into one string of 24 bytes (every request's line has one; an
+    /// interpolation made a string per field). A date outside years 0001 to 9999 is written
+    /// `????-??-??`, as there.
     static func timestamp(seconds: Int64, nanoseconds: Int) -> String {
         var days = seconds / 86_400
         if seconds % 86_400 < 0 { days -= 1 }
@@ -81,6 +83,7 @@ public struct JSONLogHandler: LogHandler {
         return String(unsafeUninitializedCapacity: 24) { text in
             var at = 0
             func digits(_ value: Int, _ width: Int) {
+                precondition(at + width <= text.count, "a log line's time is 24 bytes")
                 var rest = value
                 for offset in stride(from: width - 1, through: 0, by: -1) {
                     text[at + offset] = UInt8(ascii: "0") + UInt8(rest % 10)
@@ -89,6 +92,7 @@ public struct JSONLogHandler: LogHandler {
                 at += width
             }
             func mark(_ character: Unicode.Scalar) {
+                precondition(at < text.count, "a log line's time is 24 bytes")
                 text[at] = UInt8(ascii: character)
                 at += 1
             }

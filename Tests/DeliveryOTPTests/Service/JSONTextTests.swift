@@ -20,7 +20,7 @@ struct JSONTextTests {
     @Test(
         "A string literal is byte for byte what escaping each byte in turn gives",
         arguments: [
-            "\"", "\"\"", "\\x\\", "\nstart", "end\t", "a\u{1}b\u{1F}c", "\"\\\n\r\t\u{0}", "Zürich\"東京\\🚚\n",
+            "", "\"", "\"\"", "\\x\\", "\nstart", "end\t", "a\u{1}b\u{1F}c", "\"\\\n\r\t\u{0}", "Zürich\"東京\\🚚\n",
             String(repeating: "a", count: 600) + "\"", String(repeating: "\"", count: 300), String(repeating: "é\n", count: 400),
         ])
     func sameBytesAsByteByByte(text: String) {
