@@ -75,10 +75,8 @@ public struct JSONLogHandler: LogHandler {
     /// interpolation made a string per field). A date outside years 0001 to 9999 is written
     /// `????-??-??`, as there.
     static func timestamp(seconds: Int64, nanoseconds: Int) -> String {
-        var days = seconds / 86_400
-        if seconds % 86_400 < 0 { days -= 1 }
-        let second = Int(seconds - days * 86_400)
-        let date = DeliveryDate(daysSinceEpoch: Int(clamping: days))
+        let date = Timestamp(secondsSinceEpoch: seconds).utcDate
+        let second = Int((seconds % 86_400 + 86_400) % 86_400)
         let millis = min(max(nanoseconds, 0) / 1_000_000, 999)
         return String(unsafeUninitializedCapacity: 24) { text in
             var at = 0
