@@ -5,12 +5,23 @@ import FuzzSupport
 /// The strict gate every JSON document from outside passes first (`JSONDuplicateMembers`: the
 /// service's request bodies, keyring and device-key files, encrypted envelopes): one object in
 /// UTF-8, nested at most 64 deep, no member named twice, every value spelt as RFC 8259 says. What
-/// it lets through, Foundation reads as an object; what Foundation writes, it lets through.
+/// it lets through, Foundation reads as an object; what Foundation writes, it lets through. And
+/// the verify body's one-pass reader (`JSONStringMembers`) reads nothing the gate refuses, and
+/// reads what it reads as `JSONDecoder` does.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzJSONMembers(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let bytes = input(data, count)
     let finding = JSONDuplicateMembers.check(bytes)
     let parsed = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+    // The verify body's one-pass reader: what it reads, the gate lets through and JSONDecoder
+    // reads as the same members, byte for byte.
+    if let members = JSONStringMembers.members(of: bytes) {
+        property(finding == nil, "the one-pass reader reads \"\(printable(bytes))\", which the gate refuses")
+        let decoded = try? JSONDecoder().decode([String: String].self, from: Data(bytes))
+        let same = members.allSatisfy { name, value in decoded?[name].map { Array($0.utf8) } == Array(value.utf8) }
+        property(
+            decoded?.count == members.count && same, "the one-pass reader reads \"\(printable(bytes))\" otherwise than JSONDecoder")
+    }
     switch finding {
     case nil:
         property(parsed is [String: Any], "the gate lets \"\(printable(bytes))\" through, which Foundation does not read as an object")

@@ -12,9 +12,30 @@ enum JSONBody {
 
     /// Reads the whole body, at most `limit` bytes, and decodes it as `T`.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        try decode(type, from: try await bytes(of: request, limit: limit))
+    }
+
+    /// Reads the whole body, at most `limit` bytes, and decodes it as `T`: in one pass when it is
+    /// a flat object of plain strings (``JSONStringMembers``), else as any other body.
+    static func decode<T: StringMembersDecodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        try decode(type, from: try await bytes(of: request, limit: limit))
+    }
+
+    /// The whole body, at most `limit` bytes.
+    private static func bytes(of request: Request, limit: Int) async throws -> [UInt8] {
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: limit) } catch { throw readFailure(error) }
-        return try decode(type, from: Array(buffer.readableBytesView))
+        return Array(buffer.readableBytesView)
+    }
+
+    /// Decodes `bytes` as `T` from its members when they are all plain strings and make a `T` by
+    /// themselves; anything else (an escape, `null`, a member missing, a malformed body) goes
+    /// through the strict checks and `JSONDecoder` as for any type, which say what is wrong.
+    static func decode<T: StringMembersDecodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        if let members = bytes.withUnsafeBytes({ JSONStringMembers.members(of: $0) }), let value = T(stringMembers: members) {
+            return value
+        }
+        return try decodeStrictly(type, from: bytes)
     }
 
     /// A body that could not be read: too large (413), or the client went away (rethrown as it is).
@@ -25,6 +46,11 @@ enum JSONBody {
 
     /// Decodes `bytes` as `T` after the strict checks; every failure is a 400 with the reason.
     static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        try decodeStrictly(type, from: bytes)
+    }
+
+    /// The general way, for every type and body: the strict checks, then `JSONDecoder`.
+    static func decodeStrictly<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
         guard depth(of: bytes) <= maximumDepth else {
             throw APIError.badRequest("the JSON body nests deeper than \(maximumDepth) levels")
         }
@@ -99,4 +125,14 @@ enum JSONBody {
             status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: encode(value))))
     }
+}
+
+/// A request body type whose value can be built from a flat object of plain strings, skipping
+/// `JSONDecoder` for the bodies that are nothing more (see `JSONBody.decode(_:from:)`).
+protocol StringMembersDecodable: Decodable {
+    /// The value the members make, or `nil` to leave the body to `JSONDecoder`: a member the type
+    /// needs is missing, or one holds what it refuses. It must give what `init(from:)` gives for
+    /// the same members (a test compares the two), and, as `init(from:)` does, skip members it
+    /// does not know.
+    init?(stringMembers: [(name: String, value: String)])
 }

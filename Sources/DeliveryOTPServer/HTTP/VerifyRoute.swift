@@ -9,10 +9,24 @@ struct VerifyRoute {
     let state: ServiceState
     let store: any ServiceStore
 
-    struct VerifyRequest: Decodable {
+    struct VerifyRequest: StringMembersDecodable, Equatable {
         let shipmentId: String
         let code: String
         let scope: String?
+
+        init?(stringMembers: [(name: String, value: String)]) {
+            var shipmentId: String?, code: String?, scope: String?
+            for (name, value) in stringMembers {
+                switch name {
+                case "shipmentId": shipmentId = value
+                case "code": code = value
+                case "scope": scope = value
+                default: continue
+                }
+            }
+            guard let shipmentId, let code else { return nil }
+            (self.shipmentId, self.code, self.scope) = (shipmentId, code, scope)
+        }
     }
 
     struct VerifyAnswer {
