@@ -6,9 +6,9 @@
 /// It answers `nil` for anything else, valid JSON or not: an escape, a control character, a
 /// number, `null`, nesting, more than ``maximumMembers`` members, a name given twice, bytes that
 /// are not UTF-8, a byte-order mark, anything after the object. The caller then reads the body
-/// the general way, with its strict checks and its error messages. So this reader never lets
-/// through what that way refuses, and what it reads is what `JSONDecoder` reads: the tests and
-/// the `json-members` fuzz target check both.
+/// the general way, with its strict checks and its error messages. So this reader reads nothing
+/// that the strict gate (``JSONDuplicateMembers``) refuses, and what it reads is what
+/// `JSONDecoder` reads: the tests and the `json-members` fuzz target check both.
 package enum JSONStringMembers {
     /// More members than this go the general way, whose duplicate check is not quadratic.
     package static let maximumMembers = 8

@@ -128,11 +128,15 @@ enum JSONBody {
 }
 
 /// A request body type whose value can be built from a flat object of plain strings, skipping
-/// `JSONDecoder` for the bodies that are nothing more (see `JSONBody.decode(_:from:)`).
+/// `JSONDecoder` for the bodies that are nothing more (`JSONBody.decode(_:from:)` for such a
+/// type, on the body's bytes).
+///
+/// Only for a type whose every member is a `String` or an optional `String`: for any other, a
+/// string where `JSONDecoder` wants a number would be read here and refused there.
 protocol StringMembersDecodable: Decodable {
     /// The value the members make, or `nil` to leave the body to `JSONDecoder`: a member the type
     /// needs is missing, or one holds what it refuses. It must give what `init(from:)` gives for
-    /// the same members (a test compares the two), and, as `init(from:)` does, skip members it
-    /// does not know.
+    /// the same members (the tests compare the two for every coding key), and, as `init(from:)`
+    /// does, skip members it does not know.
     init?(stringMembers: [(name: String, value: String)])
 }

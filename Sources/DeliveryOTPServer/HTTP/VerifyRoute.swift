@@ -9,10 +9,15 @@ struct VerifyRoute {
     let state: ServiceState
     let store: any ServiceStore
 
-    struct VerifyRequest: StringMembersDecodable, Equatable {
+    struct VerifyRequest: StringMembersDecodable {
         let shipmentId: String
         let code: String
         let scope: String?
+
+        /// Every member, so that a test can check that ``init(stringMembers:)`` reads each one.
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case shipmentId, code, scope
+        }
 
         init?(stringMembers: [(name: String, value: String)]) {
             var shipmentId: String?, code: String?, scope: String?
