@@ -19,63 +19,34 @@ package enum JSONStringMembers {
     /// dictionary of members and ``JSONDuplicateMembers`` compare them, so `"K"` and
     /// `"\u{212A}"` (the Kelvin sign) are one name given twice.
     package static func members(of bytes: UnsafeRawBufferPointer) -> [(name: String, value: String)]? {
-        var reader = Reader(bytes: bytes)
-        reader.skipSpace()
-        guard reader.take(UInt8(ascii: "{")) else { return nil }
+        // The manifest reader's cursor: JSON's white space, and string tokens with their escapes
+        // and control characters checked.
+        guard let base = bytes.baseAddress else { return nil }
+        var cursor = JSONRecord.Cursor(base: base, end: bytes.count)
+        /// A string token without escapes, its contents valid UTF-8.
+        func plainString() -> String? {
+            guard let token = cursor.string(), !token.escaped else { return nil }
+            return String(validating: UnsafeRawBufferPointer(rebasing: bytes[token.start..<token.end]), as: UTF8.self)
+        }
+        cursor.skipSpace()
+        guard cursor.take(UInt8(ascii: "{")) else { return nil }
         var members: [(name: String, value: String)] = []
-        reader.skipSpace()
-        if !reader.take(UInt8(ascii: "}")) {
+        cursor.skipSpace()
+        if !cursor.take(UInt8(ascii: "}")) {
             while true {
-                guard members.count < maximumMembers, let name = reader.string() else { return nil }
-                reader.skipSpace()
-                guard reader.take(UInt8(ascii: ":")) else { return nil }
-                reader.skipSpace()
-                guard let value = reader.string(), !members.contains(where: { $0.name == name }) else { return nil }
+                guard members.count < maximumMembers, let name = plainString() else { return nil }
+                cursor.skipSpace()
+                guard cursor.take(UInt8(ascii: ":")) else { return nil }
+                cursor.skipSpace()
+                guard let value = plainString(), !members.contains(where: { $0.name == name }) else { return nil }
                 members.append((name, value))
-                reader.skipSpace()
-                if reader.take(UInt8(ascii: "}")) { break }
-                guard reader.take(UInt8(ascii: ",")) else { return nil }
-                reader.skipSpace()
+                cursor.skipSpace()
+                if cursor.take(UInt8(ascii: "}")) { break }
+                guard cursor.take(UInt8(ascii: ",")) else { return nil }
+                cursor.skipSpace()
             }
         }
-        reader.skipSpace()
-        return reader.index == bytes.count ? members : nil
-    }
-
-    private struct Reader {
-        let bytes: UnsafeRawBufferPointer
-        var index = 0
-
-        /// RFC 8259's white space: space, tab, line feed, carriage return.
-        mutating func skipSpace() {
-            while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x09 || bytes[index] == 0x0A || bytes[index] == 0x0D {
-                index += 1
-            }
-        }
-
-        mutating func take(_ byte: UInt8) -> Bool {
-            guard index < bytes.count, bytes[index] == byte else { return false }
-            index += 1
-            return true
-        }
-
-        /// A string token with no escape and no control character, its contents valid UTF-8.
-        mutating func string() -> String? {
-            guard take(UInt8(ascii: "\"")) else { return nil }
-            let start = index
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
-                    let contents = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
-                    index += 1
-                    return String(validating: contents, as: UTF8.self)
-                }
-                // A backslash starts an escape and a byte below 0x20 is not allowed unescaped:
-                // both are left to the general way.
-                guard byte != UInt8(ascii: "\\"), byte >= 0x20 else { return nil }
-                index += 1
-            }
-            return nil
-        }
+        cursor.skipSpace()
+        return cursor.index == bytes.count ? members : nil
     }
 }

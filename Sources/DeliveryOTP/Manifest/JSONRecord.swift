@@ -165,7 +165,8 @@ package enum JSONRecord {
         return min(length, 257)
     }
 
-    /// A position in a line, with JSON's token rules.
+    /// A position in a line (or in a verify body, for `JSONStringMembers`), with JSON's token rules.
+    /// Its white space, `take` and `string` read within `end` and need no slack.
     struct Cursor {
         let base: UnsafeRawPointer
         let end: Int

@@ -12,7 +12,7 @@ enum JSONBody {
 
     /// Reads the whole body, at most `limit` bytes, and decodes it as `T`.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
-        try decode(type, from: try await bytes(of: request, limit: limit))
+        try decodeStrictly(type, from: try await bytes(of: request, limit: limit))
     }
 
     /// Reads the whole body, at most `limit` bytes, and decodes it as `T`: in one pass when it is
@@ -44,12 +44,8 @@ enum JSONBody {
         return error
     }
 
-    /// Decodes `bytes` as `T` after the strict checks; every failure is a 400 with the reason.
-    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
-        try decodeStrictly(type, from: bytes)
-    }
-
-    /// The general way, for every type and body: the strict checks, then `JSONDecoder`.
+    /// The general way, for every type and body: decodes `bytes` as `T` with `JSONDecoder` after
+    /// the strict checks; every failure is a 400 with the reason.
     static func decodeStrictly<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
         guard depth(of: bytes) <= maximumDepth else {
             throw APIError.badRequest("the JSON body nests deeper than \(maximumDepth) levels")
