@@ -57,6 +57,13 @@ extension DeliveryOTPCommand {
             name: .customLong("rate-burst"), help: ArgumentHelp("Requests a token may send at once (default 400).", valueName: "n"))
         var rateBurst: Double?
 
+        @Option(
+            name: .customLong("event-loops"),
+            help: ArgumentHelp(
+                "Threads that serve connections, 1 to 64 (default: one per core; replicas that share a machine: their share).",
+                valueName: "n"))
+        var eventLoops: Int?
+
         @Flag(name: .customLong("allow-example-keys"), help: "Serve the published example keys and tokens (for trying the service only).")
         var allowExampleKeys = false
 
@@ -67,6 +74,9 @@ extension DeliveryOTPCommand {
             guard (1...10).contains(attemptLimit) else { throw ValidationError("--attempt-limit must be 1 to 10, not \(attemptLimit)") }
             guard (rateLimit ?? 0) >= 0, rateLimit?.isFinite ?? true, (rateBurst ?? 1) >= 1, rateBurst?.isFinite ?? true else {
                 throw ValidationError("--rate-limit must be 0 or more and --rate-burst 1 or more")
+            }
+            if let eventLoops, !EventLoops.allowed.contains(eventLoops) {
+                throw ValidationError("--event-loops must be 1 to 64, not \(eventLoops)")
             }
         }
 
@@ -85,6 +95,8 @@ extension DeliveryOTPCommand {
         }
 
         func run() throws {
+            // First: SwiftNIO reads the count when its shared loops start (the store's client starts them).
+            if let eventLoops { EventLoops.use(eventLoops) }
             let (host, port) = try Self.address(listen)
             // A wrong --state URL is refused before anything is loaded or logged.
             _ = try store.location()

@@ -268,4 +268,33 @@ struct ServiceLiveTests {
         #expect(allowed.status == 65)
         #expect(allowed.stderr.contains("keyring is not the example"))
     }
+
+    @Test("--event-loops sets how many threads serve the connections, and a count outside 1 to 64 is refused")
+    func eventLoops() async throws {
+        let setup = try await Setup()
+        for count in [1, 3] {
+            let server = try await setup.start(["--event-loops", "\(count)"])
+            #expect(try await server.request("GET", "/healthz").status == 200)
+            #expect(Self.eventLoopThreads(of: server.process.processIdentifier) == count)
+            server.signal(SIGTERM)
+            #expect(await server.waitForExit() == 0)
+        }
+        for wrong in ["0", "65"] {
+            let refused = try await CommandRunner.run([
+                "serve", "--keyring", setup.keyring, "--tokens", setup.tokensFile, "--state", setup.state, "--listen", "127.0.0.1:0",
+                "--event-loops", wrong,
+            ])
+            #expect(refused.status == 64)
+            #expect(refused.stderr.contains("--event-loops must be 1 to 64, not \(wrong)"), "\(refused.stderr)")
+        }
+    }
+
+    /// The threads of SwiftNIO's shared event loops in process `pid` (named `NIO-SGLTN-G-#N`).
+    static func eventLoopThreads(of pid: Int32) -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.filter { task in
+            let name = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8)) ?? ""
+            return name.hasPrefix("NIO-SGLTN-")
+        }.count
+    }
 }
