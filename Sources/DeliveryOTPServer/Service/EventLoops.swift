@@ -11,9 +11,10 @@ package enum EventLoops {
     /// What `serve --event-loops` accepts.
     package static let allowed = 1...64
 
-    /// Runs `count` event loops in this process. Call it once, before anything starts the service,
-    /// its store or any other user of SwiftNIO's shared event loops: SwiftNIO stops the process
-    /// if the count is set twice, or takes no notice once its loops run.
+    /// Runs `count` event loops in this process, whatever `NIO_SINGLETON_GROUP_LOOP_COUNT` says.
+    /// Call it once, before anything starts the service, its store or any other user of SwiftNIO's
+    /// shared event loops: SwiftNIO stops the process if the count is set twice, or after anything
+    /// has read it (starting its loops does).
     package static func use(_ count: Int) {
         precondition(allowed.contains(count), "an event-loop count of \(count) is outside \(allowed)")
         NIOSingletons.groupLoopCountSuggestion = count

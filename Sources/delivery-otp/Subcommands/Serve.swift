@@ -60,7 +60,8 @@ extension DeliveryOTPCommand {
         @Option(
             name: .customLong("event-loops"),
             help: ArgumentHelp(
-                "Threads that serve connections, 1 to 64 (default: one per core; replicas that share a machine: their share).",
+                "Threads that serve connections, \(EventLoops.allowed.lowerBound) to \(EventLoops.allowed.upperBound)"
+                    + " (default: one per core, or NIO_SINGLETON_GROUP_LOOP_COUNT).",
                 valueName: "n"))
         var eventLoops: Int?
 
@@ -76,7 +77,8 @@ extension DeliveryOTPCommand {
                 throw ValidationError("--rate-limit must be 0 or more and --rate-burst 1 or more")
             }
             if let eventLoops, !EventLoops.allowed.contains(eventLoops) {
-                throw ValidationError("--event-loops must be 1 to 64, not \(eventLoops)")
+                throw ValidationError(
+                    "--event-loops must be \(EventLoops.allowed.lowerBound) to \(EventLoops.allowed.upperBound), not \(eventLoops)")
             }
         }
 
@@ -95,7 +97,8 @@ extension DeliveryOTPCommand {
         }
 
         func run() throws {
-            // First: SwiftNIO reads the count when its shared loops start (the store's client starts them).
+            // First: SwiftNIO reads the count when its shared loops start (the PostgreSQL client
+            // or the HTTP server starts them).
             if let eventLoops { EventLoops.use(eventLoops) }
             let (host, port) = try Self.address(listen)
             // A wrong --state URL is refused before anything is loaded or logged.
