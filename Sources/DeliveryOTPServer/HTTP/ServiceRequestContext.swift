@@ -28,7 +28,7 @@ extension TokenEntry: RoleProviding {
     public var roles: Set<Role> { [role] }
 }
 
-/// Finds the caller's token from `Authorization: Bearer TOKEN` in the current token table.
+/// Finds the caller's token from `Authorization: Bearer TOKEN` (the scheme in any case) in the current token table.
 /// A missing, malformed or unknown token leaves the request unauthenticated; the role policy
 /// of each endpoint answers 401.
 struct TokenAuthenticator: AuthenticatorMiddleware {
@@ -36,8 +36,10 @@ struct TokenAuthenticator: AuthenticatorMiddleware {
     let state: ServiceState
 
     func authenticate(request: Request, context: ServiceRequestContext) async throws -> TokenEntry? {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return nil }
-        return state.tokens.entry(forToken: header.dropFirst("Bearer ".count))
+        guard let header = request.headers[.authorization], let token = BearerToken.credentials(inAuthorization: header) else {
+            return nil
+        }
+        return state.tokens.entry(forToken: token)
     }
 }
 

@@ -25,6 +25,20 @@ package struct BearerToken: Sendable {
     /// The digest the tokens file keeps.
     package var digest: [UInt8] { SHA256Digest.hash(text) }
 
+    /// The credentials of an `Authorization` header whose scheme is Bearer, or nil for any other
+    /// header. The scheme's name is matched without regard to case and may be followed by more than
+    /// one space (RFC 9110 §11.4, RFC 6750 §2.1): `bearer dotp_…` from a client that writes it in
+    /// lower case is the same token, not an unauthenticated request.
+    package static func credentials(inAuthorization header: String) -> Substring? {
+        let scheme = "bearer"
+        let text = Substring(header)
+        guard text.utf8.count > scheme.utf8.count,
+            zip(text.utf8, scheme.utf8).allSatisfy({ $0 | 0x20 == $1 }),
+            text.utf8.dropFirst(scheme.utf8.count).first == UInt8(ascii: " ")
+        else { return nil }
+        return text.dropFirst(scheme.count).drop { $0 == " " }
+    }
+
     /// Whether `text` has the shape of a token (the prefix, the length, base64url characters).
     /// Only the shape: whether it is a known token is the table's question.
     package static func isWellFormed(_ text: Substring) -> Bool {

@@ -67,6 +67,27 @@ struct ServiceRouterTests {
         }
     }
 
+    @Test("The Bearer scheme is read in any case, and any other Authorization header is 401")
+    func bearerSchemeInAnyCase() async throws {
+        let harness = try ServiceHarness()
+        let token = try #require(harness.tokens["web"])
+        try await harness.test { client in
+            let uri = "/v1/shipments/TBA123456789000/code?date=2024-01-17"
+            let cases: [(String, HTTPResponse.Status)] = [
+                ("Bearer \(token)", .ok), ("bearer \(token)", .ok), ("BEARER \(token)", .ok), ("bEaReR   \(token)", .ok),
+                ("Basic \(token)", .unauthorized), ("Bearer\(token)", .unauthorized), ("Bearer", .unauthorized),
+                ("Bearer ", .unauthorized), ("Bearers \(token)", .unauthorized),
+                ("Bear \(token)", .unauthorized), ("\u{FF22}earer \(token)", .unauthorized),
+            ]
+            for (header, status) in cases {
+                let response = try await client.execute(uri: uri, method: .get, headers: [.authorization: header])
+                let shown = header.replacingOccurrences(of: token, with: "TOKEN")
+                #expect(response.status == status, "Authorization: \(shown)")
+                if status == .ok { #expect(response.json["code"] as? String == "208328", "Authorization: \(shown)") }
+            }
+        }
+    }
+
     @Test("A batch issues codes in order and lists invalid IDs with their index")
     func batch() async throws {
         let harness = try ServiceHarness()
