@@ -53,9 +53,27 @@ package struct AuditLog: Sendable {
     }
 
     /// The name of the effective user, or `uid N` when it has none.
+    ///
+    /// Read with `getpwuid_r`: `serve` appends from concurrent requests (day-key exports), and
+    /// `getpwuid` returns a record in storage that the C library shares between threads, which a
+    /// second lookup may overwrite while the first is still being read.
     static func userName() -> String {
         let uid = geteuid()
-        if let entry = getpwuid(uid), let name = entry.pointee.pw_name { return String(cString: name) }
+        var size = 1024
+        while size <= 1 << 20 {
+            // The record's strings live in the buffer, so the name is copied out before it goes.
+            let (status, name) = withUnsafeTemporaryAllocation(of: CChar.self, capacity: size) { buffer -> (Int32, String?) in
+                guard let base = buffer.baseAddress else { return (EINVAL, nil) }
+                var entry = passwd()
+                var found: UnsafeMutablePointer<passwd>? = nil
+                let status = getpwuid_r(uid, &entry, base, size, &found)
+                guard status == 0, found != nil, let name = entry.pw_name else { return (status, nil) }
+                return (status, String(cString: name))
+            }
+            if let name { return name }
+            guard status == ERANGE else { break }
+            size *= 4
+        }
         return "uid \(uid)"
     }
 }
