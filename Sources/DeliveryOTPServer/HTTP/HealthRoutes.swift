@@ -4,7 +4,8 @@ import Hummingbird
 /// `/healthz`, `/readyz` and `/metrics`: no token.
 struct HealthRoutes {
     let state: ServiceState
-    let store: any ServiceStore
+    /// The store's check, shared by the requests that ask at once (``ReadinessProbe``).
+    let readiness: ReadinessProbe
 
     struct Status: Encodable {
         let status: String
@@ -21,7 +22,7 @@ struct HealthRoutes {
         if (try? state.keySnapshot.keyring.key(for: today)) == nil {
             return JSONBody.response(Status(status: "unavailable", reason: "the keyring has no key for today"), status: .serviceUnavailable)
         }
-        guard await store.isWritable() else {
+        guard await readiness.isReady() else {
             return JSONBody.response(
                 Status(status: "unavailable", reason: "the attempt store cannot record a verify now"), status: .serviceUnavailable)
         }

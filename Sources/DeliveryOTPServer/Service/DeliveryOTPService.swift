@@ -36,7 +36,8 @@ public struct DeliveryOTPService: Sendable {
         let limits = state.configuration.limits
         let limiter = RateLimiter(rate: limits.ratePerSecond, burst: limits.rateBurst)
 
-        let health = HealthRoutes(state: state, store: store)
+        let store = self.store
+        let health = HealthRoutes(state: state, readiness: ReadinessProbe { await store.isWritable() })
         router.get("/healthz", use: health.live)
         router.get("/readyz", use: health.ready)
         router.get("/metrics", use: health.metrics)

@@ -1,0 +1,58 @@
+import DeliveryOTP
+
+/// `/readyz`'s check of the store, shared by the requests that ask at once, and a "ready" reused
+/// for a moment.
+///
+/// `/readyz` takes no token, so anyone who reaches it can ask as often as they like, and each
+/// check of the store is a write (SQLite: a transaction on the writer thread that verifies share)
+/// or queries on the connections that verifies use (PostgreSQL). Asked by every request, a flood
+/// of `/readyz` would queue the verifies behind it until they missed their deadline. So at most
+/// one check runs at a time, and every request that comes while it runs gets its answer; and a
+/// "ready" is answered again without a check for ``freshness`` after the check that gave it.
+/// "Not ready" is never reused: the next request checks again, so a replica is ready again as
+/// soon as its store is.
+package final class ReadinessProbe: Sendable {
+    private struct State {
+        var running: Task<Bool, Never>?
+        var readyAt: ContinuousClock.Instant?
+    }
+
+    /// How long a "ready" is answered again without a check.
+    package static let defaultFreshness: Duration = .seconds(1)
+
+    private let state = Locked(State())
+    private let freshness: Duration
+    private let check: @Sendable () async -> Bool
+
+    /// - Parameters:
+    ///   - freshness: how long a "ready" is reused (``defaultFreshness``).
+    ///   - check: the store's own check, ``ServiceStore/isWritable()``.
+    package init(freshness: Duration = defaultFreshness, check: @escaping @Sendable () async -> Bool) {
+        self.freshness = freshness
+        self.check = check
+    }
+
+    /// Whether the store can record a verify: the check running now, a "ready" younger than
+    /// ``freshness``, or a new check.
+    package func isReady() async -> Bool {
+        let now = ContinuousClock.now
+        let (reused, task) = state.withLock { state -> (Bool, Task<Bool, Never>?) in
+            if let readyAt = state.readyAt, now - readyAt < freshness { return (true, nil) }
+            if let running = state.running { return (false, running) }
+            let check = self.check
+            let task = Task { await check() }
+            state.running = task
+            return (false, task)
+        }
+        if reused { return true }
+        guard let task else { return false }
+        let ready = await task.value
+        state.withLock { state in
+            // Only the first caller to see this check end records it; a newer check may be running.
+            guard state.running == task else { return }
+            state.running = nil
+            state.readyAt = ready ? ContinuousClock.now : nil
+        }
+        return ready
+    }
+}
