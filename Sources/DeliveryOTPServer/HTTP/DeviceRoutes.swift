@@ -23,7 +23,7 @@ struct DeviceRoutes {
         guard let days = Int(daysText), (1...DeviceKeys.maximumDays).contains(days) else {
             throw APIError.badRequest("days must be 1 to \(DeviceKeys.maximumDays)")
         }
-        // Yesterday (a device in a zone behind) to the seventh day from today, never further: a lost
+        // Yesterday (a device in a zone behind) to six days after today, never further: a lost
         // handheld's token must not reach the keys of later weeks.
         let earliest = today.adding(days: -1) ?? today
         let latest = today.adding(days: DeviceKeys.maximumDays - 1) ?? today
