@@ -8,16 +8,19 @@ import DeliveryOTP
 /// or queries on the connections that verifies use (PostgreSQL). Asked by every request, a flood
 /// of `/readyz` would queue the verifies behind it until they missed their deadline. So at most
 /// one check runs at a time, and every request that comes while it runs gets its answer; and a
-/// "ready" is answered again without a check for ``freshness`` after the check that gave it.
+/// "ready" is answered again without a check for ``freshness`` after the check that gave it
+/// began.
 /// "Not ready" is never reused: the next request checks again, so a replica is ready again as
 /// soon as its store is.
 package final class ReadinessProbe: Sendable {
     private struct State {
-        var running: Task<Bool, Never>?
+        /// The check running now, which answers with when it began.
+        var running: Task<(ready: Bool, began: ContinuousClock.Instant), Never>?
+        /// When the last check that answered "ready" began.
         var readyAt: ContinuousClock.Instant?
     }
 
-    /// How long a "ready" is answered again without a check.
+    /// How long a "ready" is answered again without a check, from the start of the check that gave it.
     package static let defaultFreshness: Duration = .seconds(1)
 
     private let state = Locked(State())
@@ -36,22 +39,25 @@ package final class ReadinessProbe: Sendable {
     /// ``freshness``, or a new check.
     package func isReady() async -> Bool {
         let now = ContinuousClock.now
-        let (reused, task) = state.withLock { state -> (Bool, Task<Bool, Never>?) in
+        let (reused, task) = state.withLock { state -> (Bool, Task<(ready: Bool, began: ContinuousClock.Instant), Never>?) in
             if let readyAt = state.readyAt, now - readyAt < freshness { return (true, nil) }
             if let running = state.running { return (false, running) }
             let check = self.check
-            let task = Task { await check() }
+            let task = Task {
+                let began = ContinuousClock.now
+                return (ready: await check(), began: began)
+            }
             state.running = task
             return (false, task)
         }
         if reused { return true }
         guard let task else { return false }
-        let ready = await task.value
+        let (ready, began) = await task.value
         state.withLock { state in
             // Only the first caller to see this check end records it; a newer check may be running.
             guard state.running == task else { return }
             state.running = nil
-            state.readyAt = ready ? ContinuousClock.now : nil
+            state.readyAt = ready ? began : nil
         }
         return ready
     }

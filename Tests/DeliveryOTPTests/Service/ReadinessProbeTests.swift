@@ -28,18 +28,34 @@ struct ReadinessProbeTests {
         }
     }
 
-    @Test("Requests that ask while a check runs share it, and a ready is reused within its freshness")
-    func concurrentAsksShareOneCheck() async {
-        let counting = CountingCheck(answer: true, delay: .milliseconds(200))
+    @Test(
+        "Fifty requests that ask while a check runs share it, whether the store is ready or down",
+        arguments: [true, false])
+    func concurrentAsksShareOneCheck(ready: Bool) async {
+        let counting = CountingCheck(answer: ready, delay: .milliseconds(200))
         let probe = ReadinessProbe(freshness: .seconds(60)) { await counting.run() }
         let answers = await withTaskGroup(of: Bool.self) { group in
             for _ in 0..<50 { group.addTask { await probe.isReady() } }
             return await group.reduce(into: [Bool]()) { $0.append($1) }
         }
-        #expect(answers == Array(repeating: true, count: 50))
-        #expect(counting.checks.withLock { $0 } == 1)
+        #expect(answers == Array(repeating: ready, count: 50))
+        // All fifty ask within the check's 200 ms on any machine that runs the tests; a second
+        // check would mean one came only after the first ended (when it was "not ready").
+        let shared = counting.checks.withLock { $0 }
+        #expect((1...2).contains(shared), "checks: \(shared)")
+        // A ready is reused within its freshness; a not ready is checked again.
+        #expect(await probe.isReady() == ready)
+        #expect(counting.checks.withLock { $0 } == (ready ? shared : shared + 1))
+    }
+
+    @Test("A ready lasts its freshness from the start of the check that gave it")
+    func freshnessCountsFromTheCheckStart() async throws {
+        let counting = CountingCheck(answer: true, delay: .milliseconds(300))
+        let probe = ReadinessProbe(freshness: .milliseconds(250)) { await counting.run() }
         #expect(await probe.isReady())
-        #expect(counting.checks.withLock { $0 } == 1)
+        // The check took 300 ms, more than the freshness: its ready is already too old to reuse.
+        #expect(await probe.isReady())
+        #expect(counting.checks.withLock { $0 } == 2)
     }
 
     @Test("Not ready is never reused, and a ready older than its freshness is checked again")
@@ -81,7 +97,7 @@ struct ReadinessProbeTests {
         await harness.store.close()
         #expect(statuses == Array(repeating: .ok, count: 40))
         // All forty arrive within the first check's 300 ms on any machine that runs the tests; a
-        // second check would mean a straggler came after the first ended (and its ready was reused).
+        // second check would mean one came more than a second after the first began.
         #expect((1...2).contains(store.checks.withLock { $0 }), "checks of the store: \(store.checks.withLock { $0 })")
     }
 }
