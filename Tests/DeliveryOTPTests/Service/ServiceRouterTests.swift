@@ -364,7 +364,7 @@ struct ServiceRouterTests {
         }
     }
 
-    @Test("Day keys reach the seventh day from today at most, and future, mismatched or misnumbered log lines are refused")
+    @Test("Day keys reach six days after today at most, and future, mismatched or misnumbered log lines are refused")
     func deviceWindows() async throws {
         let harness = try ServiceHarness()
         try await harness.test { client in
