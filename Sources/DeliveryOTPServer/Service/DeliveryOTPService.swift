@@ -36,8 +36,7 @@ public struct DeliveryOTPService: Sendable {
         let limits = state.configuration.limits
         let limiter = RateLimiter(rate: limits.ratePerSecond, burst: limits.rateBurst)
 
-        let store = self.store
-        let health = HealthRoutes(state: state, readiness: ReadinessProbe { await store.isWritable() })
+        let health = HealthRoutes(state: state, readiness: ReadinessProbe { [store] in await store.isWritable() })
         router.get("/healthz", use: health.live)
         router.get("/readyz", use: health.ready)
         router.get("/metrics", use: health.metrics)

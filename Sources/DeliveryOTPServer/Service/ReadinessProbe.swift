@@ -39,19 +39,19 @@ package final class ReadinessProbe: Sendable {
     /// ``freshness``, or a new check.
     package func isReady() async -> Bool {
         let now = ContinuousClock.now
-        let (reused, task) = state.withLock { state -> (Bool, Task<(ready: Bool, began: ContinuousClock.Instant), Never>?) in
-            if let readyAt = state.readyAt, now - readyAt < freshness { return (true, nil) }
-            if let running = state.running { return (false, running) }
+        // The check to wait for, or nil when a fresh "ready" is reused.
+        let running = state.withLock { state -> Task<(ready: Bool, began: ContinuousClock.Instant), Never>? in
+            if let readyAt = state.readyAt, now - readyAt < freshness { return nil }
+            if let running = state.running { return running }
             let check = self.check
             let task = Task {
                 let began = ContinuousClock.now
                 return (ready: await check(), began: began)
             }
             state.running = task
-            return (false, task)
+            return task
         }
-        if reused { return true }
-        guard let task else { return false }
+        guard let task = running else { return true }
         let (ready, began) = await task.value
         state.withLock { state in
             // Only the first caller to see this check end records it; a newer check may be running.
