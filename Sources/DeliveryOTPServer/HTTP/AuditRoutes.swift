@@ -8,16 +8,11 @@ struct AuditRoutes {
     let store: any ServiceStore
 
     /// The central attempt log as JSON lines (the format of `attempts export`), oldest first.
-    /// `X-Truncated: true` says there is more: ask again with `since` set to the last line's time.
+    /// `X-Truncated: true` says there is more, and `X-Next-After` where to go on: ask again with
+    /// `after` set to it. `since` starts a read at a time instead.
     func attempts(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         let token = try RequestInput.identity(context)
-        var since: Timestamp?
-        if let text = request.uri.queryParameters.get("since") {
-            guard let time = Timestamp(rfc3339: text) else {
-                throw APIError.badRequest("since is not an RFC 3339 time", hint: "write it like 2024-01-17T09:30:00Z")
-            }
-            since = time
-        }
+        let start = try Self.start(since: request.uri.queryParameters.get("since"), after: request.uri.queryParameters.get("after"))
         var scope = try RequestInput.scope(request.uri.queryParameters.get("scope"))
         if let scope, !token.allows(scope) { throw APIError.forbidden("this token is not bound to scope \(scope)") }
         if scope == nil && !token.scopes.isEmpty {
@@ -27,15 +22,40 @@ struct AuditRoutes {
             scope = token.scopes[0]
         }
         let limit = state.configuration.limits.maximumLogLines
-        let records: [AttemptRecord]
-        do { records = try await store.records(since: since, scope: scope, limit: limit + 1) } catch {
+        let lines: [AttemptLogLine]
+        do { lines = try await store.lines(from: start, scope: scope, limit: limit + 1) } catch {
             throw VerifyRoute.unavailable(error)
         }
         var text = ""
-        for record in records.prefix(limit) { text += record.jsonLine }  // each line ends in its newline
+        for line in lines.prefix(limit) { text += line.record.jsonLine }  // each line ends in its newline
         var headers: HTTPFields = [.contentType: "application/x-ndjson", .cacheControl: "no-store"]
-        if records.count > limit { headers[HTTPField.Name("X-Truncated")!] = "true" }
+        if lines.count > limit, limit > 0 {
+            headers[HTTPField.Name("X-Truncated")!] = "true"
+            headers[HTTPField.Name("X-Next-After")!] = lines[limit - 1].position.description
+        }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// Where a read starts: `since` (an RFC 3339 time, inclusive), `after` (the `X-Next-After` of
+    /// the read before), or the beginning; never both.
+    static func start(since: String?, after: String?) throws -> AttemptLogStart {
+        switch (since, after) {
+        case (.some, .some):
+            throw APIError.badRequest("since and after are both given", hint: "start a read with since, go on with after alone")
+        case (.some(let text), nil):
+            guard let time = Timestamp(rfc3339: text) else {
+                throw APIError.badRequest("since is not an RFC 3339 time", hint: "write it like 2024-01-17T09:30:00Z")
+            }
+            return .since(time)
+        case (nil, .some(let text)):
+            guard let position = AttemptLogPosition(text) else {
+                throw APIError.badRequest(
+                    "after is not a position in the attempt log", hint: "pass the X-Next-After header of the previous answer as it is")
+            }
+            return .after(position)
+        case (nil, nil):
+            return .beginning
+        }
     }
 
     struct KeysAnswer: Encodable {

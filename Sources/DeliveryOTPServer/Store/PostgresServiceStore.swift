@@ -567,30 +567,31 @@ public final class PostgresServiceStore: ServiceStore {
         }
     }
 
-    public func records(since: Timestamp?, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptRecord] {
+    public func lines(from start: AttemptLogStart, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptLogLine] {
         // Read your writes: the rejected verdicts queued so far are stored first.
         await groupCommit.flush()
-        let from = since?.secondsSinceEpoch ?? Int64.min, scopeName = scope?.rawValue ?? "", everyScope = scope == nil
+        let (from, after) = start.bound, scopeName = scope?.rawValue ?? "", everyScope = scope == nil
         let limit = max(limit, 0)  // PostgreSQL refuses a negative limit
         return try await call("read the attempt log", for: .attemptLog, deadline: bulkDeadline) {
-            var records: [AttemptRecord] = []
+            var lines: [AttemptLogLine] = []
             for row in try await self.rows(
                 """
-                SELECT time, shipment, delivery_date, scope, outcome, attempt::bigint, device_id FROM delivery_otp.attempt
-                WHERE time >= \(from) AND (\(everyScope) OR scope = \(scopeName)) ORDER BY time, id LIMIT \(limit)
+                SELECT id, time, shipment, delivery_date, scope, outcome, attempt::bigint, device_id FROM delivery_otp.attempt
+                WHERE time >= \(from) AND (time > \(from) OR id > \(after)) AND (\(everyScope) OR scope = \(scopeName))
+                ORDER BY time, id LIMIT \(limit)
                 """)
             {
-                let (time, shipment, day, scopeText, outcome, number, device) = try row.decode(
-                    (Int64, String, String, String, String, Int?, String?).self)
+                let (id, time, shipment, day, scopeText, outcome, number, device) = try row.decode(
+                    (Int64, Int64, String, String, String, String, Int?, String?).self)
                 guard let shipment = try? ShipmentID(shipment), let date = try? DeliveryDate(day), let scope = try? Scope(scopeText),
                     let outcome = AttemptRecord.Outcome(rawValue: outcome)
                 else { continue }
-                records.append(
-                    AttemptRecord(
-                        time: Timestamp(secondsSinceEpoch: time), shipment: shipment, date: date, scope: scope, outcome: outcome,
-                        attempt: number, deviceID: device.flatMap { try? DeviceID($0) }))
+                let record = AttemptRecord(
+                    time: Timestamp(secondsSinceEpoch: time), shipment: shipment, date: date, scope: scope, outcome: outcome,
+                    attempt: number, deviceID: device.flatMap { try? DeviceID($0) })
+                lines.append(AttemptLogLine(position: AttemptLogPosition(time: time, sequence: id), record: record))
             }
-            return records
+            return lines
         }
     }
 

@@ -306,21 +306,30 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
         }
     }
 
-    public func records(since: Timestamp?, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptRecord] {
+    public func lines(from start: AttemptLogStart, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptLogLine] {
         // A barrier through the writer first: verdicts queued without waiting are committed by
         // the time the log is read, so a reader never sees them still `interrupted`.
         _ = try await write { _ in 0 }
+        let bound = start.bound
         do {
             return try await pool.read { db in
-                var sql = "SELECT time, shipment, delivery_date, scope, outcome, attempt, device_id FROM attempt WHERE time >= ?"
-                var arguments: StatementArguments = [since?.secondsSinceEpoch ?? Int64.min]
+                // The index on time (which holds the row id) finds the first second; only that
+                // second's lines are read past by id.
+                var sql = """
+                    SELECT id, time, shipment, delivery_date, scope, outcome, attempt, device_id FROM attempt
+                    WHERE time >= ? AND (time > ? OR id > ?)
+                    """
+                var arguments: StatementArguments = [bound.time, bound.time, bound.sequence]
                 if let scope {
                     sql += " AND scope = ?"
                     arguments += [scope.rawValue]
                 }
                 sql += " ORDER BY time, id LIMIT ?"
                 arguments += [max(limit, 0)]  // SQLite reads a negative limit as none at all
-                return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap(Self.record)
+                return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap { row in
+                    let position = AttemptLogPosition(time: row["time"], sequence: row["id"])
+                    return Self.record(row).map { AttemptLogLine(position: position, record: $0) }
+                }
             }
         } catch {
             throw SQLiteAttemptStore.storeError("cannot read \(path)", error)

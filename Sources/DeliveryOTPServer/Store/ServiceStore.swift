@@ -20,9 +20,9 @@ public protocol ServiceStore: Sendable {
     /// Stores a device's uploaded attempt log; lines it already holds from that device are skipped.
     /// Returns how many were new.
     func upload(_ records: [AttemptRecord], from uploader: DeviceID, at time: Timestamp) async throws(AttemptStoreError) -> Int
-    /// The central attempt log from `since` (all when nil), of one scope or all, oldest first, at most `limit` lines
-    /// (none for a limit below one).
-    func records(since: Timestamp?, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptRecord]
+    /// The central attempt log from `start`, of one scope or all, oldest first (by time, then in the
+    /// order stored), at most `limit` lines (none for a limit below one), each with its position.
+    func lines(from start: AttemptLogStart, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptLogLine]
     /// Whether the store can record a verify now (readiness): it takes a write, and, for a
     /// database, the role may still call what a verify calls.
     func isWritable() async -> Bool

@@ -120,8 +120,8 @@ final class SlowCountingStore: ServiceStore {
     func upload(_ records: [AttemptRecord], from uploader: DeviceID, at time: Timestamp) async throws(AttemptStoreError) -> Int {
         try await base.upload(records, from: uploader, at: time)
     }
-    func records(since: Timestamp?, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptRecord] {
-        try await base.records(since: since, scope: scope, limit: limit)
+    func lines(from start: AttemptLogStart, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptLogLine] {
+        try await base.lines(from: start, scope: scope, limit: limit)
     }
     func isWritable() async -> Bool {
         checks.withLock { $0 += 1 }

@@ -246,6 +246,46 @@ struct ServiceRouterTests {
         }
     }
 
+    @Test("The auditor pages through a second that holds more lines than a page with X-Next-After, each line once")
+    func attemptLogPages() async throws {
+        var limits = ServiceLimits()
+        limits.maximumLogLines = 2
+        let harness = try ServiceHarness(limits: limits)
+        // Five lines of one second: with pages of two, `since` that second gives the same two lines for ever.
+        let log = (1...5).map { index in
+            #"{"time":"2024-01-17T09:00:00Z","shipmentId":"TBA12345678900\#(index)","deliveryDate":"2024-01-17","scope":"","outcome":"rejected","attempt":1,"deviceId":"van-1"}"#
+                + "\n"
+        }.joined()
+        try await harness.test { client in
+            let upload = try await client.post("/v1/attempts", harness, token: "van-1", json: log, contentType: "application/x-ndjson")
+            #expect(upload.status == .ok)
+            var read = ""
+            var path = "/v1/attempts?since=2024-01-17T09:00:00Z"
+            var pages = 0
+            while pages < 10 {
+                let answer = try await client.get(path, harness, token: "audit")
+                #expect(answer.status == .ok)
+                read += answer.text
+                pages += 1
+                guard let next = answer.headers[HTTPField.Name("X-Next-After")!] else {
+                    #expect(answer.headers[HTTPField.Name("X-Truncated")!] == nil)
+                    break
+                }
+                #expect(answer.headers[HTTPField.Name("X-Truncated")!] == "true")
+                #expect(answer.text.split(separator: "\n").count == 2)
+                path = "/v1/attempts?after=\(next)"
+            }
+            #expect(pages == 3)
+            #expect(read == log)
+            let both = try await client.get("/v1/attempts?since=2024-01-17T09:00:00Z&after=1705482000_1", harness, token: "audit")
+            #expect(both.status == .badRequest)
+            #expect(both.text.contains("since and after"))
+            for bad in ["yesterday", "1705482000", "1705482000_-1", "%2B1_1"] {
+                #expect(try await client.get("/v1/attempts?after=\(bad)", harness, token: "audit").status == .badRequest, "after=\(bad)")
+            }
+        }
+    }
+
     @Test("The auditor's key list has ids and fingerprints, never a secret")
     func keyList() async throws {
         let harness = try ServiceHarness()

@@ -46,6 +46,13 @@ enum StoreKind: String, CustomTestStringConvertible, CaseIterable, Sendable {
     }
 }
 
+extension ServiceStore {
+    /// The log's records from `since` (from the beginning when nil), without their positions.
+    func records(since: Timestamp?, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptRecord] {
+        try await lines(from: since.map { .since($0) } ?? .beginning, scope: scope, limit: limit).map(\.record)
+    }
+}
+
 @Suite("Every service store")
 struct ServiceStoreContractTests {
     static let day = try! DeliveryDate("2024-01-17")
@@ -182,6 +189,52 @@ struct ServiceStoreContractTests {
             #expect(all.map(\.shipment.rawValue) == ["TBA100000000002", "TBA100000000003", "TBA100000000004", "TBA100000000005"])
             let ofB = try await store.records(since: nil, scope: b, limit: 2)
             #expect(ofB.map(\.shipment.rawValue) == ["TBA100000000001", "TBA100000000003"])
+        }
+    }
+
+    @Test(
+        "pages through a second that holds more lines than a page, each line once and in order, where a time alone repeats the page",
+        arguments: StoreKind.available)
+    func pagesWithinOneSecond(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let van = try DeviceID("van-1")
+            let second = Timestamp(secondsSinceEpoch: Self.noon.secondsSinceEpoch + 60)
+            // A line before the second and one after it, and seven in it: uploaded and online, interleaved.
+            _ = try await store.begin(Self.attempt("TBA200000000000", at: Self.noon))
+            let uploaded = (1...4).map { index in
+                AttemptRecord(
+                    time: second, shipment: try! ShipmentID("TBA20000000000\(index)"), date: Self.day, scope: .empty, outcome: .rejected,
+                    attempt: 1, deviceID: van)
+            }
+            #expect(try await store.upload(Array(uploaded.prefix(2)), from: van, at: second) == 2)
+            for index in 5...7 { _ = try await store.begin(Self.attempt("TBA20000000000\(index)", at: second)) }
+            #expect(try await store.upload(Array(uploaded.suffix(2)), from: van, at: second) == 2)
+            _ = try await store.begin(Self.attempt("TBA200000000008", at: Timestamp(secondsSinceEpoch: second.secondsSinceEpoch + 1)))
+
+            let all = try await store.lines(from: .beginning, scope: nil, limit: 100)
+            #expect(all.count == 9)
+            #expect(all.map(\.position) == all.map(\.position).sorted(), "positions grow along the log")
+            #expect(Set(all.map(\.position)).count == 9)
+            var paged: [AttemptLogLine] = []
+            var start = AttemptLogStart.beginning
+            for _ in 0..<10 {
+                let page = try await store.lines(from: start, scope: nil, limit: 3)
+                paged += page
+                guard let last = page.last else { break }
+                start = .after(last.position)
+            }
+            #expect(paged == all)
+            // From a time, the second's lines come again whatever the page size: a read by time
+            // alone cannot get past this second with pages of three.
+            let fromSecond = try await store.lines(from: .since(second), scope: nil, limit: 3)
+            #expect(fromSecond == Array(all[1..<4]))
+            #expect(try await store.lines(from: .since(fromSecond[2].record.time), scope: nil, limit: 3) == fromSecond)
+            // After positions that no line has: the lines after them.
+            let endOfMinute = AttemptLogPosition(time: second.secondsSinceEpoch - 1, sequence: .max)
+            #expect(try await store.lines(from: .after(endOfMinute), scope: nil, limit: 100) == Array(all[1...]))
+            let startOfSecond = AttemptLogPosition(time: second.secondsSinceEpoch, sequence: 0)
+            #expect(try await store.lines(from: .after(startOfSecond), scope: nil, limit: 100) == Array(all[1...]))
+            #expect(try await store.lines(from: .after(all[8].position), scope: nil, limit: 100).isEmpty)
         }
     }
 
