@@ -1,5 +1,6 @@
 @_spi(Tools) import DeliveryOTP
 import Hummingbird
+import NIOPosix
 
 /// `GET /v1/device-keys` and `POST /v1/attempts`: a handheld's morning fetch and its upload.
 struct DeviceRoutes {
@@ -42,16 +43,20 @@ struct DeviceRoutes {
             throw APIError(.serviceUnavailable, "no day keys for these dates: \(error)", hint: "the security team must schedule a key")
         }
         let keyIDs = Set(keys.entries.map(\.keyID.rawValue)).sorted().joined(separator: ",")
+        let event = AuditLog.Event(
+            operation: "export-device",
+            details: [
+                ("scope", scope.rawValue), ("from", from.description), ("days", String(days)), ("keyIds", keyIDs),
+                ("token", token.name.rawValue), ("deviceId", token.deviceID?.rawValue ?? ""), ("via", "serve"),
+            ])
+        let keyringPath = state.configuration.keyringPath
         do {
-            try AuditLog(keyringPath: AtomicFile.resolved(state.configuration.keyringPath)).append(
-                [
-                    AuditLog.Event(
-                        operation: "export-device",
-                        details: [
-                            ("scope", scope.rawValue), ("from", from.description), ("days", String(days)), ("keyIds", keyIDs),
-                            ("token", token.name.rawValue), ("deviceId", token.deviceID?.rawValue ?? ""), ("via", "serve"),
-                        ])
-                ], at: now)
+            // The append waits on the disk (an fsync), so it runs on NIO's pool for blocking work:
+            // on Swift's shared pool, which has a thread per core and runs every request, a burst
+            // of exports on a slow disk would hold verifies up meanwhile.
+            try await NIOThreadPool.singleton.runIfActive {
+                try AuditLog(keyringPath: AtomicFile.resolved(keyringPath)).append([event], at: now)
+            }
         } catch {
             throw APIError(.serviceUnavailable, "the export could not be written to the audit log", hint: "check the keyring folder's disk")
         }
