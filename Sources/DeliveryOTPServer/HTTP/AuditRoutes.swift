@@ -21,17 +21,18 @@ struct AuditRoutes {
             }
             scope = token.scopes[0]
         }
-        let limit = state.configuration.limits.maximumLogLines
-        let lines: [AttemptLogLine]
-        do { lines = try await store.lines(from: start, scope: scope, limit: limit + 1) } catch {
+        // At least a line a page: a page of none would read as the end of the log.
+        let limit = max(1, state.configuration.limits.maximumLogLines)
+        let page: AttemptLogPage
+        do { page = try await store.page(from: start, scope: scope, limit: limit) } catch {
             throw VerifyRoute.unavailable(error)
         }
         var text = ""
-        for line in lines.prefix(limit) { text += line.record.jsonLine }  // each line ends in its newline
+        for line in page.lines { text += line.record.jsonLine }  // each line ends in its newline
         var headers: HTTPFields = [.contentType: "application/x-ndjson", .cacheControl: "no-store"]
-        if lines.count > limit, limit > 0 {
+        if let next = page.next {
             headers[HTTPField.Name("X-Truncated")!] = "true"
-            headers[HTTPField.Name("X-Next-After")!] = lines[limit - 1].position.description
+            headers[HTTPField.Name("X-Next-After")!] = next.description
         }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }

@@ -17,8 +17,9 @@ public struct AttemptLogPosition: Sendable, Hashable, Comparable, CustomStringCo
     }
 
     /// Parses the text form that ``description`` writes, `TIME_SEQUENCE`: the time as a decimal
-    /// number, with a minus sign before 1970, and the sequence as a decimal number, each fitting
-    /// 64 bits. Nil for anything else (a sign before the sequence, a plus, a space, an empty part).
+    /// number, with a minus sign before 1970, and the sequence as a decimal number, each of at
+    /// most 19 digits and fitting 64 bits (so `Int64.min`, which no RFC 3339 time reaches, is not
+    /// read). Nil for anything else (a sign before the sequence, a plus, a space, an empty part).
     public init?(_ text: some StringProtocol) {
         let parts = Array(text.utf8).split(separator: UInt8(ascii: "_"), omittingEmptySubsequences: false)
         guard parts.count == 2, let time = Self.number(parts[0], signed: true), let sequence = Self.number(parts[1], signed: false)
@@ -61,14 +62,43 @@ public enum AttemptLogStart: Sendable, Hashable {
     /// The first line after that position: the rest of a read that was cut off.
     case after(AttemptLogPosition)
 
-    /// The read's bound for the stores' SQL: the lines of a later second than `time`, or of that
-    /// second with a sequence above `sequence` (store sequences start at 1).
+    /// The read's bound for the stores' SQL: the lines after (`time`, `sequence`), that is of a
+    /// later second than `time`, or of that second with a sequence above `sequence` (store
+    /// sequences start at 1, so a bound at `.min` takes the whole second).
     var bound: (time: Int64, sequence: Int64) {
         switch self {
         case .beginning: (.min, .min)
         case .since(let time): (time.secondsSinceEpoch, .min)
         case .after(let position): (position.time, position.sequence)
         }
+    }
+}
+
+/// A page of the central attempt log: its lines, and where the next page starts.
+public struct AttemptLogPage: Sendable, Hashable {
+    /// The lines, oldest first.
+    public let lines: [AttemptLogLine]
+    /// The position of the last line the store read for this page, when the log goes on past it;
+    /// nil at the end of the log. It is the store's last row even when that row could not be read
+    /// as a line (a damaged row, or an outcome of a later release), so such a row neither ends
+    /// the log early nor stops the reader.
+    public let next: AttemptLogPosition?
+
+    public init(lines: [AttemptLogLine], next: AttemptLogPosition?) {
+        self.lines = lines
+        self.next = next
+    }
+
+    /// How many rows a store reads for a page of `limit` lines: one more than the page, which
+    /// tells whether the log goes on (none for a limit below one; a limit past 2^30 is taken as that).
+    static func rowsToRead(forLimit limit: Int) -> Int { limit < 1 ? 0 : min(limit, 1 << 30) + 1 }
+
+    /// The page of `limit` lines from the rows a store read (``rowsToRead(forLimit:)`` of them),
+    /// each with its record, or nil for a row that is not a line.
+    init(rows: [(position: AttemptLogPosition, record: AttemptRecord?)], limit: Int) {
+        let kept = rows.prefix(max(0, limit))
+        lines = kept.compactMap { row in row.record.map { AttemptLogLine(position: row.position, record: $0) } }
+        next = rows.count > kept.count ? kept.last?.position : nil
     }
 }
 

@@ -567,31 +567,35 @@ public final class PostgresServiceStore: ServiceStore {
         }
     }
 
-    public func lines(from start: AttemptLogStart, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptLogLine] {
+    public func page(from start: AttemptLogStart, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> AttemptLogPage {
         // Read your writes: the rejected verdicts queued so far are stored first.
         await groupCommit.flush()
         let (from, after) = start.bound, scopeName = scope?.rawValue ?? "", everyScope = scope == nil
-        let limit = max(limit, 0)  // PostgreSQL refuses a negative limit
+        let rowsToRead = AttemptLogPage.rowsToRead(forLimit: limit)
         return try await call("read the attempt log", for: .attemptLog, deadline: bulkDeadline) {
-            var lines: [AttemptLogLine] = []
+            var rows: [(position: AttemptLogPosition, record: AttemptRecord?)] = []
+            // The row comparison is a condition on the (time, id) index itself: a page that
+            // starts inside a busy second does not read that second's earlier lines.
             for row in try await self.rows(
                 """
                 SELECT id, time, shipment, delivery_date, scope, outcome, attempt::bigint, device_id FROM delivery_otp.attempt
-                WHERE time >= \(from) AND (time > \(from) OR id > \(after)) AND (\(everyScope) OR scope = \(scopeName))
-                ORDER BY time, id LIMIT \(limit)
+                WHERE (time, id) > (\(from), \(after)) AND (\(everyScope) OR scope = \(scopeName))
+                ORDER BY time, id LIMIT \(rowsToRead)
                 """)
             {
                 let (id, time, shipment, day, scopeText, outcome, number, device) = try row.decode(
                     (Int64, Int64, String, String, String, String, Int?, String?).self)
-                guard let shipment = try? ShipmentID(shipment), let date = try? DeliveryDate(day), let scope = try? Scope(scopeText),
+                var record: AttemptRecord?
+                if let shipment = try? ShipmentID(shipment), let date = try? DeliveryDate(day), let scope = try? Scope(scopeText),
                     let outcome = AttemptRecord.Outcome(rawValue: outcome)
-                else { continue }
-                let record = AttemptRecord(
-                    time: Timestamp(secondsSinceEpoch: time), shipment: shipment, date: date, scope: scope, outcome: outcome,
-                    attempt: number, deviceID: device.flatMap { try? DeviceID($0) })
-                lines.append(AttemptLogLine(position: AttemptLogPosition(time: time, sequence: id), record: record))
+                {
+                    record = AttemptRecord(
+                        time: Timestamp(secondsSinceEpoch: time), shipment: shipment, date: date, scope: scope, outcome: outcome,
+                        attempt: number, deviceID: device.flatMap { try? DeviceID($0) })
+                }
+                rows.append((AttemptLogPosition(time: time, sequence: id), record))
             }
-            return lines
+            return AttemptLogPage(rows: rows, limit: limit)
         }
     }
 

@@ -306,13 +306,13 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
         }
     }
 
-    public func lines(from start: AttemptLogStart, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptLogLine] {
+    public func page(from start: AttemptLogStart, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> AttemptLogPage {
         // A barrier through the writer first: verdicts queued without waiting are committed by
         // the time the log is read, so a reader never sees them still `interrupted`.
         _ = try await write { _ in 0 }
         let bound = start.bound
         do {
-            return try await pool.read { db in
+            let rows = try await pool.read { db in
                 // The index on time (which holds the row id) finds the first second; only that
                 // second's lines are read past by id.
                 var sql = """
@@ -325,12 +325,12 @@ public final class SQLiteServiceStore: ServiceStore, @unchecked Sendable {
                     arguments += [scope.rawValue]
                 }
                 sql += " ORDER BY time, id LIMIT ?"
-                arguments += [max(limit, 0)]  // SQLite reads a negative limit as none at all
-                return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap { row in
-                    let position = AttemptLogPosition(time: row["time"], sequence: row["id"])
-                    return Self.record(row).map { AttemptLogLine(position: position, record: $0) }
+                arguments += [AttemptLogPage.rowsToRead(forLimit: limit)]
+                return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                    (position: AttemptLogPosition(time: row["time"], sequence: row["id"]), record: Self.record(row))
                 }
             }
+            return AttemptLogPage(rows: rows, limit: limit)
         } catch {
             throw SQLiteAttemptStore.storeError("cannot read \(path)", error)
         }

@@ -20,9 +20,10 @@ public protocol ServiceStore: Sendable {
     /// Stores a device's uploaded attempt log; lines it already holds from that device are skipped.
     /// Returns how many were new.
     func upload(_ records: [AttemptRecord], from uploader: DeviceID, at time: Timestamp) async throws(AttemptStoreError) -> Int
-    /// The central attempt log from `start`, of one scope or all, oldest first (by time, then in the
-    /// order stored), at most `limit` lines (none for a limit below one), each with its position.
-    func lines(from start: AttemptLogStart, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptLogLine]
+    /// A page of the central attempt log from `start`, of one scope or all, oldest first (by time,
+    /// then in the order stored): at most `limit` lines, each with its position, and the position
+    /// the next page starts after when there is more (none for a limit below one).
+    func page(from start: AttemptLogStart, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> AttemptLogPage
     /// Whether the store can record a verify now (readiness): it takes a write, and, for a
     /// database, the role may still call what a verify calls.
     func isWritable() async -> Bool

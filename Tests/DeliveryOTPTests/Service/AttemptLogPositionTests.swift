@@ -1,5 +1,7 @@
-import DeliveryOTPServer
+import DeliveryOTP
 import Testing
+
+@testable import DeliveryOTPServer
 
 @Suite("A position in the attempt log")
 struct AttemptLogPositionTests {
@@ -37,5 +39,28 @@ struct AttemptLogPositionTests {
             AttemptLogPosition(time: 5, sequence: 9), AttemptLogPosition(time: 4, sequence: 10), AttemptLogPosition(time: 5, sequence: 2),
         ]
         #expect(positions.sorted() == [positions[1], positions[2], positions[0]])
+    }
+
+    @Test("A page's end is the store's last row read, even one that is not a line, so such a row neither ends the log nor is skipped past")
+    func pageFromRows() throws {
+        let record = AttemptRecord(
+            time: Timestamp(secondsSinceEpoch: 100), shipment: try ShipmentID("TBA123456789000"), date: try DeliveryDate("1970-01-01"),
+            scope: .empty, outcome: .rejected, attempt: 1, deviceID: nil)
+        let rows: [(position: AttemptLogPosition, record: AttemptRecord?)] = (1...4).map { sequence in
+            (AttemptLogPosition(time: 100, sequence: Int64(sequence)), sequence == 3 ? nil : record)
+        }
+        // Four rows read for a page of three, the third not a line: two lines, and the next page after the third row.
+        let page = AttemptLogPage(rows: rows, limit: 3)
+        #expect(page.lines.map(\.position.sequence) == [1, 2])
+        #expect(page.next == AttemptLogPosition(time: 100, sequence: 3))
+        // Three rows for a page of three: the end of the log, whatever the last row holds.
+        #expect(AttemptLogPage(rows: Array(rows.prefix(3)), limit: 3).next == nil)
+        #expect(AttemptLogPage(rows: [], limit: 3) == AttemptLogPage(lines: [], next: nil))
+        #expect(AttemptLogPage(rows: rows, limit: 0) == AttemptLogPage(lines: [], next: nil))
+    }
+
+    @Test("A store reads one row more than a page, none for a page below one line, and at most 2^30 + 1")
+    func rowsToRead() {
+        #expect([0, -1, Int.min, 1, 100_000, Int.max].map(AttemptLogPage.rowsToRead(forLimit:)) == [0, 0, 0, 2, 100_001, (1 << 30) + 1])
     }
 }

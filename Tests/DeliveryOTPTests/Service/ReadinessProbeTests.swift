@@ -120,8 +120,8 @@ final class SlowCountingStore: ServiceStore {
     func upload(_ records: [AttemptRecord], from uploader: DeviceID, at time: Timestamp) async throws(AttemptStoreError) -> Int {
         try await base.upload(records, from: uploader, at: time)
     }
-    func lines(from start: AttemptLogStart, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptLogLine] {
-        try await base.lines(from: start, scope: scope, limit: limit)
+    func page(from start: AttemptLogStart, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> AttemptLogPage {
+        try await base.page(from: start, scope: scope, limit: limit)
     }
     func isWritable() async -> Bool {
         checks.withLock { $0 += 1 }

@@ -49,7 +49,7 @@ enum StoreKind: String, CustomTestStringConvertible, CaseIterable, Sendable {
 extension ServiceStore {
     /// The log's records from `since` (from the beginning when nil), without their positions.
     func records(since: Timestamp?, scope: Scope?, limit: Int) async throws(AttemptStoreError) -> [AttemptRecord] {
-        try await lines(from: since.map { .since($0) } ?? .beginning, scope: scope, limit: limit).map(\.record)
+        try await page(from: since.map { .since($0) } ?? .beginning, scope: scope, limit: limit).lines.map(\.record)
     }
 }
 
@@ -198,8 +198,10 @@ struct ServiceStoreContractTests {
     func pagesWithinOneSecond(kind: StoreKind) async throws {
         try await kind.withStore { store in
             let van = try DeviceID("van-1")
+            let b = try Scope("B")
             let second = Timestamp(secondsSinceEpoch: Self.noon.secondsSinceEpoch + 60)
-            // A line before the second and one after it, and seven in it: uploaded and online, interleaved.
+            // A line before the second and one after it, and seven in it: uploaded (scope "") and
+            // online (scope B), interleaved.
             _ = try await store.begin(Self.attempt("TBA200000000000", at: Self.noon))
             let uploaded = (1...4).map { index in
                 AttemptRecord(
@@ -207,35 +209,49 @@ struct ServiceStoreContractTests {
                     attempt: 1, deviceID: van)
             }
             #expect(try await store.upload(Array(uploaded.prefix(2)), from: van, at: second) == 2)
-            for index in 5...7 { _ = try await store.begin(Self.attempt("TBA20000000000\(index)", at: second)) }
+            for index in 5...7 { _ = try await store.begin(Self.attempt("TBA20000000000\(index)", scope: b, at: second)) }
             #expect(try await store.upload(Array(uploaded.suffix(2)), from: van, at: second) == 2)
-            _ = try await store.begin(Self.attempt("TBA200000000008", at: Timestamp(secondsSinceEpoch: second.secondsSinceEpoch + 1)))
+            _ = try await store.begin(
+                Self.attempt("TBA200000000008", scope: b, at: Timestamp(secondsSinceEpoch: second.secondsSinceEpoch + 1)))
 
-            let all = try await store.lines(from: .beginning, scope: nil, limit: 100)
+            let whole = try await store.page(from: .beginning, scope: nil, limit: 100)
+            #expect(whole.next == nil)
+            let all = whole.lines
             #expect(all.count == 9)
             #expect(all.map(\.position) == all.map(\.position).sorted(), "positions grow along the log")
             #expect(Set(all.map(\.position)).count == 9)
-            var paged: [AttemptLogLine] = []
-            var start = AttemptLogStart.beginning
-            for _ in 0..<10 {
-                let page = try await store.lines(from: start, scope: nil, limit: 3)
-                paged += page
-                guard let last = page.last else { break }
-                start = .after(last.position)
-            }
-            #expect(paged == all)
+            // Nine lines in pages of three: the third page is full and the last.
+            #expect(try await Self.pages(of: store, scope: nil, size: 3) == [Array(all[0..<3]), Array(all[3..<6]), Array(all[6..<9])])
+            // Scope B's four lines in pages of two.
+            let ofB = all.filter { $0.record.scope == b }
+            #expect(ofB.count == 4)
+            #expect(try await Self.pages(of: store, scope: b, size: 2) == [Array(ofB[0..<2]), Array(ofB[2..<4])])
             // From a time, the second's lines come again whatever the page size: a read by time
             // alone cannot get past this second with pages of three.
-            let fromSecond = try await store.lines(from: .since(second), scope: nil, limit: 3)
-            #expect(fromSecond == Array(all[1..<4]))
-            #expect(try await store.lines(from: .since(fromSecond[2].record.time), scope: nil, limit: 3) == fromSecond)
+            let fromSecond = try await store.page(from: .since(second), scope: nil, limit: 3)
+            #expect(fromSecond.lines == Array(all[1..<4]))
+            #expect(fromSecond.next == all[3].position)
+            #expect(try await store.page(from: .since(all[3].record.time), scope: nil, limit: 3) == fromSecond)
             // After positions that no line has: the lines after them.
             let endOfMinute = AttemptLogPosition(time: second.secondsSinceEpoch - 1, sequence: .max)
-            #expect(try await store.lines(from: .after(endOfMinute), scope: nil, limit: 100) == Array(all[1...]))
+            #expect(try await store.page(from: .after(endOfMinute), scope: nil, limit: 100).lines == Array(all[1...]))
             let startOfSecond = AttemptLogPosition(time: second.secondsSinceEpoch, sequence: 0)
-            #expect(try await store.lines(from: .after(startOfSecond), scope: nil, limit: 100) == Array(all[1...]))
-            #expect(try await store.lines(from: .after(all[8].position), scope: nil, limit: 100).isEmpty)
+            #expect(try await store.page(from: .after(startOfSecond), scope: nil, limit: 100).lines == Array(all[1...]))
+            #expect(try await store.page(from: .after(all[8].position), scope: nil, limit: 100) == AttemptLogPage(lines: [], next: nil))
         }
+    }
+
+    /// Every page of `store`'s log, each read after the one before, in pages of `size` lines.
+    static func pages(of store: any ServiceStore, scope: Scope?, size: Int) async throws -> [[AttemptLogLine]] {
+        var pages: [[AttemptLogLine]] = []
+        var start = AttemptLogStart.beginning
+        for _ in 0..<20 {
+            let page = try await store.page(from: start, scope: scope, limit: size)
+            pages.append(page.lines)
+            guard let next = page.next else { break }
+            start = .after(next)
+        }
+        return pages
     }
 
     @Test("reads no line for a limit of zero or below, where SQLite read every line and PostgreSQL failed", arguments: StoreKind.available)
