@@ -6,6 +6,9 @@ import NIOPosix
 struct DeviceRoutes {
     let state: ServiceState
     let store: any ServiceStore
+    /// Day-key exports that append to the audit log at once: a disk that stops answering holds
+    /// this many, and the next export is 503 at once rather than queued without a bound.
+    let auditAppends = RequestSlots(maximum: 8)
 
     /// The attempt numbers a device writes: it counts no further than its limit, which is one of
     /// these (the store type named here does not matter).
@@ -50,6 +53,12 @@ struct DeviceRoutes {
                 ("token", token.name.rawValue), ("deviceId", token.deviceID?.rawValue ?? ""), ("via", "serve"),
             ])
         let keyringPath = state.configuration.keyringPath
+        guard auditAppends.take() else {
+            throw APIError(
+                .serviceUnavailable, "\(auditAppends.maximum) day-key exports are waiting on the audit log already",
+                hint: "retry in a few seconds; if it lasts, check the keyring folder's disk", headers: [.retryAfter: "5"])
+        }
+        defer { auditAppends.give() }
         do {
             // The append waits on the disk (an fsync), so it runs on NIO's pool for blocking work:
             // on Swift's shared pool, which has a thread per core and runs every request, a burst

@@ -40,12 +40,12 @@ struct ManifestRoute {
         }
         let strict = request.uri.queryParameters.get("strict") == "true"
 
-        guard ManifestSlots.shared.take() else {
+        guard RequestSlots.manifests.take() else {
             throw APIError(
                 .serviceUnavailable, "two manifests are being issued already", hint: "retry in a few seconds", headers: [.retryAfter: "5"])
         }
         // The slot is given back when the files are released: after the answer, or on any failure.
-        let files = try ManifestFiles(slot: ManifestSlots.shared)
+        let files = try ManifestFiles(slot: RequestSlots.manifests)
         do {
             try await files.receive(request.body, limit: Self.maximumBytes)
             let issuer = ManifestIssuer(
@@ -90,10 +90,10 @@ final class ManifestFiles: Sendable {
     let input: Int32
     let feed: Int32
     let rejects: Int32
-    private let slot: ManifestSlots
+    private let slot: RequestSlots
 
     /// New files; `slot` (already taken) is given back when they are released, or if they cannot be made.
-    init(slot: ManifestSlots) throws {
+    init(slot: RequestSlots) throws {
         self.slot = slot
         let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array("\(base)/delivery-otp-manifest-XXXXXX".utf8CString)
@@ -172,21 +172,4 @@ final class ManifestFiles: Sendable {
             try await writer.write(ByteBuffer(bytes: chunk[0..<count]))
         }
     }
-}
-
-/// At most two manifests are issued at once (each takes two threads and its size in disk); a third is 503.
-final class ManifestSlots: Sendable {
-    private let busy = Locked(0)
-    static let shared = ManifestSlots()
-    static let maximum = 2
-
-    func take() -> Bool {
-        busy.withLock { count in
-            guard count < Self.maximum else { return false }
-            count += 1
-            return true
-        }
-    }
-
-    func give() { busy.withLock { $0 -= 1 } }
 }
