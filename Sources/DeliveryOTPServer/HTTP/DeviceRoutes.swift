@@ -6,9 +6,10 @@ import NIOPosix
 struct DeviceRoutes {
     let state: ServiceState
     let store: any ServiceStore
-    /// Day-key exports that append to the audit log at once: a disk that stops answering holds
-    /// this many, and the next export is 503 at once rather than queued without a bound.
-    let auditAppends = RequestSlots(maximum: 8)
+    /// Day-key exports that append to the audit log at once, running or queued for NIO's pool (a
+    /// thread per core): a morning's burst of handhelds fits, and a disk that stops answering
+    /// holds this many, the next export 503 at once rather than queued without a bound.
+    let auditAppends = RequestSlots(maximum: 64)
 
     /// The attempt numbers a device writes: it counts no further than its limit, which is one of
     /// these (the store type named here does not matter).

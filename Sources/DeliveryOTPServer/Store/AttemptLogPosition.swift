@@ -1,8 +1,8 @@
 import DeliveryOTP
 
 /// A line's place in the central attempt log, which is read oldest first: its time, then the
-/// order in which the store took it. A read that is cut off gives its last line's position
-/// (`X-Next-After` of `GET /v1/attempts`), and the next read starts after it, so that pages
+/// order in which the store took it. A read that is cut off gives the position of the last row
+/// it read (`X-Next-After` of `GET /v1/attempts`), and the next read starts after it, so that pages
 /// end anywhere, even inside a second that holds more lines than a page: a time alone
 /// (`since`) cannot page past such a second.
 public struct AttemptLogPosition: Sendable, Hashable, Comparable, CustomStringConvertible {
@@ -89,14 +89,20 @@ public struct AttemptLogPage: Sendable, Hashable {
         self.next = next
     }
 
+    /// The lines a page of `limit` holds at most: none for a limit below one, 2^30 for one past it.
+    static func size(forLimit limit: Int) -> Int { min(max(limit, 0), 1 << 30) }
+
     /// How many rows a store reads for a page of `limit` lines: one more than the page, which
-    /// tells whether the log goes on (none for a limit below one; a limit past 2^30 is taken as that).
-    static func rowsToRead(forLimit limit: Int) -> Int { limit < 1 ? 0 : min(limit, 1 << 30) + 1 }
+    /// tells whether the log goes on (none for a page of none).
+    static func rowsToRead(forLimit limit: Int) -> Int {
+        let size = size(forLimit: limit)
+        return size == 0 ? 0 : size + 1
+    }
 
     /// The page of `limit` lines from the rows a store read (``rowsToRead(forLimit:)`` of them),
     /// each with its record, or nil for a row that is not a line.
     init(rows: [(position: AttemptLogPosition, record: AttemptRecord?)], limit: Int) {
-        let kept = rows.prefix(max(0, limit))
+        let kept = rows.prefix(Self.size(forLimit: limit))
         lines = kept.compactMap { row in row.record.map { AttemptLogLine(position: row.position, record: $0) } }
         next = rows.count > kept.count ? kept.last?.position : nil
     }

@@ -59,8 +59,10 @@ struct AttemptLogPositionTests {
         #expect(AttemptLogPage(rows: rows, limit: 0) == AttemptLogPage(lines: [], next: nil))
     }
 
-    @Test("A store reads one row more than a page, none for a page below one line, and at most 2^30 + 1")
+    @Test("A page holds 0 to 2^30 lines, and a store reads one row more than the page, none for a page of none")
     func rowsToRead() {
-        #expect([0, -1, Int.min, 1, 100_000, Int.max].map(AttemptLogPage.rowsToRead(forLimit:)) == [0, 0, 0, 2, 100_001, (1 << 30) + 1])
+        let limits = [0, -1, Int.min, 1, 100_000, 1 << 30, (1 << 30) + 1, Int.max]
+        #expect(limits.map(AttemptLogPage.size(forLimit:)) == [0, 0, 0, 1, 100_000, 1 << 30, 1 << 30, 1 << 30])
+        #expect(limits.map(AttemptLogPage.rowsToRead(forLimit:)) == [0, 0, 0, 2, 100_001, (1 << 30) + 1, (1 << 30) + 1, (1 << 30) + 1])
     }
 }
