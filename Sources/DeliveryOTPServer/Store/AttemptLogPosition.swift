@@ -78,8 +78,8 @@ public enum AttemptLogStart: Sendable, Hashable {
 public struct AttemptLogPage: Sendable, Hashable {
     /// The lines, oldest first.
     public let lines: [AttemptLogLine]
-    /// The position of the last line the store read for this page, when the log goes on past it;
-    /// nil at the end of the log. It is the store's last row even when that row could not be read
+    /// The position of the last row the store read for this page, when the log goes on past it;
+    /// nil at the end of the log. It is that row's even when the row could not be read
     /// as a line (a damaged row, or an outcome of a later release), so such a row neither ends
     /// the log early nor stops the reader.
     public let next: AttemptLogPosition?
