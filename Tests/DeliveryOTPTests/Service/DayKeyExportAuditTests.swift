@@ -58,10 +58,10 @@ struct DayKeyExportAuditTests {
     }
 
     /// How many of this process's threads wait in the kernel for a FIFO's other end, once at least
-    /// `count` do or 10 s have passed.
+    /// `count` do or 30 s have passed.
     static func threadsWaitingOnAFIFO(atLeast count: Int) async -> Int {
         var waiting = 0
-        for _ in 0..<100 {
+        for _ in 0..<300 {
             let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
             waiting =
                 tasks.filter { task in
@@ -75,7 +75,7 @@ struct DayKeyExportAuditTests {
 }
 
 /// Reads and drops what is written to a FIFO, on a thread of its own, from when the test starts
-/// it or, failing that, 20 s after it was made: a thread of Swift's pool could not run while
+/// it or, failing that, 120 s after it was made: a thread of Swift's pool could not run while
 /// every one of them waits on the FIFO, and the test must end either way.
 final class FIFOReader: Sendable {
     private let started = Locked(false)
@@ -84,7 +84,9 @@ final class FIFOReader: Sendable {
 
     init(path: String) {
         Thread { [started, stopped, watchdog] in
-            for _ in 0..<200 where !started.withLock({ $0 }) { usleep(100_000) }
+            // Long: under ThreadSanitizer, with every suite running at once on two cores, requests
+            // have taken 40 s to be answered (CI run 81), and a watchdog of 20 s fired first.
+            for _ in 0..<1200 where !started.withLock({ $0 }) { usleep(100_000) }
             started.withLock { isStarted in
                 if !isStarted { watchdog.withLock { $0 = true } }
                 isStarted = true
