@@ -19,6 +19,10 @@ struct ManifestRoute {
     let logger: Logger
     /// The largest manifest taken: 4 GiB.
     static let maximumBytes: Int64 = 4 << 30
+    /// Manifests issued at once (a third is 503): each takes two threads for its issuer, and its
+    /// size and its feed's in the temporary folder.
+    static let atOnce = 2
+    let slots = RequestSlots(maximum: ManifestRoute.atOnce)
 
     func issue(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         let token = try RequestInput.identity(context)
@@ -40,12 +44,12 @@ struct ManifestRoute {
         }
         let strict = request.uri.queryParameters.get("strict") == "true"
 
-        guard RequestSlots.manifests.take() else {
+        guard slots.take() else {
             throw APIError(
                 .serviceUnavailable, "two manifests are being issued already", hint: "retry in a few seconds", headers: [.retryAfter: "5"])
         }
         // The slot is given back when the files are released: after the answer, or on any failure.
-        let files = try ManifestFiles(slot: RequestSlots.manifests)
+        let files = try ManifestFiles(in: state.configuration.temporaryFolder, slot: slots)
         do {
             try await files.receive(request.body, limit: Self.maximumBytes)
             let issuer = ManifestIssuer(
@@ -92,10 +96,10 @@ final class ManifestFiles: Sendable {
     let rejects: Int32
     private let slot: RequestSlots
 
-    /// New files; `slot` (already taken) is given back when they are released, or if they cannot be made.
-    init(slot: RequestSlots) throws {
+    /// New files in a new folder in `base`; `slot` (already taken) is given back when they are
+    /// released, or if they cannot be made.
+    init(in base: String, slot: RequestSlots) throws {
         self.slot = slot
-        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array("\(base)/delivery-otp-manifest-XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             slot.give()

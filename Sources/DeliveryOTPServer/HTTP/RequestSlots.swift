@@ -22,8 +22,4 @@ final class RequestSlots: Sendable {
 
     /// Gives a taken slot back.
     func give() { busy.withLock { $0 -= 1 } }
-
-    /// Manifests issued at once, in the whole process (a third is 503): each takes two threads,
-    /// and its size and its feed's in `TMPDIR`.
-    static let manifests = RequestSlots(maximum: 2)
 }

@@ -1,4 +1,5 @@
 import DeliveryOTP
+import Foundation
 
 /// The service's fixed limits; set from `serve`'s options.
 public struct ServiceLimits: Sendable {
@@ -42,12 +43,14 @@ public struct ServiceConfiguration: Sendable {
     public var allowExampleKeys: Bool
     /// The clock (tests set one).
     public var clock: @Sendable () -> Timestamp
+    /// The folder a manifest's temporary files are made in (and unlinked from at once).
+    public var temporaryFolder: String
 
-    /// A configuration; everything but the files has a default.
+    /// A configuration; everything but the files has a default (`temporaryFolder`: `TMPDIR`, else `/tmp`).
     public init(
         keyringPath: String, passphrase: Passphrase? = nil, tokensPath: String, scopesPath: String? = nil,
         defaultZone: DeliveryTimeZone, limits: ServiceLimits = .default, allowExampleKeys: Bool = false,
-        clock: @escaping @Sendable () -> Timestamp = { .now }
+        clock: @escaping @Sendable () -> Timestamp = { .now }, temporaryFolder: String? = nil
     ) {
         self.keyringPath = keyringPath
         self.passphrase = passphrase
@@ -57,5 +60,7 @@ public struct ServiceConfiguration: Sendable {
         self.limits = limits
         self.allowExampleKeys = allowExampleKeys
         self.clock = clock
+        self.temporaryFolder =
+            temporaryFolder ?? ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
     }
 }

@@ -19,7 +19,9 @@ final class ServiceHarness: @unchecked Sendable {
     static let today = "2024-01-17"
     static let noon = Timestamp(rfc3339: "2024-01-17T10:00:00Z")!
 
-    init(limits: ServiceLimits = .default, now: Timestamp = ServiceHarness.noon, scopes: String? = nil) throws {
+    init(
+        limits: ServiceLimits = .default, now: Timestamp = ServiceHarness.noon, scopes: String? = nil, temporaryFolder: String? = nil
+    ) throws {
         let folder = try TemporaryDirectory()
         self.folder = folder
         keyringPath = try folder.write(
@@ -40,7 +42,7 @@ final class ServiceHarness: @unchecked Sendable {
         let scopesPath = try scopes.map { try folder.write("scopes.json", $0) }
         let configuration = ServiceConfiguration(
             keyringPath: keyringPath, tokensPath: tokensPath, scopesPath: scopesPath, defaultZone: try DeliveryTimeZone("UTC"),
-            limits: limits, allowExampleKeys: true, clock: { now })
+            limits: limits, allowExampleKeys: true, clock: { now }, temporaryFolder: temporaryFolder)
         let metrics = ServiceMetrics()
         var logger = Logger(label: "test")
         logger.logLevel = .critical
