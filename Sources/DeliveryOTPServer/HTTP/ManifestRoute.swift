@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOPosix
 import Synchronization
 
 /// `POST /v1/manifests`: a day's manifest in (CSV by `Content-Type: text/csv`, JSON lines by
@@ -19,8 +20,8 @@ struct ManifestRoute {
     let logger: Logger
     /// The largest manifest taken: 4 GiB.
     static let maximumBytes: Int64 = 4 << 30
-    /// Manifests issued at once (a third is 503): each takes two threads for its issuer, and its
-    /// size and its feed's in the temporary folder.
+    /// Manifests issued at once (a third is 503): each takes two threads for its issuer and one
+    /// of ``ManifestFiles/disk``, and its size and its feed's in the temporary folder.
     static let atOnce = 2
     let slots = RequestSlots(maximum: ManifestRoute.atOnce)
 
@@ -49,7 +50,7 @@ struct ManifestRoute {
                 .serviceUnavailable, "two manifests are being issued already", hint: "retry in a few seconds", headers: [.retryAfter: "5"])
         }
         // The slot is given back when the files are released: after the answer, or on any failure.
-        let files = try ManifestFiles(in: state.configuration.temporaryFolder, slot: slots)
+        let files = try await ManifestFiles.make(in: state.configuration.temporaryFolder, slot: slots)
         do {
             try await files.receive(request.body, limit: Self.maximumBytes)
             let issuer = ManifestIssuer(
@@ -90,26 +91,51 @@ struct ManifestRoute {
 /// The three files of one manifest (input, feed, rejects), opened in a fresh private folder
 /// (`mkdtemp`, mode 0700) and unlinked at once: they live only as open descriptors, so a killed
 /// process leaves no codes on disk, and closing them frees the space.
+///
+/// Every call that touches the disk (making, writing, reading and closing the files) runs on
+/// ``disk``, two threads of the manifests' own: a `TMPDIR` that stops answering holds those, never
+/// the threads that every request shares.
 final class ManifestFiles: Sendable {
     let input: Int32
     let feed: Int32
     let rejects: Int32
     private let slot: RequestSlots
 
-    /// New files in a new folder in `base`; `slot` (already taken) is given back when they are
-    /// released, or if they cannot be made.
-    init(in base: String, slot: RequestSlots) throws {
+    /// The manifests' threads for blocking file calls, one per manifest that may run at once.
+    static let disk: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: ManifestRoute.atOnce)
+        pool.start()
+        return pool
+    }()
+
+    /// How much is written or read in one call on ``disk``: 1 MiB.
+    static let pieceSize = 1 << 20
+
+    /// New files in a new folder in `folder`, made on ``disk``; `slot` (already taken) is given
+    /// back when they are released, or if they cannot be made.
+    static func make(in folder: String, slot: RequestSlots) async throws -> ManifestFiles {
+        do {
+            return try await disk.runIfActive { try ManifestFiles(folder: folder, slot: slot) }
+        } catch let error as APIError {
+            throw error  // The initializer ran and gave the slot back.
+        } catch {
+            slot.give()  // Cancelled before it ran.
+            throw error
+        }
+    }
+
+    private init(folder: String, slot: RequestSlots) throws(APIError) {
         self.slot = slot
-        var template = Array("\(base)/delivery-otp-manifest-XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+        var template = Array("\(folder)/delivery-otp-manifest-XXXXXX".utf8CString)
+        guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             slot.give()
             throw APIError(.serviceUnavailable, "cannot make a temporary folder for the manifest", hint: "check TMPDIR")
         }
-        let folder = String(cString: made)
-        defer { rmdir(folder) }
+        let made = String(cString: created)
+        defer { rmdir(made) }
         var opened: [Int32] = []
         for name in ["manifest", "feed", "rejects"] {
-            let path = "\(folder)/\(name)"
+            let path = "\(made)/\(name)"
             let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             unlink(path)
             guard fd >= 0 else {
@@ -123,17 +149,37 @@ final class ManifestFiles: Sendable {
     }
 
     deinit {
-        for fd in [input, feed, rejects] { close(fd) }
-        slot.give()
+        // Closing the last descriptor of an unlinked file frees its blocks: a disk call too.
+        let (files, slot) = ([input, feed, rejects], self.slot)
+        Self.disk.submit { _ in
+            for fd in files { close(fd) }
+            slot.give()
+        }
     }
 
-    /// Writes the request body to the input file, at most `limit` bytes (else 413).
+    /// Writes the request body to the input file, at most `limit` bytes (else 413), in pieces of
+    /// up to ``pieceSize`` bytes on ``disk``.
     func receive(_ body: RequestBody, limit: Int64) async throws {
         var total: Int64 = 0
+        var pending = ByteBuffer()
         for try await buffer in body {
             total += Int64(buffer.readableBytes)
             guard total <= limit else { throw APIError.tooLarge }
-            try buffer.withUnsafeReadableBytes { bytes in
+            pending.writeImmutableBuffer(buffer)
+            if pending.readableBytes >= Self.pieceSize {
+                try await append(pending)
+                pending.clear()
+            }
+        }
+        try await append(pending)
+        lseek(input, 0, SEEK_SET)
+    }
+
+    /// Writes `bytes` whole to the input file, on ``disk``.
+    private func append(_ bytes: ByteBuffer) async throws {
+        let input = self.input
+        try await Self.disk.runIfActive {
+            try bytes.withUnsafeReadableBytes { bytes throws(APIError) in
                 var offset = 0
                 while offset < bytes.count {
                     let written = write(input, bytes.baseAddress! + offset, bytes.count - offset)
@@ -146,7 +192,6 @@ final class ManifestFiles: Sendable {
                 }
             }
         }
-        lseek(input, 0, SEEK_SET)
     }
 
     /// Runs the issuer from the input to the feed and the rejects on its own threads.
@@ -166,14 +211,32 @@ final class ManifestFiles: Sendable {
         return try result.get()
     }
 
-    /// Sends the file behind `fd` from its start, in 64 KiB pieces.
+    /// Sends the file behind `fd` from its start, in pieces of up to ``pieceSize`` bytes read on
+    /// ``disk``. A read that fails throws, so the answer is cut off before its closing boundary
+    /// rather than ending as if the file had.
     func stream(_ fd: Int32, to writer: inout any ResponseBodyWriter) async throws {
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return }
-            try await writer.write(ByteBuffer(bytes: chunk[0..<count]))
+            let piece = try await Self.disk.runIfActive { try Self.piece(of: fd, upTo: Self.pieceSize) }
+            guard piece.readableBytes > 0 else { return }
+            try await writer.write(piece)
+        }
+    }
+
+    /// Up to `count` bytes of `fd` from where it stands; empty at its end.
+    private static func piece(of fd: Int32, upTo count: Int) throws(APIError) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: count)
+        while true {
+            var failure: Int32 = 0
+            _ = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { bytes in
+                let count = read(fd, bytes.baseAddress!, count)
+                if count < 0 { failure = errno }
+                return max(count, 0)
+            }
+            if failure == EINTR { continue }
+            guard failure == 0 else {
+                throw APIError(.serviceUnavailable, "cannot read the manifest's feed back from its temporary file", hint: "check TMPDIR")
+            }
+            return buffer
         }
     }
 }

@@ -1,0 +1,99 @@
+import DeliveryOTP
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Testing
+
+@testable import DeliveryOTPServer
+
+/// `POST /v1/manifests` makes, writes and reads back files in the temporary folder: a disk there
+/// that stops answering must hold up no other request, nor more manifests than their bound.
+@Suite("Manifests and a temporary folder's disk that stops answering")
+struct ManifestDiskTests {
+    static let csv = "shipment_id,delivery_date,scope,order_value,currency\nTBA123456789000,2024-01-17,,900,EUR\n"
+
+    @Test(
+        "Manifests that wait on a frozen temporary folder hold no verify up, a third is refused at once, and both are answered whole once it thaws",
+        .enabled(if: FreezableDisk.isAvailable || FreezableDisk.isRequired, "needs root and a loop device"))
+    func manifestsWaitOffTheSharedPool() async throws {
+        let disk = try FreezableDisk()
+        let harness = try ServiceHarness(temporaryFolder: disk.mountPoint)
+        try disk.freeze()
+
+        try await harness.test { client in
+            try await withThrowingTaskGroup(of: (HTTPResponse.Status, String).self) { group in
+                // As many manifests as may run at once: enough to take every thread of Swift's
+                // shared pool on this two-core machine, had they waited on it.
+                for _ in 0..<2 {
+                    group.addTask {
+                        let answer = try await client.post("/v1/manifests", harness, token: "web", json: Self.csv, contentType: "text/csv")
+                        return (answer.status, answer.text)
+                    }
+                }
+                let waiting = await Self.threadsWaitingOnAFrozenDisk(atLeast: 2)
+                #expect(waiting.count == 2, "threads waiting on the frozen disk: \(waiting)")
+                // NIOThreadPool names its threads TP-#0, TP-#1, ...; Swift's pool leaves the process's name.
+                #expect(waiting.allSatisfy { $0.hasPrefix("TP-#") }, "a thread other than the manifests' own waits on the disk: \(waiting)")
+
+                let third = try await client.post("/v1/manifests", harness, token: "web", json: Self.csv, contentType: "text/csv")
+                let verify = try await client.verify(harness, shipment: "TBA123456789000", code: "000000")
+                let thawedByWatchdog = disk.thawedByWatchdog
+                disk.thaw()
+                #expect(third.status == .serviceUnavailable && third.text.contains("two manifests are being issued already"))
+                #expect(verify.status == .ok)
+                #expect(!thawedByWatchdog, "the third manifest and the verify were answered only once the disk thawed")
+
+                var answers: [(HTTPResponse.Status, String)] = []
+                for try await answer in group { answers.append(answer) }
+                #expect(answers.count == 2)
+                for (status, text) in answers {
+                    #expect(status == .ok)
+                    #expect(text.contains("TBA123456789000,2024-01-17,,true,208328,"), "a feed without its row: \(text)")
+                    #expect(text.hasSuffix("--\r\n"), "an answer without its closing boundary")
+                }
+            }
+        }
+        // Nothing is left in the temporary folder.
+        let left = try FileManager.default.contentsOfDirectory(atPath: disk.mountPoint).filter { $0 != "lost+found" }
+        #expect(left.isEmpty, "left in the temporary folder: \(left)")
+    }
+
+    @Test("A feed that cannot be read back cuts the answer off, rather than ending it as if the feed had ended")
+    func aFeedThatCannotBeReadIsNotEndedQuietly() async throws {
+        let folder = try TemporaryDirectory()
+        let slots = RequestSlots(maximum: 1)
+        #expect(slots.take())
+        let files = try await ManifestFiles.make(in: folder.path, slot: slots)
+        // read() on a directory fails (EISDIR), as a read of a failing disk does (EIO).
+        let directory = open(folder.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try #require(directory >= 0)
+        defer { close(directory) }
+        var writer: any ResponseBodyWriter = CollectingWriter()
+        await #expect(throws: APIError.self) { try await files.stream(directory, to: &writer) }
+    }
+
+    /// The names of this process's threads that wait in the kernel for a frozen file system, once
+    /// at least `count` do or 60 s have passed.
+    static func threadsWaitingOnAFrozenDisk(atLeast count: Int) async -> [String] {
+        var waiting: [String] = []
+        for _ in 0..<600 {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            waiting = tasks.compactMap { task in
+                let wchan = try? String(contentsOfFile: "/proc/self/task/\(task)/wchan", encoding: .utf8)
+                guard wchan?.hasPrefix("percpu_rwsem") == true else { return nil }
+                return (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            }
+            if waiting.count >= count { break }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return waiting
+    }
+}
+
+/// A response body that keeps what is written to it.
+struct CollectingWriter: ResponseBodyWriter {
+    var written = ByteBuffer()
+    mutating func write(_ buffer: ByteBuffer) async throws { written.writeImmutableBuffer(buffer) }
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
