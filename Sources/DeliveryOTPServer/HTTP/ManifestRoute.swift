@@ -101,14 +101,15 @@ final class ManifestFiles: Sendable {
     let rejects: Int32
     private let slot: RequestSlots
 
-    /// The manifests' threads for blocking file calls, one per manifest that may run at once.
+    /// The manifests' threads for blocking file calls, one per manifest that may run at once
+    /// (``ManifestRoute/atOnce``: a process serves one router; tests, which make many, share it).
     static let disk: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: ManifestRoute.atOnce)
         pool.start()
         return pool
     }()
 
-    /// How much is written or read in one call on ``disk``: 1 MiB.
+    /// How much is read in one call on ``disk``, and written once at least this much has come: 1 MiB.
     static let pieceSize = 1 << 20
 
     /// New files in a new folder in `folder`, made on ``disk``; `slot` (already taken) is given
@@ -157,8 +158,8 @@ final class ManifestFiles: Sendable {
         }
     }
 
-    /// Writes the request body to the input file, at most `limit` bytes (else 413), in pieces of
-    /// up to ``pieceSize`` bytes on ``disk``.
+    /// Writes the request body to the input file, at most `limit` bytes (else 413), on ``disk``
+    /// in pieces of ``pieceSize`` bytes or a little more (what came while they were collected).
     func receive(_ body: RequestBody, limit: Int64) async throws {
         var total: Int64 = 0
         var pending = ByteBuffer()
@@ -171,7 +172,7 @@ final class ManifestFiles: Sendable {
                 pending.clear()
             }
         }
-        try await append(pending)
+        if pending.readableBytes > 0 { try await append(pending) }
         lseek(input, 0, SEEK_SET)
     }
 
@@ -185,8 +186,10 @@ final class ManifestFiles: Sendable {
                     let written = write(input, bytes.baseAddress! + offset, bytes.count - offset)
                     if written < 0 && errno == EINTR { continue }
                     guard written > 0 else {
+                        let reason = written < 0 ? String(cString: strerror(errno)) : "nothing written"
                         throw APIError(
-                            .serviceUnavailable, "cannot write the manifest to a temporary file", hint: "check the disk space of TMPDIR")
+                            .serviceUnavailable, "cannot write the manifest to a temporary file: \(reason)",
+                            hint: "check the disk and its space under TMPDIR")
                     }
                     offset += written
                 }
@@ -211,7 +214,7 @@ final class ManifestFiles: Sendable {
         return try result.get()
     }
 
-    /// Sends the file behind `fd` from its start, in pieces of up to ``pieceSize`` bytes read on
+    /// Sends the file behind `fd` from where it stands, in pieces of up to ``pieceSize`` bytes read on
     /// ``disk``. A read that fails throws, so the answer is cut off before its closing boundary
     /// rather than ending as if the file had.
     func stream(_ fd: Int32, to writer: inout any ResponseBodyWriter) async throws {
@@ -234,7 +237,10 @@ final class ManifestFiles: Sendable {
             }
             if failure == EINTR { continue }
             guard failure == 0 else {
-                throw APIError(.serviceUnavailable, "cannot read the manifest's feed back from its temporary file", hint: "check TMPDIR")
+                let reason = String(cString: strerror(failure))
+                throw APIError(
+                    .serviceUnavailable, "cannot read the manifest's feed back from its temporary file: \(reason)",
+                    hint: "check the disk under TMPDIR")
             }
             return buffer
         }

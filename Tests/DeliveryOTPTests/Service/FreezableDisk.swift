@@ -12,7 +12,10 @@ import Foundation
 /// `.ci/run` sets `DELIVERY_OTP_REQUIRE_FREEZABLE_DISK=1`, which makes their absence a failure.
 ///
 /// A thread of its own thaws it 120 s after ``freeze()`` if the test has not: a thread waiting on
-/// a frozen disk cannot be cancelled or killed, and the test must end either way.
+/// a frozen disk cannot be cancelled or killed, and the test must end either way. A process of its
+/// own, in a session of its own, thaws it after 150 s even if the test process has died (a process
+/// with a thread waiting on a frozen disk cannot finish dying until it thaws); `.ci/run`'s exit
+/// trap thaws and unmounts what is left.
 final class FreezableDisk: Sendable {
     /// Where the file system is mounted.
     let mountPoint: String
@@ -22,8 +25,9 @@ final class FreezableDisk: Sendable {
 
     /// Root, a loop device, and the programs.
     static var isAvailable: Bool {
-        geteuid() == 0 && FileManager.default.fileExists(atPath: "/dev/loop-control")
-            && ["/sbin/mkfs.ext4", "/bin/mount", "/bin/umount"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+        let programs = ["/sbin/mkfs.ext4", "/bin/mount", "/bin/umount", "/bin/mountpoint", "/sbin/fsfreeze", "/bin/sh"]
+        return geteuid() == 0 && FileManager.default.fileExists(atPath: "/dev/loop-control")
+            && programs.allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// Whether a missing ``isAvailable`` is a failure (CI) rather than a reason to skip.
@@ -47,18 +51,31 @@ final class FreezableDisk: Sendable {
 
     deinit {
         thaw()
-        _ = Self.run("/bin/umount", [mountPoint])
-        try? FileManager.default.removeItem(atPath: folder)
+        // Busy for a moment while files the service closes on its own threads are still open.
+        var tries = 0
+        while Self.run("/bin/umount", [mountPoint]) != 0 && tries < 100 {
+            tries += 1
+            usleep(100_000)
+        }
+        if Self.run("/bin/mountpoint", ["-q", mountPoint]) == 0 { _ = Self.run("/bin/umount", ["--lazy", mountPoint]) }
+        // Never removed while mounted: that would empty the file system rather than the folder.
+        if Self.run("/bin/mountpoint", ["-q", mountPoint]) != 0 { try? FileManager.default.removeItem(atPath: folder) }
     }
 
     /// Freezes the file system; the watchdog thaws it in 120 s unless ``thaw()`` does first.
     func freeze() throws {
+        // The backstop first: a freeze with none could outlive a test process that dies.
+        try Self.spawnBackstop(thawing: mountPoint)
         try ioctl(Self.freezeRequest)
         frozen.withLock { $0 = true }
         Thread { [frozen, watchdog, mountPoint] in
             // Long: under ThreadSanitizer, with every suite at once on two cores, requests have
             // taken 40 s to be answered (CI run 81).
-            for _ in 0..<1200 where frozen.withLock({ $0 }) { usleep(100_000) }
+            var waited = 0
+            while frozen.withLock({ $0 }) && waited < 1200 {
+                waited += 1
+                usleep(100_000)
+            }
             frozen.withLock { isFrozen in
                 guard isFrozen else { return }
                 watchdog.withLock { $0 = true }
@@ -94,6 +111,36 @@ final class FreezableDisk: Sendable {
             throw FreezableDiskError(message: "cannot freeze or thaw \(mountPoint): errno \(errno)")
         }
     }
+
+    /// Starts `sh`, in a session of its own, to thaw `mountPoint` in 150 s. It holds none of this
+    /// process's descriptors: one end of another test's pipe held for 150 s would keep that test
+    /// waiting for its end.
+    private static func spawnBackstop(thawing mountPoint: String) throws {
+        var actions = posix_spawn_file_actions_t()
+        var attributes = posix_spawnattr_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawnattr_init(&attributes)
+        defer {
+            posix_spawn_file_actions_destroy(&actions)
+            posix_spawnattr_destroy(&attributes)
+        }
+        for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0) }
+        // glibc 2.34's posix_spawn_file_actions_addclosefrom_np, which Swift's Glibc module does not declare.
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        guard let closeFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map({ unsafeBitCast($0, to: CloseFrom.self) }),
+            closeFrom(&actions, 3) == 0
+        else { throw FreezableDiskError(message: "cannot start the thawing process: no posix_spawn_file_actions_addclosefrom_np") }
+        posix_spawnattr_setflags(&attributes, Int16(Self.spawnSetSID))
+        let arguments = ["/bin/sh", "-c", "sleep 150; /sbin/fsfreeze -u \"$0\" 2>/dev/null", mountPoint]
+        var argv = arguments.map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, "/bin/sh", &actions, &attributes, &argv, environ)
+        guard status == 0 else { throw FreezableDiskError(message: "cannot start the thawing process: errno \(status)") }
+    }
+
+    /// `POSIX_SPAWN_SETSID` of `<spawn.h>` (declared for `_GNU_SOURCE` only).
+    private static let spawnSetSID: Int32 = 0x80
 
     /// Runs a program to its end, its output dropped; its exit status.
     private static func run(_ program: String, _ arguments: [String]) -> Int32 {
