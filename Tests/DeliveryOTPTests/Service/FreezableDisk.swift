@@ -14,14 +14,16 @@ import Foundation
 /// A thread of its own thaws it 120 s after ``freeze()`` if the test has not: a thread waiting on
 /// a frozen disk cannot be cancelled or killed, and the test must end either way. A process of its
 /// own, in a session of its own, thaws it after 150 s even if the test process has died (a process
-/// with a thread waiting on a frozen disk cannot finish dying until it thaws); `.ci/run`'s exit
-/// trap thaws and unmounts what is left.
+/// with a thread waiting on a frozen disk cannot finish dying until it thaws), and is stopped once
+/// the disk is unmounted; `.ci/run`'s exit trap thaws and unmounts what is left.
 final class FreezableDisk: Sendable {
     /// Where the file system is mounted.
     let mountPoint: String
     private let folder: String
     private let frozen = Locked(false)
     private let watchdog = Locked(false)
+    /// The thawing process's id (and process group's), once started.
+    private let backstop = Locked<pid_t>(0)
 
     /// Root, a loop device, and the programs.
     static var isAvailable: Bool {
@@ -58,14 +60,22 @@ final class FreezableDisk: Sendable {
             usleep(100_000)
         }
         if Self.run("/bin/mountpoint", ["-q", mountPoint]) == 0 { _ = Self.run("/bin/umount", ["--lazy", mountPoint]) }
-        // Never removed while mounted: that would empty the file system rather than the folder.
-        if Self.run("/bin/mountpoint", ["-q", mountPoint]) != 0 { try? FileManager.default.removeItem(atPath: folder) }
+        // Never removed while mounted (that would empty the file system rather than the folder):
+        // mountpoint's 32 is "not a mount point", its 1 a failure to tell.
+        if Self.run("/bin/mountpoint", ["-q", mountPoint]) == 32 { try? FileManager.default.removeItem(atPath: folder) }
+        // Thawed and gone: the thawing process, and its sleep, are no longer needed.
+        let pid = backstop.withLock { $0 }
+        if pid > 0 {
+            kill(-pid, SIGKILL)
+            waitpid(pid, nil, 0)
+        }
     }
 
     /// Freezes the file system; the watchdog thaws it in 120 s unless ``thaw()`` does first.
     func freeze() throws {
         // The backstop first: a freeze with none could outlive a test process that dies.
-        try Self.spawnBackstop(thawing: mountPoint)
+        let pid = try Self.spawnBackstop(thawing: mountPoint)
+        backstop.withLock { $0 = pid }
         try ioctl(Self.freezeRequest)
         frozen.withLock { $0 = true }
         Thread { [frozen, watchdog, mountPoint] in
@@ -115,7 +125,7 @@ final class FreezableDisk: Sendable {
     /// Starts `sh`, in a session of its own, to thaw `mountPoint` in 150 s. It holds none of this
     /// process's descriptors: one end of another test's pipe held for 150 s would keep that test
     /// waiting for its end.
-    private static func spawnBackstop(thawing mountPoint: String) throws {
+    private static func spawnBackstop(thawing mountPoint: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
         posix_spawn_file_actions_init(&actions)
@@ -124,19 +134,26 @@ final class FreezableDisk: Sendable {
             posix_spawn_file_actions_destroy(&actions)
             posix_spawnattr_destroy(&attributes)
         }
-        for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0) }
+        for fd: Int32 in 0...2 {
+            guard posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0) == 0 else {
+                throw FreezableDiskError(message: "cannot start the thawing process: posix_spawn_file_actions_addopen")
+            }
+        }
         // glibc 2.34's posix_spawn_file_actions_addclosefrom_np, which Swift's Glibc module does not declare.
         typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
         guard let closeFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map({ unsafeBitCast($0, to: CloseFrom.self) }),
             closeFrom(&actions, 3) == 0
         else { throw FreezableDiskError(message: "cannot start the thawing process: no posix_spawn_file_actions_addclosefrom_np") }
-        posix_spawnattr_setflags(&attributes, Int16(Self.spawnSetSID))
+        guard posix_spawnattr_setflags(&attributes, Int16(Self.spawnSetSID)) == 0 else {
+            throw FreezableDiskError(message: "cannot start the thawing process: posix_spawnattr_setflags")
+        }
         let arguments = ["/bin/sh", "-c", "sleep 150; /sbin/fsfreeze -u \"$0\" 2>/dev/null", mountPoint]
         var argv = arguments.map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, "/bin/sh", &actions, &attributes, &argv, environ)
         guard status == 0 else { throw FreezableDiskError(message: "cannot start the thawing process: errno \(status)") }
+        return pid
     }
 
     /// `POSIX_SPAWN_SETSID` of `<spawn.h>` (declared for `_GNU_SOURCE` only).
