@@ -42,8 +42,9 @@ struct CommandRunner {
         }
     }
 
-    /// Runs the program to its end on the calling thread.
-    private static func runToEnd(
+    /// Runs the program to its end on the calling thread (for callers that cannot await: an
+    /// initializer or a deinit; others use ``run(_:stdin:environment:program:takingTurn:onStart:)``).
+    static func runToEnd(
         _ arguments: [String], stdin: String?, environment: [String: String], program: String, onStart: () -> Void
     ) throws -> Result {
         let process = Process()

@@ -60,17 +60,7 @@ struct DayKeyExportAuditTests {
     /// How many of this process's threads wait in the kernel for a FIFO's other end, once at least
     /// `count` do or 30 s have passed.
     static func threadsWaitingOnAFIFO(atLeast count: Int) async -> Int {
-        var waiting = 0
-        for _ in 0..<300 {
-            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
-            waiting =
-                tasks.filter { task in
-                    (try? String(contentsOfFile: "/proc/self/task/\(task)/wchan", encoding: .utf8)) == "wait_for_partner"
-                }.count
-            if waiting >= count { break }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        return waiting
+        await threadsWaiting(in: { $0 == "wait_for_partner" }, atLeast: count, seconds: 30).count
     }
 }
 

@@ -159,16 +159,9 @@ final class FreezableDisk: Sendable {
     /// `POSIX_SPAWN_SETSID` of `<spawn.h>` (declared for `_GNU_SOURCE` only).
     private static let spawnSetSID: Int32 = 0x80
 
-    /// Runs a program to its end, its output dropped; its exit status.
+    /// Runs a program to its end; its exit status, or -1 if it cannot be started.
     private static func run(_ program: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
+        (try? CommandRunner.runToEnd(arguments, stdin: nil, environment: [:], program: program, onStart: {}))?.status ?? -1
     }
 }
 

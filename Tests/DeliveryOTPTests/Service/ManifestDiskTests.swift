@@ -95,19 +95,7 @@ struct ManifestDiskTests {
     /// The names of this process's threads that wait in the kernel for a frozen file system, once
     /// at least `count` do or 60 s have passed.
     static func threadsWaitingOnAFrozenDisk(atLeast count: Int) async -> [String] {
-        var waiting: [String] = []
-        for _ in 0..<600 {
-            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
-            waiting = tasks.compactMap { task in
-                let wchan = try? String(contentsOfFile: "/proc/self/task/\(task)/wchan", encoding: .utf8)
-                guard wchan?.hasPrefix("percpu_rwsem") == true else { return nil }
-                return (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?
-                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
-            }
-            if waiting.count >= count { break }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        return waiting
+        await threadsWaiting(in: { $0.hasPrefix("percpu_rwsem") }, atLeast: count, seconds: 60)
     }
 }
 
